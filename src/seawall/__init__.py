@@ -1,7 +1,10 @@
-"""seawall: make Python services fail well."""
+"""seawall: make Python services fail well.
+
+The public API lives here and only here; every implementation module is private.
+"""
 
 from seawall._clock import SYSTEM_CLOCK, Clock, SystemClock
-from seawall._deadline import current_deadline, deadline, downstream_timeout, remaining
+from seawall._deadline import Deadline, current_deadline, deadline, downstream_timeout, remaining
 from seawall._errors import (
     BulkheadFull,
     CircuitOpen,
@@ -12,21 +15,76 @@ from seawall._errors import (
     Rejected,
     SeawallError,
 )
+from seawall._events import (
+    AttemptStarted,
+    BreakerStateChanged,
+    CallRejected,
+    Event,
+    FallbackUsed,
+    RetryRefused,
+    RetryScheduled,
+    TimedOut,
+    add_hook,
+    remove_hook,
+)
+from seawall._operation import current_attempt, idempotency_key
+from seawall._pipeline import Pipeline, StandardPipeline, standard
+from seawall.policies._backoff import Backoff
+from seawall.policies._base import Policy
+from seawall.policies._breaker import BreakerStats, CircuitBreaker
+from seawall.policies._budget import RetryBudget, RetryBudgetStats
+from seawall.policies._bulkhead import Bulkhead, BulkheadStats
+from seawall.policies._fallback import Fallback
+from seawall.policies._registry import Registry
+from seawall.policies._retry import Retry, transient
+from seawall.policies._timeout import Timeout
+
+# --- overload and herd protection (issue 3) ---
+# --- end overload ---
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "AttemptStarted",
+    "Backoff",
+    "BreakerStateChanged",
+    "BreakerStats",
+    "Bulkhead",
     "BulkheadFull",
+    "BulkheadStats",
+    "CallRejected",
+    "CircuitBreaker",
     "CircuitOpen",
     "Clock",
     "ConfigError",
+    "Deadline",
     "DeadlineExceeded",
+    "Event",
+    "Fallback",
+    "FallbackUsed",
     "HeaderError",
     "LoadShed",
+    "Pipeline",
+    "Policy",
+    "Registry",
     "Rejected",
+    "Retry",
+    "RetryBudget",
+    "RetryBudgetStats",
+    "RetryRefused",
+    "RetryScheduled",
     "SeawallError",
+    "StandardPipeline",
     "SystemClock",
+    "TimedOut",
+    "Timeout",
+    "add_hook",
+    "current_attempt",
     "current_deadline",
     "deadline",
     "downstream_timeout",
+    "idempotency_key",
     "remaining",
+    "remove_hook",
+    "standard",
+    "transient",
 ]

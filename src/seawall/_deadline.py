@@ -122,7 +122,7 @@ def _open(seconds: float, clock: Clock) -> Deadline:
     return Deadline(when, clock, seconds)
 
 
-class deadline:  # noqa: N801 - used like a function, as in trio.move_on_after
+class deadline:
     """Open a deadline scope of ``seconds`` (``with`` or ``async with``).
 
     Nested scopes take the minimum: an inner scope can shorten the deadline, never extend

@@ -1,0 +1,1 @@
+"""The resilience policies, one module per policy; import them from :mod:`seawall`."""

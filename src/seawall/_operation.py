@@ -1,0 +1,56 @@
+"""The logical operation a retry loop is working on: its attempt number and idempotency key.
+
+A retried call is one *logical* operation made of several attempts. The HTTP client needs
+to tell the server which attempt this is (``X-Request-Attempt``) and that every attempt is
+the same operation (``Idempotency-Key``), without the user threading either through. The
+Retry policy opens an operation scope on a ContextVar; code below it reads it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+__all__ = ["Operation", "current_attempt", "current_operation", "idempotency_key"]
+
+
+class Operation:
+    """One logical operation: ``attempt`` is 1-based; ``key`` is made on first use."""
+
+    __slots__ = ("_key", "attempt")
+
+    def __init__(self, key: str | None = None) -> None:
+        self.attempt = 1
+        self._key = key
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = str(uuid.uuid4())
+        return self._key
+
+
+_current: ContextVar[Operation | None] = ContextVar("seawall_operation", default=None)
+
+
+def current_operation() -> Operation | None:
+    return _current.get()
+
+
+def current_attempt() -> int:
+    """The attempt number of the enclosing retried operation (1 outside any retry)."""
+    op = _current.get()
+    return 1 if op is None else op.attempt
+
+
+def idempotency_key() -> str:
+    """The idempotency key of the current logical operation.
+
+    Inside a :class:`~seawall.Retry` every attempt of one call gets the same key, so a
+    server that dedupes on it applies the operation once however many attempts reach it.
+    Outside a retry each call returns a fresh key (each call is its own operation).
+    """
+    op = _current.get()
+    if op is None:
+        return str(uuid.uuid4())
+    return op.key

@@ -1,0 +1,424 @@
+"""CircuitBreaker: stop calling a dependency that is failing, and probe it back to health.
+
+States and their legal edges (``BreakerStateChanged`` events follow only these)::
+
+    closed ──(failure or slow-call rate ≥ threshold, once min_calls seen)──▶ open
+    open ──(cooldown elapsed, on the next call)──▶ half_open
+    half_open ──(probe failure rate < threshold)──▶ closed
+    half_open ──(probe failure rate ≥ threshold)──▶ open
+    any ──(operator: force_open / disable / metrics_only / reset)──▶ forced_open | disabled
+                                                                    | metrics_only | closed
+
+The decision logic is a small state machine fed outcomes and clock readings; the shells
+only ask it for a permit before the call and report the outcome after. The lock guards
+that bookkeeping and is **never held while the protected call runs** — pybreaker's known
+flaw is a lock around the call, which serialises every caller behind a slow dependency.
+In the closed state admission takes no lock at all.
+
+By default every ``Exception`` is a failure except :class:`~seawall.Rejected`: a full
+bulkhead or a shed request says nothing about the dependency's health. Cancellation and
+other ``BaseException`` s are neither success nor failure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final, Literal, TypeVar
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import seconds_of
+from seawall._errors import CircuitOpen, ConfigError, Rejected
+from seawall._events import BreakerStateChanged, CallRejected, Event, emit
+from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._window import CountWindow, TimeWindow, Window
+
+__all__ = [
+    "CLOSED",
+    "DISABLED",
+    "FORCED_OPEN",
+    "HALF_OPEN",
+    "LEGAL_TRANSITIONS",
+    "METRICS_ONLY",
+    "OPEN",
+    "BreakerStats",
+    "CircuitBreaker",
+]
+
+T = TypeVar("T")
+
+CLOSED: Final = "closed"
+OPEN: Final = "open"
+HALF_OPEN: Final = "half_open"
+FORCED_OPEN: Final = "forced_open"
+DISABLED: Final = "disabled"
+METRICS_ONLY: Final = "metrics_only"
+
+State = Literal["closed", "open", "half_open", "forced_open", "disabled", "metrics_only"]
+
+_AUTOMATIC = {(CLOSED, OPEN), (OPEN, HALF_OPEN), (HALF_OPEN, CLOSED), (HALF_OPEN, OPEN)}
+_MANUAL_TARGETS = (FORCED_OPEN, DISABLED, METRICS_ONLY, CLOSED)
+_STATES = (CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED, METRICS_ONLY)
+LEGAL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    _AUTOMATIC | {(a, b) for a in _STATES for b in _MANUAL_TARGETS if a != b}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStats:
+    """A snapshot of a breaker: its state and the window that decides it."""
+
+    name: str
+    state: str
+    calls: int
+    failures: int
+    slow_calls: int
+    failure_rate: float | None
+    slow_call_rate: float | None
+    retry_after: float | None
+
+
+def _never(exc: BaseException) -> bool:
+    return False
+
+
+def _always(exc: BaseException) -> bool:
+    return True
+
+
+class CircuitBreaker(Policy):
+    """Fail fast while a dependency is failing; probe it with a few calls before trusting it.
+
+    ``window`` is seconds for ``window_type="time"`` (1 s buckets) or a number of calls for
+    ``window_type="count"``. Thresholds apply only once ``min_calls`` calls are in the
+    window. ``slow_call_duration`` (seconds) makes slow successes count towards
+    ``slow_call_rate``.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_gen",
+        "_ignore",
+        "_lock",
+        "_now",
+        "_open_until",
+        "_probe_done",
+        "_probe_failed",
+        "_probe_slow",
+        "_probes",
+        "_record",
+        "_state",
+        "_window",
+        "cooldown",
+        "failure_rate",
+        "half_open_calls",
+        "min_calls",
+        "name",
+        "slow_call_duration",
+        "slow_call_rate",
+        "window",
+        "window_type",
+    )
+
+    def __init__(
+        self,
+        name: str = "breaker",
+        *,
+        failure_rate: float = 0.5,
+        window: float | timedelta = 30.0,
+        window_type: Literal["time", "count"] = "time",
+        min_calls: int = 20,
+        cooldown: float | timedelta = 30.0,
+        half_open_calls: int = 3,
+        slow_call_duration: float | timedelta | None = None,
+        slow_call_rate: float = 1.0,
+        record: Callable[[BaseException], bool] | None = None,
+        ignore: Callable[[BaseException], bool] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not 0.0 < failure_rate <= 1.0:
+            raise ConfigError(f"failure_rate must be within (0, 1], got {failure_rate!r}")
+        if not 0.0 < slow_call_rate <= 1.0:
+            raise ConfigError(f"slow_call_rate must be within (0, 1], got {slow_call_rate!r}")
+        if min_calls < 1 or half_open_calls < 1:
+            raise ConfigError("min_calls and half_open_calls must be >= 1")
+        self.name = name
+        self.failure_rate = failure_rate
+        self.slow_call_rate = slow_call_rate
+        self.slow_call_duration = (
+            None if slow_call_duration is None else seconds_of(slow_call_duration, "slow call")
+        )
+        self.cooldown = seconds_of(cooldown, "cooldown")
+        self.half_open_calls = half_open_calls
+        self.window_type = window_type
+        self._clock = clock or SYSTEM_CLOCK
+        self._now = self._clock.now
+        self._window: Window
+        if window_type == "time":
+            self.window: float = seconds_of(window, "window")
+            if self.window < 1.0:
+                raise ConfigError(f"a time window must be at least 1 s, got {window!r}")
+            self._window = TimeWindow(self.window, self._now())
+            self.min_calls = min_calls
+        elif window_type == "count":
+            if not isinstance(window, int) or window < 1:
+                raise ConfigError(f"a count window takes a number of calls, got {window!r}")
+            self.window = window
+            self._window = CountWindow(window)
+            self.min_calls = min(min_calls, window)
+        else:
+            raise ConfigError(f"window_type must be 'time' or 'count', got {window_type!r}")
+        self._record = record or _always
+        self._ignore = ignore or _never
+        self._lock = threading.Lock()
+        self._state: str = CLOSED
+        self._gen = 0
+        self._open_until = 0.0
+        self._probes = 0
+        self._probe_done = 0
+        self._probe_failed = 0
+        self._probe_slow = 0
+
+    # -- the state machine -------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """closed, open, half_open, forced_open, disabled or metrics_only."""
+        state = self._state
+        if state == OPEN and self._now() >= self._open_until:
+            return HALF_OPEN  # it becomes half-open on the next call
+        return state
+
+    def _move(self, new: str, now: float) -> Event:
+        """Change state (lock held); returns the event to emit once the lock is released."""
+        old = self._state
+        w = self._window
+        event = BreakerStateChanged(
+            policy="circuit_breaker",
+            name=self.name,
+            at=now,
+            old=old,
+            new=new,
+            failure_rate=(w.failures / w.calls) if w.calls else None,
+            slow_call_rate=(w.slow / w.calls) if w.calls else None,
+            calls=w.calls,
+        )
+        if old == HALF_OPEN:
+            event = BreakerStateChanged(
+                policy="circuit_breaker",
+                name=self.name,
+                at=now,
+                old=old,
+                new=new,
+                failure_rate=self._probe_failed / max(self._probe_done, 1),
+                slow_call_rate=self._probe_slow / max(self._probe_done, 1),
+                calls=self._probe_done,
+            )
+        self._state = new
+        self._gen += 1
+        self._probes = self._probe_done = self._probe_failed = self._probe_slow = 0
+        if new == OPEN:
+            self._open_until = now + self.cooldown
+        if new in (CLOSED, METRICS_ONLY):
+            w.reset()
+        return event
+
+    def _admit(self) -> tuple[int, bool]:
+        """A permit ``(generation, is_probe)`` for a call, or raise :class:`CircuitOpen`."""
+        now = self._now()
+        event: Event | None = None
+        with self._lock:
+            state = self._state
+            if state == OPEN and now >= self._open_until:
+                event = self._move(HALF_OPEN, now)
+                state = HALF_OPEN
+            if state == HALF_OPEN and self._probes < self.half_open_calls:
+                self._probes += 1
+                permit = (self._gen, True)
+            elif state in (CLOSED, METRICS_ONLY, DISABLED):
+                permit = (self._gen if state != DISABLED else -1, False)
+            else:
+                permit = None
+                if state == OPEN:
+                    retry_after: float | None = self._open_until - now
+                elif state == HALF_OPEN:
+                    retry_after = min(self.cooldown, 1.0)
+                else:
+                    retry_after = None
+        if event is not None:
+            emit(event)
+        if permit is not None:
+            return permit
+        emit(
+            CallRejected(
+                policy="circuit_breaker",
+                name=self.name,
+                at=now,
+                reason=f"circuit {state}",
+                retry_after=retry_after,
+            )
+        )
+        after = "" if retry_after is None else f"; retry after {retry_after:.3f}s"
+        raise CircuitOpen(
+            self.name, f"circuit {self.name!r} is {state}{after}", retry_after=retry_after
+        )
+
+    def _outcome(
+        self, gen: int, probe: bool, start: float, failed: bool, *, record: bool = True
+    ) -> None:
+        now = self._now()
+        limit = self.slow_call_duration
+        slow = limit is not None and now - start >= limit
+        event: Event | None = None
+        with self._lock:
+            if gen != self._gen:
+                return  # the call was admitted in an earlier state; its outcome is stale
+            state = self._state
+            if probe:
+                self._probe_done += 1
+                self._probe_failed += failed
+                self._probe_slow += slow
+                if self._probe_done >= self.half_open_calls:
+                    done = self._probe_done
+                    healthy = self._probe_failed / done < self.failure_rate and (
+                        limit is None or self._probe_slow / done < self.slow_call_rate
+                    )
+                    event = self._move(CLOSED if healthy else OPEN, now)
+            elif state in (CLOSED, METRICS_ONLY):
+                w = self._window
+                if record:
+                    w.add(now, failed, slow)
+                if state == CLOSED and (w.failures or w.slow) and self._tripped(w):
+                    event = self._move(OPEN, now)
+        if event is not None:
+            emit(event)
+
+    def _success(self, gen: int, probe: bool, start: float) -> None:
+        if gen >= 0:
+            self._outcome(gen, probe, start, False)
+
+    def _tripped(self, w: Window) -> bool:
+        """Whether the closed-state window crossed a threshold (lock held)."""
+        limit = self.slow_call_duration
+        return w.calls >= self.min_calls and (
+            w.failures >= self.failure_rate * w.calls
+            or (limit is not None and w.slow >= self.slow_call_rate * w.calls)
+        )
+
+    def _release(self, gen: int, probe: bool) -> None:
+        """Give back a probe permit whose call ended with no verdict (cancelled, ignored)."""
+        if probe:
+            with self._lock:
+                if gen == self._gen and self._state == HALF_OPEN:
+                    self._probes -= 1
+
+    def _on_error(self, exc: BaseException, gen: int, probe: bool, start: float) -> None:
+        if gen < 0:
+            return
+        if not isinstance(exc, Exception) or isinstance(exc, Rejected) or self._ignore(exc):
+            self._release(gen, probe)
+        else:
+            self._outcome(gen, probe, start, self._record(exc))
+
+    # -- shells ----------------------------------------------------------------------
+
+    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
+        gen = self._gen
+        if self._state is CLOSED:
+            probe = False
+        else:
+            gen, probe = self._admit()
+        start = self._now() if self.slow_call_duration is not None else 0.0
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            self._on_error(exc, gen, probe, start)
+            raise
+        if probe or gen < 0 or self.slow_call_duration is not None:
+            self._success(gen, probe, start)
+            return result
+        now = self._now()
+        with self._lock:  # inlined closed-state success: the hot path
+            if gen == self._gen and self._state is CLOSED:
+                w = self._window
+                w.success(now)
+                tripped = w.failures and self._tripped(w)
+            else:
+                tripped = False
+        if tripped:
+            self._outcome(gen, False, now, False, record=False)
+        return result
+
+    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
+        gen = self._gen
+        if self._state is CLOSED:
+            probe = False
+        else:
+            gen, probe = self._admit()
+        start = self._now() if self.slow_call_duration is not None else 0.0
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            self._on_error(exc, gen, probe, start)
+            raise
+        if probe or gen < 0 or self.slow_call_duration is not None:
+            self._success(gen, probe, start)
+            return result
+        now = self._now()
+        with self._lock:  # inlined closed-state success: the hot path
+            if gen == self._gen and self._state is CLOSED:
+                w = self._window
+                w.success(now)
+                tripped = w.failures and self._tripped(w)
+            else:
+                tripped = False
+        if tripped:
+            self._outcome(gen, False, now, False, record=False)
+        return result
+
+    # -- operator controls and introspection -----------------------------------------
+
+    def _force(self, new: str) -> None:
+        now = self._now()
+        with self._lock:
+            event = self._move(new, now) if self._state != new else None
+        if event is not None:
+            emit(event)
+
+    def force_open(self) -> None:
+        """Reject every call until :meth:`reset` (maintenance, a known-bad dependency)."""
+        self._force(FORCED_OPEN)
+
+    def disable(self) -> None:
+        """Let every call through and record nothing until :meth:`reset`."""
+        self._force(DISABLED)
+
+    def metrics_only(self) -> None:
+        """Let every call through but keep recording (to tune thresholds safely)."""
+        self._force(METRICS_ONLY)
+
+    def reset(self) -> None:
+        """Back to closed with an empty window."""
+        self._force(CLOSED)
+
+    def statistics(self) -> BreakerStats:
+        now = self._now()
+        with self._lock:
+            w = self._window
+            w.refresh(now)
+            state = self.state
+            return BreakerStats(
+                name=self.name,
+                state=state,
+                calls=w.calls,
+                failures=w.failures,
+                slow_calls=w.slow,
+                failure_rate=(w.failures / w.calls) if w.calls else None,
+                slow_call_rate=(w.slow / w.calls) if w.calls else None,
+                retry_after=max(self._open_until - now, 0.0) if state == OPEN else None,
+            )
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker({self.name!r}, state={self.state!r})"

@@ -1,0 +1,127 @@
+"""RetryBudget: retries may add at most a fixed fraction of load to a dependency.
+
+Per-call attempt caps are not enough: when a dependency is down, every caller's three
+attempts triple its load exactly when it can least take it (the seed's cascading
+failure). A budget shared by all callers of one dependency caps retries to ``ratio`` of
+recent requests plus a small floor, so a healthy system retries freely and a sick one
+stops amplifying. This is Finagle's ``RetryBudget`` (and gRPC's retry throttling in
+spirit): each request deposits ``ratio`` tokens that expire after ``window``; each retry
+withdraws one; ``min_per_second * window`` tokens are always available as a floor.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._errors import ConfigError
+
+__all__ = ["RetryBudget", "RetryBudgetStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBudgetStats:
+    requests: int
+    retries: int
+    available: float
+
+
+class RetryBudget:
+    """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window."""
+
+    __slots__ = (
+        "_buckets",
+        "_clock",
+        "_current",
+        "_end",
+        "_head",
+        "_lock",
+        "_requests",
+        "_retries",
+        "_width",
+        "min_per_second",
+        "ratio",
+        "window",
+    )
+
+    def __init__(
+        self,
+        ratio: float = 0.1,
+        min_per_second: float = 10.0,
+        window: float = 10.0,
+        *,
+        clock: Clock | None = None,
+        buckets: int = 10,
+    ) -> None:
+        if not 0.0 <= ratio <= 1000.0:
+            raise ConfigError(f"retry budget ratio must be >= 0, got {ratio!r}")
+        if min_per_second < 0:
+            raise ConfigError(f"min_per_second must be >= 0, got {min_per_second!r}")
+        if not window > 0 or buckets < 1:
+            raise ConfigError("retry budget window and buckets must be positive")
+        self.ratio = ratio
+        self.min_per_second = min_per_second
+        self.window = window
+        self._clock = clock or SYSTEM_CLOCK
+        self._width = window / buckets
+        # Per-bucket [requests, retries]; totals are kept alongside so reads are O(1).
+        self._buckets = [[0, 0] for _ in range(buckets)]
+        self._requests = 0
+        self._retries = 0
+        self._head = math.floor(self._clock.now() / self._width)
+        self._current = self._buckets[self._head % buckets]
+        self._end = (self._head + 1) * self._width
+        self._lock = threading.Lock()
+
+    def _advance(self, now: float) -> list[int]:
+        if now < self._end:
+            return self._current
+        index = math.floor(now / self._width)
+        head = self._head
+        if index > head:
+            n = len(self._buckets)
+            for step in range(min(index - head, n)):
+                bucket = self._buckets[(head + 1 + step) % n]
+                self._requests -= bucket[0]
+                self._retries -= bucket[1]
+                bucket[0] = bucket[1] = 0
+            self._head = index
+            self._current = self._buckets[index % len(self._buckets)]
+            self._end = (index + 1) * self._width
+        return self._current
+
+    def deposit(self) -> None:
+        """Count one request (a first attempt)."""
+        now = self._clock.now()
+        with self._lock:
+            bucket = self._current if now < self._end else self._advance(now)
+            bucket[0] += 1
+            self._requests += 1
+
+    def _available(self) -> float:
+        floor = self.min_per_second * self.window
+        return self.ratio * self._requests + floor - self._retries
+
+    def try_withdraw(self) -> bool:
+        """Take one retry from the budget; ``False`` (and nothing taken) when it is spent."""
+        now = self._clock.now()
+        with self._lock:
+            bucket = self._advance(now)
+            if self._available() < 1.0:
+                return False
+            bucket[1] += 1
+            self._retries += 1
+            return True
+
+    def statistics(self) -> RetryBudgetStats:
+        with self._lock:
+            self._advance(self._clock.now())
+            return RetryBudgetStats(self._requests, self._retries, self._available())
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryBudget(ratio={self.ratio}, min_per_second={self.min_per_second}, "
+            f"window={self.window})"
+        )

@@ -1,0 +1,254 @@
+"""Bulkhead: a bounded number of concurrent calls per dependency, and a bounded queue.
+
+Separate pools per dependency (the seed's bulkhead) mean a slow dependency can exhaust
+only its own slots, not every worker thread of the service. When the slots are busy a call
+may wait in a bounded FIFO queue for at most ``max_wait`` (and never past its deadline);
+when the queue is full too it fails fast with :class:`~seawall.BulkheadFull`.
+
+One bulkhead serves threads and asyncio tasks alike, as trio's ``CapacityLimiter`` does:
+the bookkeeping is a few counters under a lock that is never held while the call runs, a
+released slot is handed straight to the first waiter, and a waiter that gives up (timeout
+or cancellation) after being handed a slot passes it on instead of leaking it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import remaining, seconds_of
+from seawall._errors import BulkheadFull, ConfigError
+from seawall._events import CallRejected, emit
+from seawall.policies._base import Args, Kwargs, Policy
+
+__all__ = ["Bulkhead", "BulkheadStats"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BulkheadStats:
+    """A snapshot of a bulkhead's occupancy and lifetime counters."""
+
+    name: str
+    max_concurrent: int
+    max_queue: int
+    in_flight: int
+    queued: int
+    admitted: int
+    rejected: int
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Waiter:
+    __slots__ = ("event", "future", "granted", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.granted = False
+        self.loop = loop
+        self.future = future
+        self.event = threading.Event() if loop is None else None
+
+    def wake(self) -> None:
+        if self.event is not None:
+            self.event.set()
+        elif self.loop is not None and self.future is not None:
+            fut = self.future
+            self.loop.call_soon_threadsafe(_resolve, fut)
+
+
+class Bulkhead(Policy):
+    """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting."""
+
+    __slots__ = (
+        "_admitted",
+        "_clock",
+        "_in_flight",
+        "_lock",
+        "_rejected",
+        "_waiters",
+        "max_concurrent",
+        "max_queue",
+        "max_wait",
+        "name",
+    )
+
+    def __init__(
+        self,
+        name: str = "bulkhead",
+        *,
+        max_concurrent: int = 10,
+        max_queue: int = 0,
+        max_wait: float | timedelta | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ConfigError(f"max_concurrent must be an integer >= 1, got {max_concurrent!r}")
+        if not isinstance(max_queue, int) or max_queue < 0:
+            raise ConfigError(f"max_queue must be an integer >= 0, got {max_queue!r}")
+        self.name = name
+        self.max_concurrent = max_concurrent
+        self.max_queue = max_queue
+        self.max_wait = None if max_wait is None else seconds_of(max_wait, "max_wait")
+        self._clock = clock or SYSTEM_CLOCK
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._waiters: deque[_Waiter] = deque()
+        self._admitted = 0
+        self._rejected = 0
+
+    # -- bookkeeping (lock held only inside these) ------------------------------------
+
+    def _try_acquire(self, waiter: Callable[[], _Waiter] | None) -> _Waiter | bool:
+        """True: got a slot. A waiter: queued, wait on it. False: rejected (full)."""
+        with self._lock:
+            if self._in_flight < self.max_concurrent and not self._waiters:
+                self._in_flight += 1
+                self._admitted += 1
+                return True
+            if waiter is not None and len(self._waiters) < self.max_queue:
+                queued = waiter()
+                self._waiters.append(queued)
+                return queued
+            self._rejected += 1
+            return False
+
+    def release(self) -> None:
+        """Free a slot: hand it to the first waiter, or give it back."""
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.granted = True
+                self._admitted += 1
+                waiter.wake()
+                return
+            self._in_flight -= 1
+
+    def _abandon(self, waiter: _Waiter) -> bool:
+        """A waiter gives up; True if it had been granted a slot meanwhile (it must release)."""
+        with self._lock:
+            if waiter.granted:
+                return True
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            self._rejected += 1
+            return False
+
+    @staticmethod
+    def _async_waiter() -> _Waiter:
+        loop = asyncio.get_running_loop()
+        return _Waiter(loop, loop.create_future())
+
+    def _wait_budget(self) -> float | None:
+        left = remaining()
+        limit = self.max_wait
+        if left is not None and (limit is None or left < limit):
+            limit = max(left, 0.0)
+        return limit
+
+    def _full(self, waited: bool) -> BulkheadFull:
+        reason = "wait for a slot timed out" if waited else "no free slot and the queue is full"
+        emit(CallRejected(policy="bulkhead", name=self.name, at=self._clock.now(), reason=reason))
+        return BulkheadFull(
+            self.name,
+            f"bulkhead {self.name!r} is full ({self.max_concurrent} in flight, "
+            f"{self.max_queue} queued): {reason}",
+        )
+
+    # -- acquire/release for threads and tasks ---------------------------------------
+
+    def acquire(self) -> None:
+        """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
+        waiter = self._try_acquire(_Waiter if self.max_queue else None)
+        if waiter is True:
+            return
+        if waiter is False:
+            raise self._full(False)
+        assert isinstance(waiter, _Waiter)
+        assert waiter.event is not None
+        if waiter.event.wait(self._wait_budget()):
+            return
+        if self._abandon(waiter):
+            return  # granted just as the wait ran out: the slot is ours
+        raise self._full(True)
+
+    async def aacquire(self) -> None:
+        """Take a slot for the calling task, waiting within limits; else BulkheadFull."""
+        make = self._async_waiter if self.max_queue else None
+        waiter = self._try_acquire(make)
+        if waiter is True:
+            return
+        if waiter is False:
+            raise self._full(False)
+        assert isinstance(waiter, _Waiter)
+        assert waiter.future is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter.future), self._wait_budget())
+        except BaseException as exc:
+            if self._abandon(waiter):
+                # Granted just as we gave up: the slot is ours, so pass it on.
+                if isinstance(exc, TimeoutError):
+                    return
+                self.release()
+            if isinstance(exc, TimeoutError):
+                raise self._full(True) from None
+            raise
+
+    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
+        with self._lock:  # inlined fast path of acquire(): a free slot, nobody queued
+            fast = self._in_flight < self.max_concurrent and not self._waiters
+            if fast:
+                self._in_flight += 1
+                self._admitted += 1
+        if not fast:
+            self.acquire()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.release()
+
+    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
+        with self._lock:
+            fast = self._in_flight < self.max_concurrent and not self._waiters
+            if fast:
+                self._in_flight += 1
+                self._admitted += 1
+        if not fast:
+            await self.aacquire()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            self.release()
+
+    def statistics(self) -> BulkheadStats:
+        with self._lock:
+            return BulkheadStats(
+                self.name,
+                self.max_concurrent,
+                self.max_queue,
+                self._in_flight,
+                len(self._waiters),
+                self._admitted,
+                self._rejected,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"Bulkhead({self.name!r}, max_concurrent={self.max_concurrent}, "
+            f"max_queue={self.max_queue})"
+        )
