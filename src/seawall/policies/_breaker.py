@@ -192,30 +192,31 @@ class CircuitBreaker(Policy):
         return state
 
     def _move(self, new: str, now: float) -> Event:
-        """Change state (lock held); returns the event to emit once the lock is released."""
+        """Change state (lock held); returns the event to emit once the lock is released.
+
+        The event carries the numbers that decided the move: the window when leaving
+        closed or metrics_only, the probes when leaving half_open, nothing otherwise.
+        """
         old = self._state
         w = self._window
+        rate: float | None = None
+        slow_rate: float | None = None
+        calls = 0
+        if old in (CLOSED, METRICS_ONLY) and w.calls:
+            rate, slow_rate, calls = w.failures / w.calls, w.slow / w.calls, w.calls
+        elif old == HALF_OPEN and self._probe_done:
+            calls = self._probe_done
+            rate, slow_rate = self._probe_failed / calls, self._probe_slow / calls
         event = BreakerStateChanged(
             policy="circuit_breaker",
             name=self.name,
             at=now,
             old=old,
             new=new,
-            failure_rate=(w.failures / w.calls) if w.calls else None,
-            slow_call_rate=(w.slow / w.calls) if w.calls else None,
-            calls=w.calls,
+            failure_rate=rate,
+            slow_call_rate=slow_rate,
+            calls=calls,
         )
-        if old == HALF_OPEN:
-            event = BreakerStateChanged(
-                policy="circuit_breaker",
-                name=self.name,
-                at=now,
-                old=old,
-                new=new,
-                failure_rate=self._probe_failed / max(self._probe_done, 1),
-                slow_call_rate=self._probe_slow / max(self._probe_done, 1),
-                calls=self._probe_done,
-            )
         self._state = new
         self._gen += 1
         self._probes = self._probe_done = self._probe_failed = self._probe_slow = 0

@@ -1,0 +1,93 @@
+"""Real threads, real time: the breaker and bulkhead never serialise callers.
+
+pybreaker holds its lock across the protected call, so 8 threads behind a 50 ms
+dependency take 8 x 50 ms. seawall's lock only guards bookkeeping; these tests pin that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import seawall
+
+CALL = 0.050
+
+
+def run_threads(n: int, target: Callable[[], object]) -> float:
+    barrier = threading.Barrier(n + 1)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            target()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    assert not errors, errors
+    return elapsed
+
+
+def test_eight_threads_through_one_breaker_run_in_parallel() -> None:
+    breaker = seawall.CircuitBreaker("shared")
+
+    @breaker
+    def call_dependency() -> None:
+        time.sleep(CALL)
+
+    elapsed = run_threads(8, call_dependency)
+    assert elapsed < 1.5 * CALL, f"8 x 50 ms calls took {elapsed * 1000:.0f} ms"
+    assert breaker.statistics().calls == 8
+
+
+def test_eight_threads_through_the_standard_pipeline_run_in_parallel() -> None:
+    pipeline = seawall.standard("shared")
+
+    @pipeline
+    def call_dependency() -> None:
+        time.sleep(CALL)
+
+    elapsed = run_threads(8, call_dependency)
+    assert elapsed < 1.5 * CALL, f"8 x 50 ms calls took {elapsed * 1000:.0f} ms"
+
+
+def test_bulkhead_max_wait_expires_in_real_time() -> None:
+    bulkhead = seawall.Bulkhead("slow", max_concurrent=1, max_queue=1, max_wait=0.05)
+    gate = threading.Event()
+    holder = threading.Thread(target=bulkhead.call, args=(gate.wait, 5))
+    holder.start()
+    while bulkhead.statistics().in_flight == 0:
+        time.sleep(0.001)
+    start = time.perf_counter()
+    with pytest.raises(seawall.BulkheadFull, match="timed out"):
+        bulkhead.call(lambda: None)
+    waited = time.perf_counter() - start
+    gate.set()
+    holder.join()
+    assert 0.04 <= waited < 0.5
+    assert bulkhead.statistics().in_flight == 0
+
+
+def test_async_timeout_cancels_real_work_on_time() -> None:
+    import asyncio
+
+    async def main() -> float:
+        start = time.perf_counter()
+        with pytest.raises(seawall.DeadlineExceeded):
+            await seawall.Timeout(0.05).acall(asyncio.sleep, 5)
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(main())
+    assert 0.045 <= elapsed < 0.5
