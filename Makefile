@@ -28,6 +28,7 @@ test: $(STAMP) lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/lint.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

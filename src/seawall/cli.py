@@ -25,7 +25,12 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.
-_EXTRA_FOR_MODULE = {"yaml": "kube", "kubernetes_validate": "kube"}
+_EXTRA_FOR_MODULE = {
+    "yaml": "kube",
+    "kubernetes_validate": "kube",
+    "jsonschema": "kube",
+    "referencing": "kube",
+}
 
 
 def _missing_extra(exc: ModuleNotFoundError) -> str:
