@@ -1,0 +1,350 @@
+"""The client edge: httpx transports that apply seawall's policies per host.
+
+``Transport`` / ``AsyncTransport`` wrap any httpx transport. Per request:
+
+* the attempt timeout comes from the deadline — ``downstream_timeout(cap)``, capped at
+  5 s — and is applied to httpx's connect/read/write/pool timeouts; the callee is told
+  its budget in ``X-Request-Timeout-Ms``, the attempt in ``X-Request-Attempt`` and the
+  priority in ``X-Request-Priority``;
+* only network errors and 5xx/408/429 are retried, never other 4xx; ``Retry-After`` is
+  honoured when it fits the deadline;
+* GET/HEAD/OPTIONS/PUT/DELETE/TRACE are idempotent and retried; POST/PATCH are retried
+  only with an ``Idempotency-Key``, which the transport adds (one UUID per logical
+  request, the same on every attempt) unless the caller set one or turned it off;
+* each host gets its own retry budget, circuit breaker and bulkhead (separate pools per
+  dependency), from a bounded registry.
+
+When retries end on a retryable status, the last response is returned as httpx would
+(``raise_for_status`` stays the caller's choice); with ``raise_for_status=True`` an
+:class:`HTTPStatusError` carrying ``status_code`` and ``retry_after`` is raised instead.
+An open breaker or full bulkhead raises :class:`~seawall.Rejected` without a request.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import httpx
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import downstream_timeout
+from seawall._errors import DeadlineExceeded, SeawallError
+from seawall._operation import current_attempt, current_operation
+from seawall._pipeline import Pipeline
+from seawall._priority import current_priority
+from seawall.policies._backoff import Backoff
+from seawall.policies._breaker import CircuitBreaker
+from seawall.policies._budget import RetryBudget
+from seawall.policies._bulkhead import Bulkhead
+from seawall.policies._registry import Registry
+from seawall.policies._retry import Retry, transient
+from seawall.wire import (
+    ATTEMPT_HEADER,
+    PRIORITY_HEADER,
+    TIMEOUT_HEADER,
+    encode_timeout_ms,
+)
+
+__all__ = [
+    "AsyncClient",
+    "AsyncTransport",
+    "Client",
+    "HTTPStatusError",
+    "Transport",
+    "parse_retry_after",
+]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+KEYED_METHODS = frozenset({"POST", "PATCH"})
+RETRYABLE_STATUS = frozenset({408, 429})
+DEFAULT_TIMEOUT = 5.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class HTTPStatusError(SeawallError):
+    """A response with a retryable status (5xx, 408, 429), as an error.
+
+    Carries ``status_code`` and ``retry_after`` (seconds, from ``Retry-After``) so
+    :func:`seawall.transient` and Retry understand it, and the ``response`` itself.
+    """
+
+    def __init__(
+        self, request: httpx.Request, response: httpx.Response, retry_after: float | None
+    ) -> None:
+        super().__init__(f"{request.method} {request.url} answered {response.status_code}")
+        self.request = request
+        self.response = response
+        self.status_code = response.status_code
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` value (delta-seconds or an HTTP-date); None if bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wall = time.time() if now is None else now
+    return max(0.0, when.timestamp() - wall)
+
+
+@dataclass(slots=True)
+class _Dependency:
+    """The policies of one host: its own budget, breaker and bulkhead."""
+
+    retrying: Pipeline
+    single: Pipeline
+    breaker: CircuitBreaker
+    bulkhead: Bulkhead
+    budget: RetryBudget
+
+
+class _Edge:
+    """What both transports share: configuration, per-host policies, request shaping."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        attempts: int,
+        backoff: Backoff | None,
+        retry_budget: float,
+        breaker: dict[str, Any] | None,
+        max_concurrent: int,
+        max_queue: int,
+        idempotency_keys: bool,
+        raise_for_status: bool,
+        max_hosts: int,
+        clock: Clock | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.retry_budget = retry_budget
+        self.breaker_options = dict(breaker or {})
+        self.max_concurrent = max_concurrent
+        self.max_queue = max_queue
+        self.idempotency_keys = idempotency_keys
+        self.raise_for_status = raise_for_status
+        self.clock = clock or SYSTEM_CLOCK
+        self.rng = rng or random.Random()
+        self.hosts: Registry[_Dependency] = Registry(
+            self._dependency, max_keys=max_hosts, clock=self.clock
+        )
+
+    def _dependency(self, host: str) -> _Dependency:
+        budget = RetryBudget(ratio=self.retry_budget, clock=self.clock)
+        breaker = CircuitBreaker(host, clock=self.clock, **self.breaker_options)
+        bulkhead = Bulkhead(
+            host, max_concurrent=self.max_concurrent, max_queue=self.max_queue, clock=self.clock
+        )
+        retry = Retry(
+            self.attempts,
+            backoff=self.backoff,
+            on=transient,
+            budget=budget,
+            name=host,
+            clock=self.clock,
+            rng=self.rng,
+        )
+        single = Retry(1, on=transient, name=host, clock=self.clock)
+        return _Dependency(
+            Pipeline(retry, breaker, bulkhead),
+            Pipeline(single, breaker, bulkhead),
+            breaker,
+            bulkhead,
+            budget,
+        )
+
+    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
+        """The circuit breaker of ``url``'s host (for dashboards and tests)."""
+        return self.hosts.get(_host_key(httpx.URL(url))).breaker
+
+    def prepare(self, request: httpx.Request) -> Pipeline:
+        """Choose the pipeline for ``request`` and add the idempotency key if it needs one."""
+        dependency = self.hosts.get(_host_key(request.url))
+        method = request.method.upper()
+        if method in KEYED_METHODS and IDEMPOTENCY_HEADER not in request.headers:
+            if not self.idempotency_keys:
+                return dependency.single
+            # The caller's own retry (if any) owns the logical operation; else a new key.
+            op = current_operation()
+            request.headers[IDEMPOTENCY_HEADER] = op.key if op is not None else _new_key()
+        if method in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in request.headers:
+            return dependency.retrying
+        return dependency.single
+
+    def shape(self, request: httpx.Request) -> None:
+        """Set this attempt's timeout and wire headers."""
+        budget = downstream_timeout(self.timeout)
+        assert budget is not None  # the cap is never None
+        if budget <= 0.0:
+            raise DeadlineExceeded("no time left for the request")
+        timeouts = dict(request.extensions.get("timeout") or {})
+        for phase in ("connect", "read", "write", "pool"):
+            current = timeouts.get(phase)
+            timeouts[phase] = budget if current is None else min(current, budget)
+        request.extensions["timeout"] = timeouts
+        request.headers[TIMEOUT_HEADER] = encode_timeout_ms(budget)
+        request.headers[ATTEMPT_HEADER] = str(current_attempt())
+        priority = current_priority()
+        if priority is not None:
+            request.headers[PRIORITY_HEADER] = priority
+
+    def judge(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """Raise for a retryable status so the policies see a failure."""
+        status = response.status_code
+        if status >= 500 or status in RETRYABLE_STATUS:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise HTTPStatusError(request, response, retry_after)
+        return response
+
+
+def _new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def _host_key(url: httpx.URL) -> str:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.scheme}://{url.host}:{port}"
+
+
+def _edge_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "timeout": DEFAULT_TIMEOUT,
+        "attempts": 3,
+        "backoff": None,
+        "retry_budget": 0.1,
+        "breaker": None,
+        "max_concurrent": 64,
+        "max_queue": 64,
+        "idempotency_keys": True,
+        "raise_for_status": False,
+        "max_hosts": 1000,
+        "clock": None,
+        "rng": None,
+    }
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise TypeError(f"unexpected seawall transport options: {', '.join(sorted(unknown))}")
+    defaults.update(kwargs)
+    return defaults
+
+
+class Transport(httpx.BaseTransport):
+    """A sync httpx transport with deadlines, retries, a breaker and a bulkhead per host.
+
+    Options: ``timeout`` (cap per attempt, 5 s), ``attempts`` (3), ``backoff``,
+    ``retry_budget`` (ratio, 0.1), ``breaker`` (CircuitBreaker keyword arguments),
+    ``max_concurrent`` / ``max_queue`` (64 / 64 per host), ``idempotency_keys`` (True),
+    ``raise_for_status`` (False), ``max_hosts``, ``clock``, ``rng``.
+    """
+
+    def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
+        self._inner = transport or httpx.HTTPTransport()
+        self._edge = _Edge(**_edge_options(options))
+
+    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
+        return self._edge.breaker_for(url)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        edge = self._edge
+        pipeline = edge.prepare(request)
+        request.read()  # buffer the body so every attempt can send it again
+
+        def attempt() -> httpx.Response:
+            edge.shape(request)
+            response = self._inner.handle_request(request)
+            try:
+                return edge.judge(request, response)
+            except HTTPStatusError:
+                response.read()
+                response.close()
+                raise
+
+        try:
+            return pipeline.call(attempt)
+        except HTTPStatusError as exc:
+            if edge.raise_for_status:
+                raise
+            return exc.response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """The asyncio twin of :class:`Transport`, with the same options."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
+        self._inner = transport or httpx.AsyncHTTPTransport()
+        self._edge = _Edge(**_edge_options(options))
+
+    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
+        return self._edge.breaker_for(url)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        edge = self._edge
+        pipeline = edge.prepare(request)
+        await request.aread()
+
+        async def attempt() -> httpx.Response:
+            edge.shape(request)
+            response = await self._inner.handle_async_request(request)
+            try:
+                return edge.judge(request, response)
+            except HTTPStatusError:
+                await response.aread()
+                await response.aclose()
+                raise
+
+        try:
+            return await pipeline.acall(attempt)
+        except HTTPStatusError as exc:
+            if edge.raise_for_status:
+                raise
+            return exc.response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+_TRANSPORT_OPTIONS = frozenset(_edge_options({}))
+
+
+def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    ours = {k: kwargs.pop(k) for k in list(kwargs) if k in _TRANSPORT_OPTIONS}
+    return ours, kwargs
+
+
+def Client(**kwargs: Any) -> httpx.Client:
+    """An ``httpx.Client`` whose transport is a seawall :class:`Transport`.
+
+    seawall options (see :class:`Transport`) are taken out of ``kwargs``; everything else
+    goes to ``httpx.Client``. A ``transport=`` given is wrapped, not replaced. ``timeout``
+    is seawall's per-attempt cap.
+    """
+    ours, rest = _split(dict(kwargs))
+    inner = rest.pop("transport", None)
+    return httpx.Client(transport=Transport(inner, **ours), **rest)
+
+
+def AsyncClient(**kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose transport is a seawall :class:`AsyncTransport`."""
+    ours, rest = _split(dict(kwargs))
+    inner = rest.pop("transport", None)
+    return httpx.AsyncClient(transport=AsyncTransport(inner, **ours), **rest)
