@@ -40,6 +40,9 @@ from seawall.policies._retry import Retry, transient
 from seawall.policies._timeout import Timeout
 
 # --- overload and herd protection (issue 3) ---
+# isort: split
+from seawall._priority import current_priority, priority
+
 # --- end overload ---
 
 __all__ = [
@@ -80,9 +83,11 @@ __all__ = [
     "add_hook",
     "current_attempt",
     "current_deadline",
+    "current_priority",
     "deadline",
     "downstream_timeout",
     "idempotency_key",
+    "priority",
     "remaining",
     "remove_hook",
     "standard",
