@@ -41,12 +41,34 @@ from seawall.policies._timeout import Timeout
 
 # --- overload and herd protection (issue 3) ---
 # isort: split
+from seawall._partial import (
+    OptionalPart,
+    PartDegraded,
+    PartialResult,
+    optional,
+    partial,
+    partial_sync,
+)
 from seawall._priority import current_priority, priority
+from seawall.policies._cache import (
+    Cache,
+    CacheEntry,
+    CacheStats,
+    CacheStore,
+    MemoryCacheStore,
+    StaleServed,
+)
+from seawall.policies._limits import AIMDLimit, FixedLimit, GradientLimit, Limit
+from seawall.policies._shedder import LoadShedder, ShedderStats
+from seawall.policies._singleflight import SingleFlight, singleflight
+from seawall.policies._throttle import AdaptiveThrottle, ThrottleStats
 
 # --- end overload ---
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "AIMDLimit",
+    "AdaptiveThrottle",
     "AttemptStarted",
     "Backoff",
     "BreakerStateChanged",
@@ -54,6 +76,10 @@ __all__ = [
     "Bulkhead",
     "BulkheadFull",
     "BulkheadStats",
+    "Cache",
+    "CacheEntry",
+    "CacheStats",
+    "CacheStore",
     "CallRejected",
     "CircuitBreaker",
     "CircuitOpen",
@@ -64,8 +90,16 @@ __all__ = [
     "Event",
     "Fallback",
     "FallbackUsed",
+    "FixedLimit",
+    "GradientLimit",
     "HeaderError",
+    "Limit",
     "LoadShed",
+    "LoadShedder",
+    "MemoryCacheStore",
+    "OptionalPart",
+    "PartDegraded",
+    "PartialResult",
     "Pipeline",
     "Policy",
     "Registry",
@@ -76,8 +110,12 @@ __all__ = [
     "RetryRefused",
     "RetryScheduled",
     "SeawallError",
+    "ShedderStats",
+    "SingleFlight",
+    "StaleServed",
     "StandardPipeline",
     "SystemClock",
+    "ThrottleStats",
     "TimedOut",
     "Timeout",
     "add_hook",
@@ -87,9 +125,13 @@ __all__ = [
     "deadline",
     "downstream_timeout",
     "idempotency_key",
+    "optional",
+    "partial",
+    "partial_sync",
     "priority",
     "remaining",
     "remove_hook",
+    "singleflight",
     "standard",
     "transient",
 ]

@@ -1,0 +1,393 @@
+"""A herd-safe read-through cache policy.
+
+A cache protects its backend only while it is warm; the moment a hot entry expires, every
+caller misses at once and the herd arrives at the database (the seed: "a cache expires,
+10,000 instances all hit the database simultaneously"). This cache closes each door:
+
+- **Coalesced loads.** Concurrent misses of one key make one backend call
+  (:class:`~seawall.SingleFlight`); everyone shares its value or its error.
+- **Jittered TTL** (±10 % by default). Entries written together — a deploy, a warm-up,
+  a bulk load — would otherwise all expire in the same instant; jitter spreads expiry
+  evenly over the jitter range.
+- **Stale-while-revalidate.** For ``stale_while_revalidate`` seconds after expiry the old
+  value is served while exactly one caller refreshes it.
+- **Stale-if-error.** When the refresh fails, the old value is served for up to
+  ``stale_if_error`` seconds after expiry instead of the error: graceful degradation.
+- **Probabilistic early refresh** (XFetch, Vattani et al., VLDB 2015). A caller refreshes
+  a still-fresh entry early with a probability that rises as expiry nears and with how
+  long a load takes (``early_refresh`` is XFetch's beta, 1.0 by default; 0 disables it),
+  so a hot key is usually refreshed before it expires and nobody waits.
+- **Bounded size.** The default :class:`MemoryCacheStore` evicts least recently used.
+
+No value is ever served older than its (jittered) TTL plus ``max(stale_while_revalidate,
+stale_if_error)``. Both stale bounds default to 0: serving stale data is a choice the
+caller makes for its data; coalescing, jitter and early refresh are always safe.
+
+Storage is a small protocol (:class:`CacheStore`) so a shared store (Redis) can replace
+the in-process one; entries carry the clock readings they were judged by.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._errors import ConfigError
+from seawall._events import Event, attempt_events_enabled, emit
+from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._singleflight import KeyFunction, SingleFlight, default_key
+
+__all__ = [
+    "Cache",
+    "CacheEntry",
+    "CacheStats",
+    "CacheStore",
+    "MemoryCacheStore",
+    "StaleServed",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheEntry:
+    """A cached value and the clock readings that decide what it may still be used for.
+
+    ``fresh_until`` is when it expires (jittered TTL); ``keep_until`` is when it is useless
+    even as a stale answer (a store may drop it then); ``load_time`` is how long loading
+    it took, which XFetch weighs.
+    """
+
+    value: Any
+    stored_at: float
+    fresh_until: float
+    keep_until: float
+    load_time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StaleServed(Event):
+    """A cache answered with an expired value, ``age`` seconds old, for ``reason``.
+
+    ``reason`` is ``"revalidating"`` (another caller is refreshing it) or ``"error"`` (the
+    refresh failed with ``error``: graceful degradation).
+    """
+
+    reason: str
+    age: float
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Counts since the cache was created."""
+
+    hits: int
+    stale_hits: int
+    misses: int
+    loads: int
+    load_errors: int
+    stale_on_error: int
+    early_refreshes: int
+
+
+@runtime_checkable
+class CacheStore(Protocol):
+    """Where a :class:`Cache` keeps its entries (memory by default; Redis later)."""
+
+    def get(self, key: Hashable) -> CacheEntry | None: ...
+    def set(self, key: Hashable, entry: CacheEntry) -> None: ...
+    def delete(self, key: Hashable) -> None: ...
+    async def aget(self, key: Hashable) -> CacheEntry | None: ...
+    async def aset(self, key: Hashable, entry: CacheEntry) -> None: ...
+    async def adelete(self, key: Hashable) -> None: ...
+
+
+class MemoryCacheStore:
+    """An in-process LRU store holding at most ``max_entries`` entries; thread-safe."""
+
+    __slots__ = ("_entries", "_lock", "max_entries")
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        if max_entries < 1:
+            raise ConfigError(f"max_entries must be at least 1, got {max_entries}")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, CacheEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> CacheEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def set(self, key: Hashable, entry: CacheEntry) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def delete(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    async def aget(self, key: Hashable) -> CacheEntry | None:
+        return self.get(key)
+
+    async def aset(self, key: Hashable, entry: CacheEntry) -> None:
+        self.set(key, entry)
+
+    async def adelete(self, key: Hashable) -> None:
+        self.delete(key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_HIT, _EARLY, _STALE, _MISS = 0, 1, 2, 3
+
+
+class Cache(Policy):
+    """Read-through caching of a call's result, safe against herds (see the module doc).
+
+    As a policy the cache key is ``key(*args, **kwargs)`` (the arguments by default): use
+    one Cache per operation. ``get_or_load(key, loader)`` / ``aget_or_load`` name the key
+    explicitly.
+    """
+
+    __slots__ = (
+        "_beta",
+        "_clock",
+        "_counts",
+        "_flight",
+        "_jitter",
+        "_keep",
+        "_key",
+        "_lock",
+        "_rng",
+        "_sie",
+        "_swr",
+        "_ttl",
+        "name",
+        "store",
+    )
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        name: str = "default",
+        jitter: float = 0.1,
+        stale_while_revalidate: float = 0.0,
+        stale_if_error: float = 0.0,
+        early_refresh: float = 1.0,
+        max_entries: int = 1024,
+        store: CacheStore | None = None,
+        key: KeyFunction | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not ttl > 0:
+            raise ConfigError(f"ttl must be a positive number of seconds, got {ttl!r}")
+        if not 0.0 <= jitter < 1.0:
+            raise ConfigError(f"jitter is a fraction of the TTL in [0, 1), got {jitter!r}")
+        for what, value in (
+            ("stale_while_revalidate", stale_while_revalidate),
+            ("stale_if_error", stale_if_error),
+            ("early_refresh", early_refresh),
+        ):
+            if not value >= 0.0:
+                raise ConfigError(f"{what} must be non-negative, got {value!r}")
+        self.name = name
+        self._ttl = float(ttl)
+        self._jitter = jitter
+        self._swr = stale_while_revalidate
+        self._sie = stale_if_error
+        self._keep = max(stale_while_revalidate, stale_if_error)
+        self._beta = early_refresh
+        self.store: CacheStore = store if store is not None else MemoryCacheStore(max_entries)
+        self._key: KeyFunction = key or default_key
+        self._clock = clock or SYSTEM_CLOCK
+        self._rng = rng or random.Random()
+        self._flight = SingleFlight(name, clock=self._clock)
+        self._lock = threading.Lock()
+        self._counts = [0] * 7
+
+    # -- pure decisions ----------------------------------------------------------------
+
+    def _entry(self, value: Any, started: float, now: float) -> CacheEntry:
+        with self._lock:
+            spread = self._rng.uniform(-self._jitter, self._jitter) if self._jitter else 0.0
+        fresh_until = now + self._ttl * (1.0 + spread)
+        return CacheEntry(
+            value=value,
+            stored_at=now,
+            fresh_until=fresh_until,
+            keep_until=fresh_until + self._keep,
+            load_time=max(now - started, 0.0),
+        )
+
+    def _judge(self, entry: CacheEntry | None, now: float) -> int:
+        """Hit, early refresh, stale (may revalidate in the background) or miss."""
+        if entry is None or now >= entry.keep_until:
+            return _MISS
+        if now < entry.fresh_until:
+            if self._beta and entry.load_time > 0.0:
+                with self._lock:
+                    draw = 1.0 - self._rng.random()  # in (0, 1]: log is finite
+                if now - entry.load_time * self._beta * math.log(draw) >= entry.fresh_until:
+                    return _EARLY
+            return _HIT
+        if now < entry.fresh_until + self._swr:
+            return _STALE
+        return _MISS
+
+    def _count(self, which: int) -> None:
+        with self._lock:
+            self._counts[which] += 1
+
+    def _stale_on_error(self, key: Hashable, entry: CacheEntry | None, exc: Exception) -> bool:
+        """Whether the failed refresh of ``entry`` may be answered with its old value."""
+        if entry is None:
+            return False
+        # Re-read the clock: the failed load took time, and the bound is on serving.
+        now = self._clock.now()
+        if now >= entry.fresh_until + self._sie:
+            return False
+        self._count(5)
+        emit(
+            StaleServed(
+                policy="cache",
+                name=self.name,
+                at=now,
+                reason="error",
+                age=now - entry.stored_at,
+                error=exc,
+            )
+        )
+        return True
+
+    def _served_stale(self, entry: CacheEntry, now: float) -> None:
+        self._count(1)
+        if attempt_events_enabled():
+            emit(
+                StaleServed(
+                    policy="cache",
+                    name=self.name,
+                    at=now,
+                    reason="revalidating",
+                    age=now - entry.stored_at,
+                )
+            )
+
+    # -- threads ---------------------------------------------------------------------
+
+    def get_or_load(self, key: Hashable, loader: Callable[[], T]) -> T:
+        """The cached value of ``key``, loading it with ``loader()`` when needed."""
+        now = self._clock.now()
+        entry = self.store.get(key)
+        verdict = self._judge(entry, now)
+        if entry is not None and verdict != _MISS:
+            if verdict == _HIT:
+                self._count(0)
+                return cast(T, entry.value)
+            if self._flight.running(key):
+                if verdict == _STALE:
+                    self._served_stale(entry, now)
+                else:
+                    self._count(0)
+                return cast(T, entry.value)
+            if verdict == _EARLY:
+                self._count(6)
+        else:
+            self._count(2)
+
+        def load() -> T:
+            started = self._clock.now()
+            self._count(3)
+            value = loader()
+            self.store.set(key, self._entry(value, started, self._clock.now()))
+            return value
+
+        try:
+            return self._flight.run(key, load)
+        except Exception as exc:
+            self._count(4)
+            if verdict == _EARLY and entry is not None and self._clock.now() < entry.fresh_until:
+                return cast(T, entry.value)  # still fresh: an early refresh may fail quietly
+            if self._stale_on_error(key, entry, exc):
+                assert entry is not None
+                return cast(T, entry.value)
+            raise
+
+    def invalidate(self, key: Hashable) -> None:
+        """Forget ``key``: the next call loads it again."""
+        self.store.delete(key)
+
+    # -- asyncio ---------------------------------------------------------------------
+
+    async def aget_or_load(self, key: Hashable, loader: Callable[[], Awaitable[T]]) -> T:
+        """The cached value of ``key``, awaiting ``loader()`` when needed."""
+        now = self._clock.now()
+        entry = await self.store.aget(key)
+        verdict = self._judge(entry, now)
+        if entry is not None and verdict != _MISS:
+            if verdict == _HIT:
+                self._count(0)
+                return cast(T, entry.value)
+            if self._flight.running(key):
+                if verdict == _STALE:
+                    self._served_stale(entry, now)
+                else:
+                    self._count(0)
+                return cast(T, entry.value)
+            if verdict == _EARLY:
+                self._count(6)
+        else:
+            self._count(2)
+
+        async def load() -> T:
+            started = self._clock.now()
+            self._count(3)
+            value = await loader()
+            await self.store.aset(key, self._entry(value, started, self._clock.now()))
+            return value
+
+        try:
+            return await self._flight.arun(key, load)
+        except Exception as exc:
+            self._count(4)
+            if verdict == _EARLY and entry is not None and self._clock.now() < entry.fresh_until:
+                return cast(T, entry.value)
+            if self._stale_on_error(key, entry, exc):
+                assert entry is not None
+                return cast(T, entry.value)
+            raise
+
+    async def ainvalidate(self, key: Hashable) -> None:
+        """Forget ``key``: the next call loads it again."""
+        await self.store.adelete(key)
+
+    # -- policy forms ------------------------------------------------------------------
+
+    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
+        return self.get_or_load(self._key(*args, **kwargs), lambda: fn(*args, **kwargs))
+
+    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
+        return await self.aget_or_load(self._key(*args, **kwargs), lambda: fn(*args, **kwargs))
+
+    def statistics(self) -> CacheStats:
+        """A frozen snapshot of the counters."""
+        with self._lock:
+            return CacheStats(*self._counts)
+
+    def __repr__(self) -> str:
+        return f"Cache({self._ttl}, name={self.name!r})"

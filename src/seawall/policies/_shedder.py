@@ -1,0 +1,573 @@
+"""Priority load shedding over a fixed or adaptive concurrency limit.
+
+When a service is overloaded the choice is not *whether* to fail requests but *which*:
+shed the least important first, and fail them fast, so that the work that is admitted
+still finishes in normal time (the seed: "better partial service than total outage").
+
+Admission is a pure state machine, :class:`AdmissionState`, fed clock readings:
+
+- **Priority shares.** critical > high > normal > low. Each non-critical priority may only
+  use a share of the current limit (high 100 %, normal 80 %, low 50 % by default), so as
+  in-flight work grows, low is refused first, then normal, then high. Critical is refused
+  only at the hard maximum (``max_concurrent``).
+- **A bounded wait queue with CoDel-style sojourn.** A call that cannot start at once
+  waits, served highest priority first. A short queue absorbs bursts, but a queue that
+  never drains only adds latency ("bufferbloat"). Following Facebook's adaptive CoDel
+  ("Fail at Scale", ACM Queue 2015): while the queue has emptied within the last
+  ``queue_interval`` (100 ms), a waiter may wait that long; once it has stayed non-empty
+  longer — a *standing* queue — new waiters wait at most ``queue_target`` (5 ms), and a
+  waiter that already waited longer is shed when it reaches the front. As in fq_codel,
+  each priority has its own queue and its own standing state: low-priority work that
+  cannot start does not make a passing burst of critical work "standing". With
+  ``lifo=True`` a standing queue is served newest first (adaptive LIFO), so the calls
+  most likely to still have a caller waiting go first.
+- **An adaptive limit** (:mod:`seawall.policies._limits`), fed one sample per finished call.
+
+A full queue makes room for a more important call by shedding its least important,
+newest waiter. The state machine keeps one invariant after every step — no queued waiter
+could start now — which is what makes shedding monotone in priority: at any instant, if
+a priority is refused, every lower priority is refused too.
+
+Refusals raise :class:`~seawall.LoadShed` with the priority and a ``retry_after`` (the
+smoothed round-trip time: about when a slot frees) and emit :class:`~seawall.Event`
+``CallRejected``. The lock guarding the state is never held across the protected call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, TypeVar
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import remaining
+from seawall._errors import ConfigError, LoadShed, Rejected
+from seawall._events import CallRejected, emit
+from seawall._priority import current_priority, rank_of
+from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._limits import FixedLimit, Limit
+from seawall.policies._wait import await_future, wait_event
+from seawall.wire import PRIORITIES
+
+__all__ = ["AdmissionState", "LoadShedder", "ShedderStats"]
+
+T = TypeVar("T")
+
+DEFAULT_SHARES: Final[Mapping[str, float]] = {"high": 1.0, "normal": 0.8, "low": 0.5}
+
+QUEUED: Final = 0
+GRANTED: Final = 1
+SHED: Final = 2
+
+_RTT_SMOOTHING = 0.1
+
+
+class Waiter:
+    """One queued call: its priority rank, when it queued, and how it is woken."""
+
+    __slots__ = ("enqueued", "rank", "reason", "state", "wake")
+
+    def __init__(self, rank: int, enqueued: float, wake: Callable[[], None]) -> None:
+        self.rank = rank
+        self.enqueued = enqueued
+        self.wake = wake
+        self.state = QUEUED
+        self.reason = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShedderStats:
+    """A snapshot of a load shedder: limits, occupancy and per-priority counts."""
+
+    limit: int
+    max_concurrent: int
+    inflight: int
+    queued: int
+    standing_queue: bool
+    admitted: Mapping[str, int]
+    shed: Mapping[str, int]
+    smoothed_rtt: float | None
+
+
+class AdmissionState:
+    """The pure admission state machine behind :class:`LoadShedder` (not locked).
+
+    Every method takes the clock reading ``now``; none waits. Methods that can start
+    queued calls return the waiters to wake, already marked ``GRANTED`` or ``SHED``.
+    """
+
+    def __init__(
+        self,
+        limit: Limit,
+        *,
+        max_concurrent: int,
+        shares: tuple[float, float, float],
+        max_queue: int,
+        queue_target: float,
+        queue_interval: float,
+        lifo: bool,
+    ) -> None:
+        self.limit = limit
+        self.max_concurrent = max_concurrent
+        self.shares = shares
+        self.max_queue = max_queue
+        self.queue_target = queue_target
+        self.queue_interval = queue_interval
+        self.lifo = lifo
+        self.inflight = 0
+        self.queued = 0
+        self.queues: tuple[deque[Waiter], ...] = tuple(deque() for _ in PRIORITIES)
+        self.nonempty_since: list[float | None] = [None] * len(PRIORITIES)
+        self.admitted = [0] * len(PRIORITIES)
+        self.shed = [0] * len(PRIORITIES)
+        self.smoothed_rtt: float | None = None
+
+    # -- decisions -------------------------------------------------------------------
+
+    def threshold(self, rank: int) -> int:
+        """How many calls may be in flight for a call of ``rank`` to start."""
+        if rank == 0:
+            return self.max_concurrent
+        share = self.shares[rank - 1]
+        return min(self.max_concurrent, max(1, math.floor(share * self.limit.limit)))
+
+    def standing(self, now: float, rank: int) -> bool:
+        """Whether the queue of ``rank`` has stayed non-empty longer than ``queue_interval``."""
+        since = self.nonempty_since[rank]
+        return since is not None and now - since >= self.queue_interval
+
+    def can_start(self, rank: int) -> bool:
+        return self.inflight < self.threshold(rank)
+
+    def try_admit(
+        self, rank: int, now: float, max_wait: float | None
+    ) -> tuple[bool, float, list[Waiter]]:
+        """Admit at once (True), or say how long a new waiter may queue (False, wait).
+
+        A wait of 0 means refused. The list holds waiters evicted to make room (to wake).
+        """
+        if self.inflight < self.threshold(rank):
+            self.inflight += 1
+            self.admitted[rank] += 1
+            return True, 0.0, []
+        if max_wait is not None and max_wait <= 0.0:
+            return False, 0.0, []
+        evicted: list[Waiter] = []
+        if self.queued >= self.max_queue:
+            victim = self._evictable(rank)
+            if victim is None:
+                return False, 0.0, []
+            victim.state = SHED
+            victim.reason = "evicted from a full queue by a more important call"
+            self.shed[victim.rank] += 1
+            self.queued -= 1
+            evicted.append(victim)
+        wait = self.queue_target if self.standing(now, rank) else self.queue_interval
+        if max_wait is not None and max_wait < wait:
+            wait = max_wait
+        return False, wait, evicted
+
+    def _evictable(self, rank: int) -> Waiter | None:
+        for lower in range(len(self.queues) - 1, rank, -1):
+            queue = self.queues[lower]
+            if queue:
+                victim = queue.pop()
+                if not queue:
+                    self.nonempty_since[lower] = None
+                return victim
+        return None
+
+    def enqueue(self, waiter: Waiter) -> None:
+        queue = self.queues[waiter.rank]
+        if not queue:
+            self.nonempty_since[waiter.rank] = waiter.enqueued
+        queue.append(waiter)
+        self.queued += 1
+
+    def refuse(self, rank: int) -> None:
+        self.shed[rank] += 1
+
+    def abandon(self, waiter: Waiter, now: float, reason: str) -> list[Waiter]:
+        """A waiter gave up (timeout, cancellation); forget it or hand its slot on."""
+        if waiter.state == QUEUED:
+            queue = self.queues[waiter.rank]
+            queue.remove(waiter)
+            self.queued -= 1
+            if not queue:
+                self.nonempty_since[waiter.rank] = None
+            waiter.state = SHED
+            waiter.reason = reason
+            self.shed[waiter.rank] += 1
+            return []
+        if waiter.state == GRANTED:
+            return self.release(now)
+        return []
+
+    def release(
+        self,
+        now: float,
+        *,
+        rtt: float | None = None,
+        inflight: int = 0,
+        dropped: bool = False,
+    ) -> list[Waiter]:
+        """A call finished; feed its sample (if any) and start whoever may start now."""
+        self.inflight -= 1
+        if rtt is not None:
+            self.limit.update(now=now, rtt=rtt, inflight=inflight, dropped=dropped)
+            if not dropped:
+                srtt = self.smoothed_rtt
+                self.smoothed_rtt = rtt if srtt is None else srtt + (rtt - srtt) * _RTT_SMOOTHING
+        return self.drain(now) if self.queued else []
+
+    def drain(self, now: float) -> list[Waiter]:
+        """Start queued calls, most important first, while there is room."""
+        woken: list[Waiter] = []
+        queues = self.queues
+        while self.queued:
+            rank = 0
+            while not queues[rank]:
+                rank += 1
+            if self.inflight >= self.threshold(rank):
+                break
+            standing = self.standing(now, rank)
+            queue = queues[rank]
+            waiter = queue.pop() if standing and self.lifo else queue.popleft()
+            self.queued -= 1
+            if standing and now - waiter.enqueued > self.queue_target:
+                # CoDel drops at dequeue: under a standing queue, old work is not worth doing.
+                waiter.state = SHED
+                waiter.reason = "waited too long in a standing queue"
+                self.shed[rank] += 1
+            else:
+                waiter.state = GRANTED
+                self.inflight += 1
+                self.admitted[rank] += 1
+            woken.append(waiter)
+            if not queue:
+                self.nonempty_since[rank] = None
+        return woken
+
+    def retry_after(self) -> float:
+        return self.queue_interval if self.smoothed_rtt is None else self.smoothed_rtt
+
+
+def _wake(waiters: list[Waiter]) -> None:
+    for waiter in waiters:
+        waiter.wake()
+
+
+def _is_drop(exc: BaseException | None) -> bool | None:
+    """True for overload signals, False for success, None for errors that say nothing."""
+    if exc is None:
+        return False
+    if isinstance(exc, (TimeoutError, Rejected)):
+        return True
+    return None
+
+
+class LoadShedder(Policy):
+    """Admit calls by priority under a concurrency limit; shed the rest fast.
+
+    ``limit`` is an ``int`` (a :class:`FixedLimit`) or an adaptive limit such as
+    :class:`GradientLimit` or :class:`AIMDLimit`. ``max_concurrent``, the hard maximum
+    that only critical calls may reach, defaults to the limit's ``max_limit``;
+    ``max_queue`` defaults to ``max_concurrent``. ``shares`` overrides the fraction of
+    the limit that high, normal and low calls may fill.
+
+    Forms: ``with shedder.admit("high"):`` / ``async with shedder.admit("high"):``, and,
+    like every policy, ``shedder.call(fn)``, ``await shedder.acall(afn)``, ``@shedder`` and
+    :class:`~seawall.Pipeline` membership, which take the priority from
+    :func:`seawall.priority` scopes (``default_priority`` outside one).
+    """
+
+    __slots__ = ("_clock", "_default_rank", "_lock", "_state", "name")
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        limit: int | Limit = 100,
+        max_concurrent: int | None = None,
+        max_queue: int | None = None,
+        queue_target: float = 0.005,
+        queue_interval: float = 0.100,
+        lifo: bool = False,
+        shares: Mapping[str, float] | None = None,
+        default_priority: str = "normal",
+        clock: Clock | None = None,
+    ) -> None:
+        limit_obj: Limit = FixedLimit(limit) if isinstance(limit, int) else limit
+        if not isinstance(limit_obj, Limit):
+            raise ConfigError(f"limit must be an int or a seawall Limit, got {limit!r}")
+        hard_max = limit_obj.max_limit if max_concurrent is None else max_concurrent
+        if hard_max < limit_obj.max_limit:
+            raise ConfigError(
+                f"max_concurrent ({hard_max}) must be at least the limit's maximum "
+                f"({limit_obj.max_limit}): critical calls may use at least what others may"
+            )
+        queue = hard_max if max_queue is None else max_queue
+        if queue < 0:
+            raise ConfigError(f"max_queue must be non-negative, got {queue}")
+        if not 0.0 < queue_target <= queue_interval:
+            raise ConfigError(
+                "queue_target must be positive and at most queue_interval, got "
+                f"target={queue_target!r}, interval={queue_interval!r}"
+            )
+        merged = dict(DEFAULT_SHARES)
+        for key, value in (shares or {}).items():
+            if key not in merged:
+                raise ConfigError(f"shares are for high, normal and low; got {key!r}")
+            merged[key] = value
+        share_tuple = (merged["high"], merged["normal"], merged["low"])
+        if not all(0.0 < s <= 1.0 for s in share_tuple) or sorted(
+            share_tuple, reverse=True
+        ) != list(share_tuple):
+            raise ConfigError(
+                "shares must lie in (0, 1] and not grow as priority falls "
+                f"(high >= normal >= low), got {merged}"
+            )
+        self.name = name
+        self._default_rank = rank_of(default_priority)
+        self._clock = clock or SYSTEM_CLOCK
+        self._lock = threading.Lock()
+        self._state = AdmissionState(
+            limit_obj,
+            max_concurrent=hard_max,
+            shares=share_tuple,
+            max_queue=queue,
+            queue_target=queue_target,
+            queue_interval=queue_interval,
+            lifo=lifo,
+        )
+
+    # -- forms -----------------------------------------------------------------------
+
+    def admit(self, priority: str | None = None) -> Admission:
+        """A permit for one call (``with`` or ``async with``); refusal raises LoadShed."""
+        if priority is None:
+            priority = current_priority()
+        rank = self._default_rank if priority is None else rank_of(priority)
+        return Admission(self, rank)
+
+    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
+        with self.admit():
+            return fn(*args, **kwargs)
+
+    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
+        async with self.admit():
+            return await fn(*args, **kwargs)
+
+    def statistics(self) -> ShedderStats:
+        """A frozen snapshot of the current state."""
+        now = self._clock.now()
+        with self._lock:
+            state = self._state
+            return ShedderStats(
+                limit=state.limit.limit,
+                max_concurrent=state.max_concurrent,
+                inflight=state.inflight,
+                queued=state.queued,
+                standing_queue=any(state.standing(now, rank) for rank in range(len(PRIORITIES))),
+                admitted=dict(zip(PRIORITIES, state.admitted, strict=True)),
+                shed=dict(zip(PRIORITIES, state.shed, strict=True)),
+                smoothed_rtt=state.smoothed_rtt,
+            )
+
+    @property
+    def limit(self) -> int:
+        """The current concurrency limit."""
+        return self._state.limit.limit
+
+    # -- shell internals ---------------------------------------------------------------
+
+    def _refusal(self, rank: int, reason: str, now: float) -> LoadShed:
+        retry_after = self._state.retry_after()
+        priority = PRIORITIES[rank]
+        emit(
+            CallRejected(
+                policy="load_shedder",
+                name=self.name,
+                at=now,
+                reason=f"{priority}: {reason}",
+                retry_after=retry_after,
+            )
+        )
+        return LoadShed(
+            self.name,
+            f"load shedder {self.name!r} shed a {priority} call: {reason}",
+            priority=priority,
+            retry_after=retry_after,
+        )
+
+    def _try(self, rank: int, wake: Callable[[], None]) -> tuple[bool, Waiter | None, float]:
+        """Admit now, or queue a waiter (woken by ``wake``), or raise LoadShed."""
+        max_wait = remaining()
+        now = self._clock.now()
+        with self._lock:
+            state = self._state
+            admitted, wait, evicted = state.try_admit(rank, now, max_wait)
+            if admitted:
+                return True, None, 0.0
+            if wait <= 0.0:
+                state.refuse(rank)
+                refused = True
+            else:
+                waiter = Waiter(rank, now, wake)
+                state.enqueue(waiter)
+                refused = False
+        _wake(evicted)
+        if refused:
+            full = "no queue room" if max_wait is None or max_wait > 0 else "deadline passed"
+            raise self._refusal(rank, f"at the limit with {full}", now)
+        return False, waiter, wait
+
+    def _give_up(self, waiter: Waiter, reason: str) -> LoadShed | None:
+        """Resolve a wait that ended without a wake-up; None if the slot was granted."""
+        now = self._clock.now()
+        with self._lock:
+            woken = self._state.abandon(waiter, now, reason) if waiter.state == QUEUED else []
+            state = waiter.state
+        _wake(woken)
+        if state == GRANTED:
+            return None
+        return self._refusal(waiter.rank, waiter.reason or reason, now)
+
+    def _cancelled(self, waiter: Waiter) -> None:
+        """The waiting caller is gone: drop its place, or hand on a slot it was granted."""
+        now = self._clock.now()
+        with self._lock:
+            woken = self._state.abandon(waiter, now, "cancelled")
+        _wake(woken)
+
+    def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
+        now = self._clock.now()
+        dropped = _is_drop(exc)
+        with self._lock:
+            if dropped is None:
+                woken = self._state.release(now)
+            else:
+                woken = self._state.release(
+                    now, rtt=now - started, inflight=inflight, dropped=dropped
+                )
+        if woken:
+            _wake(woken)
+
+    def _acquire(self, rank: int) -> None:
+        event = threading.Event()
+        admitted, waiter, wait = self._try(rank, event.set)
+        if admitted or waiter is None:
+            return
+        try:
+            woken = wait_event(event, wait, self._clock)
+        except BaseException:
+            self._cancelled(waiter)
+            raise
+        if woken and waiter.state == GRANTED:
+            return
+        refusal = self._give_up(waiter, "waited its whole queue time")
+        if refusal is not None:
+            raise refusal
+
+    async def _aacquire(self, rank: int) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                _resolve(fut)
+            else:
+                loop.call_soon_threadsafe(_resolve, fut)
+
+        admitted, waiter, wait = self._try(rank, wake)
+        if admitted or waiter is None:
+            return
+        try:
+            woken = await await_future(fut, wait, self._clock)
+        except BaseException:
+            self._cancelled(waiter)
+            raise
+        if woken and waiter.state == GRANTED:
+            return
+        refusal = self._give_up(waiter, "waited its whole queue time")
+        if refusal is not None:
+            raise refusal
+
+    def __repr__(self) -> str:
+        state = self._state
+        return (
+            f"LoadShedder({self.name!r}, limit={state.limit!r}, "
+            f"max_concurrent={state.max_concurrent}, max_queue={state.max_queue})"
+        )
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Admission:
+    """One call's permit from a :class:`LoadShedder` (``with`` / ``async with``).
+
+    On exit the slot is released and the call's round trip fed to the limit: a success
+    as a sample, a timeout or downstream refusal as a drop; other errors say nothing about
+    load and are not sampled.
+    """
+
+    __slots__ = ("_inflight", "_rank", "_shedder", "_started")
+
+    def __init__(self, shedder: LoadShedder, rank: int) -> None:
+        self._shedder = shedder
+        self._rank = rank
+        self._started: float | None = None
+        self._inflight = 0
+
+    @property
+    def priority(self) -> str:
+        return PRIORITIES[self._rank]
+
+    def _entered(self) -> None:
+        shedder = self._shedder
+        self._started = shedder._clock.now()
+        self._inflight = shedder._state.inflight
+
+    def __enter__(self) -> Admission:
+        if self._started is not None:
+            raise RuntimeError("an admission cannot be entered twice")
+        self._shedder._acquire(self._rank)
+        self._entered()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        started = self._started
+        if started is not None:
+            self._shedder._release(self._rank, started, self._inflight, exc)
+
+    async def __aenter__(self) -> Admission:
+        if self._started is not None:
+            raise RuntimeError("an admission cannot be entered twice")
+        await self._shedder._aacquire(self._rank)
+        self._entered()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
