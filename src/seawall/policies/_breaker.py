@@ -297,8 +297,22 @@ class CircuitBreaker(Policy):
             emit(event)
 
     def _success(self, gen: int, probe: bool, start: float) -> None:
-        if gen >= 0:
-            self._outcome(gen, probe, start, False)
+        if probe or gen < 0 or self.slow_call_duration is not None:
+            if gen >= 0:
+                self._outcome(gen, probe, start, False)
+            return
+        now = self._now()
+        with self._lock:  # a fast success in the closed state: the hot path
+            if gen == self._gen and self._state is CLOSED:
+                w = self._window
+                w.success(now)
+                # A success lowers the failure rate, but can bring the window up to
+                # min_calls (or old successes may have slid out) above the threshold.
+                tripped = w.failures and self._tripped(w)
+            else:
+                tripped = False
+        if tripped:
+            self._outcome(gen, False, now, False, record=False)
 
     def _tripped(self, w: Window) -> bool:
         """Whether the closed-state window crossed a threshold (lock held)."""
@@ -337,19 +351,7 @@ class CircuitBreaker(Policy):
         except BaseException as exc:
             self._on_error(exc, gen, probe, start)
             raise
-        if probe or gen < 0 or self.slow_call_duration is not None:
-            self._success(gen, probe, start)
-            return result
-        now = self._now()
-        with self._lock:  # inlined closed-state success: the hot path
-            if gen == self._gen and self._state is CLOSED:
-                w = self._window
-                w.success(now)
-                tripped = w.failures and self._tripped(w)
-            else:
-                tripped = False
-        if tripped:
-            self._outcome(gen, False, now, False, record=False)
+        self._success(gen, probe, start)
         return result
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
@@ -364,19 +366,7 @@ class CircuitBreaker(Policy):
         except BaseException as exc:
             self._on_error(exc, gen, probe, start)
             raise
-        if probe or gen < 0 or self.slow_call_duration is not None:
-            self._success(gen, probe, start)
-            return result
-        now = self._now()
-        with self._lock:  # inlined closed-state success: the hot path
-            if gen == self._gen and self._state is CLOSED:
-                w = self._window
-                w.success(now)
-                tripped = w.failures and self._tripped(w)
-            else:
-                tripped = False
-        if tripped:
-            self._outcome(gen, False, now, False, record=False)
+        self._success(gen, probe, start)
         return result
 
     # -- operator controls and introspection -----------------------------------------
