@@ -3,7 +3,9 @@
 The standard order (DESIGN.md), outermost first, and why each layer sits where it does::
 
     Fallback          catches everything below, even an open breaker or a spent deadline
-    Timeout(total)    one budget for the whole operation, retries and backoff included
+    Timeout(total)    one budget for the whole operation, retries and backoff included —
+                      opened by the Retry itself (``Retry(timeout=...)``): same scope,
+                      one layer less on every call
     Retry             each attempt re-enters the breaker, so an opening breaker stops retries
     CircuitBreaker    sees every attempt's outcome; a bulkhead rejection is not a failure
     Bulkhead          bounds concurrent attempts per dependency
@@ -108,27 +110,30 @@ _KINDS: dict[str, dict[str, float]] = {
 class StandardPipeline(Pipeline):
     """The pipeline :func:`standard` builds, with its parts reachable by name."""
 
-    __slots__ = ("attempt_timeout", "breaker", "bulkhead", "fallback", "retry", "total_timeout")
+    __slots__ = ("attempt_timeout", "breaker", "bulkhead", "fallback", "retry")
 
     def __init__(
         self,
         *,
         fallback: Fallback | None,
-        total_timeout: Timeout,
         retry: Retry,
         breaker: CircuitBreaker,
         bulkhead: Bulkhead,
         attempt_timeout: Timeout,
     ) -> None:
         layers: list[Policy] = [] if fallback is None else [fallback]
-        layers += [total_timeout, retry, breaker, bulkhead, attempt_timeout]
+        layers += [retry, breaker, bulkhead, attempt_timeout]
         super().__init__(*layers)
         self.fallback = fallback
-        self.total_timeout = total_timeout
         self.retry = retry
         self.breaker = breaker
         self.bulkhead = bulkhead
         self.attempt_timeout = attempt_timeout
+
+    @property
+    def total_timeout(self) -> float | None:
+        """Seconds the whole operation may take: the Retry's ``timeout``."""
+        return self.retry.timeout
 
 
 def standard(
@@ -170,12 +175,12 @@ def standard(
     budget = None if retry_budget is False else retry_budget or RetryBudget(clock=clock)
     return StandardPipeline(
         fallback=fallback,
-        total_timeout=Timeout(total_seconds, name=f"{name}.total", clock=clock),
         retry=Retry(
             attempts,
             backoff=backoff or Backoff.exponential(initial=defaults["backoff"]),
             on=retry_on,
             budget=budget,
+            timeout=total_seconds,
             name=name,
             clock=clock,
             rng=rng,

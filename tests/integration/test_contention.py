@@ -91,3 +91,76 @@ def test_async_timeout_cancels_real_work_on_time() -> None:
 
     elapsed = asyncio.run(main())
     assert 0.045 <= elapsed < 0.5
+
+
+def test_bulkhead_under_thread_contention_never_exceeds_and_never_leaks() -> None:
+    """16 threads x 1500 calls through 3 slots and a queue that can hold everyone."""
+    bulkhead = seawall.Bulkhead("hot", max_concurrent=3, max_queue=16, max_wait=10.0)
+    lock = threading.Lock()
+    inside = peak = 0
+
+    def work() -> None:
+        nonlocal inside, peak
+        with lock:
+            inside += 1
+            peak = max(peak, inside)
+        time.sleep(0)  # let other threads interleave right here
+        with lock:
+            inside -= 1
+
+    def hammer() -> None:
+        for _ in range(1500):
+            bulkhead.call(work)
+
+    elapsed = run_threads(16, hammer)
+    stats = bulkhead.statistics()
+    assert peak <= 3
+    assert (stats.in_flight, stats.queued, stats.rejected) == (0, 0, 0)
+    assert elapsed < 60
+
+
+def test_bulkhead_shared_by_threads_and_asyncio_tasks() -> None:
+    import asyncio
+
+    bulkhead = seawall.Bulkhead("mixed", max_concurrent=2, max_queue=64, max_wait=10.0)
+    lock = threading.Lock()
+    inside = peak = 0
+
+    def enter() -> None:
+        nonlocal inside, peak
+        with lock:
+            inside += 1
+            peak = max(peak, inside)
+
+    def leave() -> None:
+        nonlocal inside
+        with lock:
+            inside -= 1
+
+    def sync_work() -> None:
+        enter()
+        time.sleep(0.0005)
+        leave()
+
+    async def async_work() -> None:
+        enter()
+        await asyncio.sleep(0.0005)
+        leave()
+
+    async def tasks() -> None:
+        await asyncio.gather(*(bulkhead.acall(async_work) for _ in range(30)))
+
+    def threads() -> None:
+        for _ in range(60):
+            bulkhead.call(sync_work)
+
+    workers = [threading.Thread(target=threads) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for _ in range(5):
+        asyncio.run(tasks())
+    for w in workers:
+        w.join()
+    stats = bulkhead.statistics()
+    assert peak <= 2
+    assert (stats.in_flight, stats.queued, stats.rejected) == (0, 0, 0)

@@ -42,8 +42,9 @@ def test_pipeline_runs_outermost_first() -> None:
 def test_standard_order_and_seed_defaults() -> None:
     p = seawall.standard("payments", fallback=seawall.Fallback(None))
     kinds = [type(x).__name__ for x in p.policies]
-    assert kinds == ["Fallback", "Timeout", "Retry", "CircuitBreaker", "Bulkhead", "Timeout"]
+    assert kinds == ["Fallback", "Retry", "CircuitBreaker", "Bulkhead", "Timeout"]
     assert p.attempt_timeout.seconds == 5.0
+    assert p.total_timeout == 10.0
     assert p.retry.attempts == 3
     assert p.retry.backoff == seawall.Backoff.exponential(1.0, 2.0, None, 0.2)
     assert p.retry.budget is not None
@@ -52,7 +53,8 @@ def test_standard_order_and_seed_defaults() -> None:
     assert p.breaker.min_calls == 20
     rpc = seawall.standard("inventory", kind="rpc")
     assert rpc.attempt_timeout.seconds == 1.0
-    assert next(type(x).__name__ for x in rpc.policies) == "Timeout"
+    assert next(type(x).__name__ for x in rpc.policies) == "Retry"
+    assert rpc.total_timeout == 2.0
     with pytest.raises(seawall.ConfigError):
         seawall.standard("x", kind="soap")  # type: ignore[arg-type]
 

@@ -277,3 +277,60 @@ def test_decorating_a_method_binds_self() -> None:
     client = Client()
     assert client.get(5) == 5
     assert client.n == 2
+
+
+def test_total_timeout_bounds_attempts_and_backoff() -> None:
+    clock = FakeClock()
+    retry = seawall.Retry(attempts=5, timeout=2.5, clock=clock, rng=random.Random(2))
+    with pytest.raises(ConnectionError) as info:
+        retry.call(flaky([ConnectionError()] * 5))
+    assert clock.now() <= 2.5
+    assert "past the deadline" in " ".join(info.value.__notes__)
+
+
+def test_total_timeout_is_the_scope_below_and_never_extends_the_callers() -> None:
+    clock = FakeClock()
+    seen: list[float | None] = []
+    retry = seawall.Retry(timeout=3.0, clock=clock)
+    retry.call(lambda: seen.append(seawall.remaining()))
+    with seawall.deadline(1.0, clock=clock):
+        retry.call(lambda: seen.append(seawall.remaining()))
+    assert seen == [3.0, 1.0]
+
+
+def test_total_timeout_overrun_raises_deadline_exceeded_and_is_not_retried() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def slow() -> str:
+        nonlocal calls
+        calls += 1
+        clock.advance(5.0)
+        return "late"
+
+    with pytest.raises(seawall.DeadlineExceeded):
+        seawall.Retry(timeout=1.0, clock=clock).call(slow)
+    assert calls == 1
+
+
+def test_socket_timeout_at_the_total_deadline_becomes_deadline_exceeded() -> None:
+    clock = FakeClock()
+
+    def times_out() -> None:
+        clock.advance(1.0)
+        raise TimeoutError("read timed out")
+
+    with pytest.raises(seawall.DeadlineExceeded) as info:
+        seawall.Retry(timeout=1.0, clock=clock).call(times_out)
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+def test_async_total_timeout_cancels_the_attempt_in_flight() -> None:
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        with pytest.raises(seawall.DeadlineExceeded):
+            await seawall.Retry(timeout=0.001).acall(asyncio.sleep, 5)
+        assert task.cancelling() == 0
+
+    asyncio.run(main())

@@ -351,7 +351,19 @@ class CircuitBreaker(Policy):
         except BaseException as exc:
             self._on_error(exc, gen, probe, start)
             raise
-        self._success(gen, probe, start)
+        if probe or gen < 0 or self.slow_call_duration is not None:
+            self._success(gen, probe, start)
+            return result
+        now = self._now()
+        with self._lock:  # a fast success in the closed state, inlined: the hot path
+            if gen == self._gen and self._state is CLOSED:
+                w = self._window
+                w.success(now)
+                tripped = w.failures and self._tripped(w)
+            else:
+                tripped = False
+        if tripped:
+            self._outcome(gen, False, now, False, record=False)
         return result
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
@@ -366,7 +378,19 @@ class CircuitBreaker(Policy):
         except BaseException as exc:
             self._on_error(exc, gen, probe, start)
             raise
-        self._success(gen, probe, start)
+        if probe or gen < 0 or self.slow_call_duration is not None:
+            self._success(gen, probe, start)
+            return result
+        now = self._now()
+        with self._lock:  # a fast success in the closed state, inlined: the hot path
+            if gen == self._gen and self._state is CLOSED:
+                w = self._window
+                w.success(now)
+                tripped = w.failures and self._tripped(w)
+            else:
+                tripped = False
+        if tripped:
+            self._outcome(gen, False, now, False, record=False)
         return result
 
     # -- operator controls and introspection -----------------------------------------

@@ -95,10 +95,14 @@ class RetryBudget:
     def deposit(self) -> None:
         """Count one request (a first attempt)."""
         now = self._clock.now()
-        with self._lock:
-            bucket = self._current if now < self._end else self._advance(now)
-            bucket[0] += 1
-            self._requests += 1
+        if now >= self._end:
+            with self._lock:
+                self._advance(now)
+        # No lock here, on every call's path: under the GIL a race between two deposits
+        # can only lose a count, which makes the budget stricter, never looser.
+        # Withdrawals, which must not overspend, take the lock.
+        self._current[0] += 1
+        self._requests += 1
 
     def _available(self) -> float:
         floor = self.min_per_second * self.window

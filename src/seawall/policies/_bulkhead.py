@@ -5,10 +5,13 @@ only its own slots, not every worker thread of the service. When the slots are b
 may wait in a bounded FIFO queue for at most ``max_wait`` (and never past its deadline);
 when the queue is full too it fails fast with :class:`~seawall.BulkheadFull`.
 
-One bulkhead serves threads and asyncio tasks alike, as trio's ``CapacityLimiter`` does:
-the bookkeeping is a few counters under a lock that is never held while the call runs, a
-released slot is handed straight to the first waiter, and a waiter that gives up (timeout
-or cancellation) after being handed a slot passes it on instead of leaking it.
+One bulkhead serves threads and asyncio tasks alike, as trio's ``CapacityLimiter`` does.
+Free slots are tokens in a ``deque``: under the GIL ``pop``/``append`` are atomic, so a call
+that finds a free slot and nobody queued takes and returns it without any lock. The lock
+guards only the queue: a released slot is handed straight to the first waiter, a waiter
+re-checks for a token after queueing (so a release racing with it is never lost), and a
+waiter that gives up after being handed a slot passes it on instead of leaking it. No lock
+is ever held while the protected call runs.
 """
 
 from __future__ import annotations
@@ -78,9 +81,9 @@ class Bulkhead(Policy):
     __slots__ = (
         "_admitted",
         "_clock",
-        "_in_flight",
         "_lock",
         "_rejected",
+        "_tokens",
         "_waiters",
         "max_concurrent",
         "max_queue",
@@ -107,7 +110,7 @@ class Bulkhead(Policy):
         self.max_wait = None if max_wait is None else seconds_of(max_wait, "max_wait")
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
-        self._in_flight = 0
+        self._tokens: deque[None] = deque([None] * max_concurrent)  # the free slots
         self._waiters: deque[_Waiter] = deque()
         self._admitted = 0
         self._rejected = 0
@@ -116,28 +119,37 @@ class Bulkhead(Policy):
 
     def _try_acquire(self, waiter: Callable[[], _Waiter] | None) -> _Waiter | bool:
         """True: got a slot. A waiter: queued, wait on it. False: rejected (full)."""
+        tokens = self._tokens
         with self._lock:
-            if self._in_flight < self.max_concurrent and not self._waiters:
-                self._in_flight += 1
+            if not self._waiters and tokens:
+                tokens.pop()
                 self._admitted += 1
                 return True
-            if waiter is not None and len(self._waiters) < self.max_queue:
-                queued = waiter()
-                self._waiters.append(queued)
-                return queued
-            self._rejected += 1
-            return False
+            if waiter is None or len(self._waiters) >= self.max_queue:
+                self._rejected += 1
+                return False
+            queued = waiter()
+            self._waiters.append(queued)
+            # A release may have returned its token after we looked and before we queued;
+            # it saw no waiter, so nobody would hand that token over: do it now.
+            self._hand_over_locked()
+        return True if queued.granted else queued
 
     def release(self) -> None:
-        """Free a slot: hand it to the first waiter, or give it back."""
-        with self._lock:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                waiter.granted = True
-                self._admitted += 1
-                waiter.wake()
-                return
-            self._in_flight -= 1
+        """Free a slot: give the token back, and hand it to the first waiter if any."""
+        self._tokens.append(None)
+        if self._waiters:
+            with self._lock:
+                self._hand_over_locked()
+
+    def _hand_over_locked(self) -> None:
+        tokens = self._tokens
+        while self._waiters and tokens:
+            tokens.pop()
+            waiter = self._waiters.popleft()
+            waiter.granted = True
+            self._admitted += 1
+            waiter.wake()
 
     def _abandon(self, waiter: _Waiter) -> bool:
         """A waiter gives up; True if it had been granted a slot meanwhile (it must release)."""
@@ -210,12 +222,12 @@ class Bulkhead(Policy):
             raise
 
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        with self._lock:  # inlined fast path of acquire(): a free slot, nobody queued
-            fast = self._in_flight < self.max_concurrent and not self._waiters
-            if fast:
-                self._in_flight += 1
-                self._admitted += 1
-        if not fast:
+        try:  # the fast path: a free slot and nobody queued ahead, no lock
+            if self._waiters:
+                raise IndexError
+            self._tokens.pop()
+            self._admitted += 1  # best effort under thread contention (no lock here)
+        except IndexError:
             self.acquire()
         try:
             return fn(*args, **kwargs)
@@ -223,12 +235,12 @@ class Bulkhead(Policy):
             self.release()
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        with self._lock:
-            fast = self._in_flight < self.max_concurrent and not self._waiters
-            if fast:
-                self._in_flight += 1
-                self._admitted += 1
-        if not fast:
+        try:
+            if self._waiters:
+                raise IndexError
+            self._tokens.pop()
+            self._admitted += 1  # best effort under thread contention (no lock here)
+        except IndexError:
             await self.aacquire()
         try:
             return await fn(*args, **kwargs)
@@ -241,7 +253,7 @@ class Bulkhead(Policy):
                 self.name,
                 self.max_concurrent,
                 self.max_queue,
-                self._in_flight,
+                self.max_concurrent - len(self._tokens),
                 len(self._waiters),
                 self._admitted,
                 self._rejected,

@@ -20,16 +20,18 @@ Every attempt of one call shares one :func:`~seawall.idempotency_key`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import random
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar, cast
 
 from seawall import _events
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, current_deadline
+from seawall._deadline import Deadline, _current, current_deadline, seconds_of
 from seawall._errors import ConfigError, DeadlineExceeded, Rejected
 from seawall._events import (
     AttemptStarted,
@@ -40,9 +42,11 @@ from seawall._events import (
 )
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
+from seawall.policies._alarm import arm
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._budget import RetryBudget
+from seawall.policies._timeout import enter_scope, expired, own_timeout
 
 __all__ = ["ErrorFilter", "Retry", "error_filter", "transient"]
 
@@ -102,9 +106,14 @@ def error_filter(on: ErrorFilter) -> Callable[[BaseException], bool]:
 
 
 class Retry(Policy):
-    """Retry transient failures, at most ``attempts`` attempts in all."""
+    """Retry transient failures, at most ``attempts`` attempts in all.
 
-    __slots__ = ("_clock", "_on", "_rng", "attempts", "backoff", "budget", "name")
+    ``timeout`` bounds the whole operation — every attempt and every backoff sleep — as
+    one deadline scope opened around the loop (exactly a ``Timeout`` placed outside the
+    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way).
+    """
+
+    __slots__ = ("_clock", "_on", "_rng", "attempts", "backoff", "budget", "name", "timeout")
 
     def __init__(
         self,
@@ -113,6 +122,7 @@ class Retry(Policy):
         backoff: Backoff | None = None,
         on: ErrorFilter = transient,
         budget: RetryBudget | None = None,
+        timeout: float | timedelta | None = None,
         name: str = "retry",
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -128,6 +138,7 @@ class Retry(Policy):
         self.backoff = backoff or Backoff.exponential()
         self._on = error_filter(on)
         self.budget = budget
+        self.timeout = None if timeout is None else seconds_of(timeout, "Retry timeout")
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
@@ -202,9 +213,13 @@ class Retry(Policy):
         emit(AttemptStarted(policy="retry", name=self.name, at=now, attempt=attempt))
 
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
+        total = self.timeout
+        if total is None:
+            outer, scope_token = current_deadline(), None
+        else:
+            outer, scope_token = enter_scope(total, self._clock, self.name, "retry")
         op = Operation()
         token = _operation.set(op)
-        outer = current_deadline()
         if self.budget is not None:
             self.budget.deposit()
         previous: float | None = None
@@ -213,7 +228,8 @@ class Retry(Policy):
                 if op.attempt > 1 or _events._hooks or _debug():
                     self._started(op.attempt)
                 try:
-                    return fn(*args, **kwargs)
+                    result = fn(*args, **kwargs)
+                    break
                 except Exception as exc:
                     delay = self._decide(exc, op.attempt, previous, outer)
                     if delay is None:
@@ -221,13 +237,31 @@ class Retry(Policy):
                 self._clock.sleep(delay)
                 previous = delay
                 op.attempt += 1
+        except TimeoutError as exc:
+            if scope_token is None or outer is None:
+                raise
+            mapped = own_timeout(exc, outer, self.name, "retry")
+            if mapped is exc:
+                raise
+            raise mapped from exc
         finally:
             _operation.reset(token)
+            if scope_token is not None:
+                _current.reset(scope_token)
+        if scope_token is not None and outer is not None and self._clock.now() > outer.when:
+            raise expired(outer, self.name, "retry")
+        return result
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
+        total = self.timeout
+        alarm = None
+        if total is None:
+            outer, scope_token = current_deadline(), None
+        else:
+            outer, scope_token = enter_scope(total, self._clock, self.name, "retry")
+            alarm = arm(outer.when - self._clock.now())
         op = Operation()
         token = _operation.set(op)
-        outer = current_deadline()
         if self.budget is not None:
             self.budget.deposit()
         previous: float | None = None
@@ -236,7 +270,8 @@ class Retry(Policy):
                 if op.attempt > 1 or _events._hooks or _debug():
                     self._started(op.attempt)
                 try:
-                    return await fn(*args, **kwargs)
+                    result = await fn(*args, **kwargs)
+                    break
                 except Exception as exc:
                     delay = self._decide(exc, op.attempt, previous, outer)
                     if delay is None:
@@ -244,8 +279,33 @@ class Retry(Policy):
                 await self._clock.asleep(delay)
                 previous = delay
                 op.attempt += 1
+        except asyncio.CancelledError as exc:
+            fired = alarm is not None and alarm.fired and outer is not None
+            if fired and alarm.task.uncancel() == 0:  # type: ignore[union-attr]
+                raise expired(outer, self.name, "retry", exc) from None  # type: ignore[arg-type]
+            raise
+        except TimeoutError as exc:
+            if scope_token is None or outer is None:
+                raise
+            mapped = own_timeout(exc, outer, self.name, "retry")
+            if mapped is exc:
+                raise
+            raise mapped from exc
         finally:
             _operation.reset(token)
+            if alarm is not None:
+                alarm.disarm()
+            if scope_token is not None:
+                _current.reset(scope_token)
+        if alarm is not None and alarm.fired and outer is not None:
+            alarm.task.uncancel()  # the work swallowed our cancellation and returned anyway
+            raise expired(outer, self.name, "retry")
+        if scope_token is not None and outer is not None and self._clock.now() > outer.when:
+            raise expired(outer, self.name, "retry")
+        return result
 
     def __repr__(self) -> str:
-        return f"Retry(attempts={self.attempts}, backoff={self.backoff!r}, name={self.name!r})"
+        return (
+            f"Retry(attempts={self.attempts}, backoff={self.backoff!r}, "
+            f"timeout={self.timeout!r}, name={self.name!r})"
+        )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from datetime import timedelta
 from typing import TypeVar
 
@@ -29,9 +30,48 @@ from seawall._events import TimedOut, emit
 from seawall.policies._alarm import arm
 from seawall.policies._base import Args, Kwargs, Policy
 
-__all__ = ["Timeout"]
+__all__ = ["Timeout", "enter_scope", "expired", "own_timeout"]
 
 T = TypeVar("T")
+
+
+def enter_scope(
+    seconds: float, clock: Clock, name: str, policy: str
+) -> tuple[Deadline, Token[Deadline | None]]:
+    """Open a deadline scope of ``seconds`` (never past an enclosing one); raise if spent.
+
+    Shared by :class:`Timeout` and a :class:`~seawall.Retry` with a total ``timeout``; the
+    arithmetic is inlined (no ``deadline()`` object) because it runs on every call.
+    """
+    now = clock.now()
+    when = now + seconds
+    parent = _current.get()
+    if parent is not None:
+        parent_when = parent.when if parent.clock is clock else now + parent.remaining()
+        if parent_when < when:
+            when = parent_when
+    scope = Deadline(when, clock, seconds)
+    if when <= now:
+        raise expired(scope, name, policy)
+    return scope, _current.set(scope)
+
+
+def expired(
+    scope: Deadline, name: str, policy: str, cause: BaseException | None = None
+) -> DeadlineExceeded:
+    """The error (and the event) for ``scope`` running out."""
+    budget = scope.timeout or 0.0
+    emit(TimedOut(policy=policy, name=name, at=scope.clock.now(), timeout=scope.timeout))
+    exc = scope.exceeded(f"{name}: deadline of {budget:.3f}s exceeded")
+    exc.__cause__ = cause
+    return exc
+
+
+def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> BaseException:
+    """A socket timeout that fired because ``scope`` ran out is that scope's deadline."""
+    if not isinstance(exc, DeadlineExceeded) and scope.clock.now() >= scope.when:
+        return expired(scope, name, policy, exc)
+    return exc
 
 
 class Timeout(Policy):
@@ -46,71 +86,44 @@ class Timeout(Policy):
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
 
-    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
-        emit(TimedOut(policy="timeout", name=self.name, at=self._clock.now(), timeout=self.seconds))
-        exc = scope.exceeded(f"{self.name}: deadline of {self.seconds:.3f}s exceeded")
-        exc.__cause__ = cause
-        return exc
-
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        clock = self._clock
-        now = clock.now()
-        when = now + self.seconds
-        parent = _current.get()
-        if parent is not None:
-            parent_when = parent.when if parent.clock is clock else now + parent.remaining()
-            if parent_when < when:
-                when = parent_when
-        scope = Deadline(when, clock, self.seconds)
-        if when <= now:
-            raise self._expired(scope)
-        token = _current.set(scope)
+        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
         try:
             result = fn(*args, **kwargs)
         except TimeoutError as exc:
-            # A socket timeout that fired because our budget ran out is our deadline.
-            if not isinstance(exc, DeadlineExceeded) and clock.now() >= when:
-                raise self._expired(scope, exc) from exc
-            raise
+            mapped = own_timeout(exc, scope, self.name, "timeout")
+            if mapped is exc:
+                raise
+            raise mapped from exc
         finally:
             _current.reset(token)
-        if clock.now() > when:
-            raise self._expired(scope)
+        if self._clock.now() > scope.when:
+            raise expired(scope, self.name, "timeout")
         return result
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        clock = self._clock
-        now = clock.now()
-        when = now + self.seconds
-        parent = _current.get()
-        if parent is not None:
-            parent_when = parent.when if parent.clock is clock else now + parent.remaining()
-            if parent_when < when:
-                when = parent_when
-        scope = Deadline(when, clock, self.seconds)
-        if when <= now:
-            raise self._expired(scope)
-        token = _current.set(scope)
-        alarm = arm(when - now)
+        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
+        alarm = arm(scope.when - self._clock.now())
         try:
             result = await fn(*args, **kwargs)
         except asyncio.CancelledError as exc:
             if alarm.fired and alarm.task.uncancel() == 0:
-                raise self._expired(scope, exc) from None
+                raise expired(scope, self.name, "timeout", exc) from None
             raise
         except TimeoutError as exc:
-            if not isinstance(exc, DeadlineExceeded) and clock.now() >= when:
-                raise self._expired(scope, exc) from exc
-            raise
+            mapped = own_timeout(exc, scope, self.name, "timeout")
+            if mapped is exc:
+                raise
+            raise mapped from exc
         finally:
             alarm.disarm()
             _current.reset(token)
         if alarm.fired:  # the work swallowed our cancellation and returned anyway
             alarm.task.uncancel()
-            raise self._expired(scope)
+            raise expired(scope, self.name, "timeout")
         # On a virtual clock no real timer fires: an overrun shows up here instead.
-        if clock.now() > when:
-            raise self._expired(scope)
+        if self._clock.now() > scope.when:
+            raise expired(scope, self.name, "timeout")
         return result
 
     def __repr__(self) -> str:
