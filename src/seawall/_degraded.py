@@ -6,24 +6,13 @@ edge serves the request; without an open collector, recording is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from contextvars import ContextVar
 
-__all__ = ["collecting", "mark_degraded"]
+__all__ = ["mark_degraded"]
 
+# Opened per request by seawall.http.DegradedMiddleware (a plain set/reset: hot path).
 _names: ContextVar[set[str] | None] = ContextVar("seawall_degraded", default=None)
-
-
-@contextmanager
-def collecting() -> Iterator[set[str]]:
-    """Open a collector for this request; yields the (live) set of degraded names."""
-    names: set[str] = set()
-    token = _names.set(names)
-    try:
-        yield names
-    finally:
-        _names.reset(token)
 
 
 def mark_degraded(names: Iterable[str]) -> None:

@@ -22,10 +22,13 @@ __all__ = ["main"]
 _COMMANDS: dict[str, tuple[str, str]] = {
     "kube": ("seawall.kube._cli", "generate and lint Kubernetes manifests"),
     "budget": ("seawall.kube._budget_cli", "check timeout budgets along a call graph"),
+    "serve": ("seawall.http._cli", "serve an ASGI app with graceful shutdown"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.
 _EXTRA_FOR_MODULE = {
+    "uvicorn": "http",
+    "httpx": "http",
     "yaml": "kube",
     "kubernetes_validate": "kube",
     "jsonschema": "kube",

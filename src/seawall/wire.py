@@ -39,6 +39,7 @@ PRIORITY_HEADER = "x-request-priority"
 ATTEMPT_HEADER = "x-request-attempt"
 
 PRIORITIES = ("critical", "high", "normal", "low")
+_BUDGET_NAMES = frozenset({TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, ENVOY_TIMEOUT_HEADER})
 
 _MS = re.compile(r"[0-9]{1,12}")
 # gRPC spec: TimeoutValue is at most 8 ASCII digits, followed by one unit letter.
@@ -91,12 +92,20 @@ def parse_priority(value: str) -> str:
     return priority
 
 
+_BUDGET_HEADERS = {
+    name.encode(): name for name in (TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, ENVOY_TIMEOUT_HEADER)
+}
+
+
 def _lookup(headers: Mapping[str, str] | Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The budget headers present, by lower-case name (only those: this runs per request)."""
     if isinstance(headers, Mapping):
-        return {str(k).lower(): str(v) for k, v in headers.items()}
+        return {k.lower(): str(v) for k, v in headers.items() if k.lower() in _BUDGET_NAMES}
     found: dict[str, str] = {}
     for raw_key, raw_value in headers:
-        key = raw_key.decode("latin-1").lower()
+        key = _BUDGET_HEADERS.get(raw_key) or _BUDGET_HEADERS.get(raw_key.lower())
+        if key is None:
+            continue
         if key in found:
             raise HeaderError(key, raw_value.decode("latin-1"), "header sent more than once")
         found[key] = raw_value.decode("latin-1")
@@ -115,6 +124,8 @@ def budget_from_headers(
     ``headers`` is a mapping or ASGI-style ``(name, value)`` byte pairs.
     """
     found = _lookup(headers)
+    if not found:
+        return maximum
     budgets: list[float] = []
     if TIMEOUT_HEADER in found:
         budgets.append(parse_timeout_ms(found[TIMEOUT_HEADER]))

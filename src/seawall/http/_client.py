@@ -199,11 +199,11 @@ class _Edge:
             current = timeouts.get(phase)
             timeouts[phase] = budget if current is None else min(current, budget)
         request.extensions["timeout"] = timeouts
-        request.headers[TIMEOUT_HEADER] = encode_timeout_ms(budget)
-        request.headers[ATTEMPT_HEADER] = str(current_attempt())
+        wire = {TIMEOUT_HEADER: encode_timeout_ms(budget), ATTEMPT_HEADER: str(current_attempt())}
         priority = current_priority()
         if priority is not None:
-            request.headers[PRIORITY_HEADER] = priority
+            wire[PRIORITY_HEADER] = priority
+        request.headers.update(wire)
 
     def judge(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         """Raise for a retryable status so the policies see a failure."""

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import threading
 import weakref
+from typing import Any
 
 __all__ = ["Alarm", "arm"]
 
@@ -22,9 +24,9 @@ class Alarm:
 
     __slots__ = ("_watchdog", "active", "fired", "task", "when")
 
-    def __init__(self, when: float, task: asyncio.Task[object], watchdog: _Watchdog) -> None:
+    def __init__(self, when: float, task: asyncio.Task[Any], watchdog: _Watchdog) -> None:
         self.when = when
-        self.task = task
+        self.task: asyncio.Task[Any] = task
         self.active = True
         self.fired = False
         self._watchdog = watchdog
@@ -82,14 +84,26 @@ class _Watchdog:
 _watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
     weakref.WeakKeyDictionary()
 )
+# The watchdog of the loop used last, per thread: a WeakKeyDictionary lookup builds a weak
+# reference each time, which costs more than everything else arm() does.
+_last = threading.local()
+
+
+def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
+    cached: _Watchdog | None = getattr(_last, "watchdog", None)
+    if cached is not None and cached.loop is loop:
+        return cached
+    watchdog = _watchdogs.get(loop)
+    if watchdog is None:
+        watchdog = _watchdogs[loop] = _Watchdog(loop)
+    _last.watchdog = watchdog
+    return watchdog
 
 
 def arm(seconds: float) -> Alarm:
     """Cancel the current task ``seconds`` from now unless the alarm is disarmed first."""
     loop = asyncio.get_running_loop()
-    watchdog = _watchdogs.get(loop)
-    if watchdog is None:
-        watchdog = _watchdogs[loop] = _Watchdog(loop)
+    watchdog = _watchdog_of(loop)
     task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")

@@ -286,7 +286,7 @@ class LoadShedder(Policy):
     :func:`seawall.priority` scopes (``default_priority`` outside one).
     """
 
-    __slots__ = ("_clock", "_default_rank", "_lock", "_state", "name")
+    __slots__ = ("_clock", "_default_rank", "_fixed", "_lock", "_state", "name")
 
     def __init__(
         self,
@@ -333,6 +333,8 @@ class LoadShedder(Policy):
                 f"(high >= normal >= low), got {merged}"
             )
         self.name = name
+        # A fixed limit learns nothing from samples: skip feeding it on every release.
+        self._fixed = type(limit_obj) is FixedLimit
         self._default_rank = rank_of(default_priority)
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
@@ -447,7 +449,7 @@ class LoadShedder(Policy):
 
     def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
         now = self._clock.now()
-        dropped = _is_drop(exc)
+        dropped = None if self._fixed else _is_drop(exc)
         with self._lock:
             if dropped is None:
                 woken = self._state.release(now)
@@ -458,7 +460,19 @@ class LoadShedder(Policy):
         if woken:
             _wake(woken)
 
+    def _admit_now(self, rank: int) -> bool:
+        """The common case, before any waiter is built: room below this priority's share."""
+        state = self._state
+        with self._lock:
+            if state.inflight < state.threshold(rank):
+                state.inflight += 1
+                state.admitted[rank] += 1
+                return True
+        return False
+
     def _acquire(self, rank: int) -> None:
+        if self._admit_now(rank):
+            return
         event = threading.Event()
         admitted, waiter, wait = self._try(rank, event.set)
         if admitted or waiter is None:
@@ -475,6 +489,8 @@ class LoadShedder(Policy):
             raise refusal
 
     async def _aacquire(self, rank: int) -> None:
+        if self._admit_now(rank):
+            return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
 

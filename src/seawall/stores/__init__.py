@@ -1,0 +1,25 @@
+"""Idempotency stores: where :class:`~seawall.http.IdempotencyMiddleware` keeps records.
+
+* :class:`MemoryStore` — in this process (tests, single-process apps);
+* :class:`SQLiteStore` — the embedded default: one WAL-mode file that survives a restart
+  and is shared by the processes of one host;
+* :class:`RedisStore` — shared by many replicas (extra ``seawall[redis]``).
+
+Any object with the three async methods of :class:`IdempotencyStore` works too.
+"""
+
+from seawall.stores._base import Claim, ClaimStatus, IdempotencyStore, RecordKey, StoredResponse
+from seawall.stores._memory import MemoryStore
+from seawall.stores._redis import RedisStore
+from seawall.stores._sqlite import SQLiteStore
+
+__all__ = [
+    "Claim",
+    "ClaimStatus",
+    "IdempotencyStore",
+    "MemoryStore",
+    "RecordKey",
+    "RedisStore",
+    "SQLiteStore",
+    "StoredResponse",
+]
