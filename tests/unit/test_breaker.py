@@ -329,6 +329,7 @@ def test_registry_gives_one_breaker_per_key_and_bounds_keys() -> None:
     assert registry.get("a.example") is a
     registry.get("b")
     registry.get("c")
+    clock.advance(1.0)  # recency is recorded at most once a second per key
     registry.get("a.example")  # most recently used
     registry.get("d")  # evicts the least recently used: b
     assert registry.keys() == ["c", "a.example", "d"]

@@ -26,9 +26,10 @@ import email.utils
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -65,6 +66,7 @@ KEYED_METHODS = frozenset({"POST", "PATCH"})
 RETRYABLE_STATUS = frozenset({408, 429})
 DEFAULT_TIMEOUT = 5.0
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_PHASES = ("connect", "read", "write", "pool")
 
 
 class HTTPStatusError(SeawallError):
@@ -103,10 +105,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 @dataclass(slots=True)
 class _Dependency:
-    """The policies of one host: its own budget, breaker and bulkhead."""
+    """The policies of one host: its own budget, breaker and bulkhead, and the transport's
+    attempt function already wrapped in them (composed once per host, not per request)."""
 
-    retrying: Pipeline
-    single: Pipeline
+    retrying: Callable[[httpx.Request], Any]
+    single: Callable[[httpx.Request], Any]
     breaker: CircuitBreaker
     bulkhead: Bulkhead
     budget: RetryBudget
@@ -130,7 +133,9 @@ class _Edge:
         max_hosts: int,
         clock: Clock | None,
         rng: random.Random | None,
+        attempt: Callable[[httpx.Request], Any],
     ) -> None:
+        self.attempt = attempt
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -163,8 +168,8 @@ class _Edge:
         )
         single = Retry(1, on=transient, name=host, clock=self.clock)
         return _Dependency(
-            Pipeline(retry, breaker, bulkhead),
-            Pipeline(single, breaker, bulkhead),
+            Pipeline(retry, breaker, bulkhead)(self.attempt),
+            Pipeline(single, breaker, bulkhead)(self.attempt),
             breaker,
             bulkhead,
             budget,
@@ -174,8 +179,8 @@ class _Edge:
         """The circuit breaker of ``url``'s host (for dashboards and tests)."""
         return self.hosts.get(_host_key(httpx.URL(url))).breaker
 
-    def prepare(self, request: httpx.Request) -> Pipeline:
-        """Choose the pipeline for ``request`` and add the idempotency key if it needs one."""
+    def prepare(self, request: httpx.Request) -> Callable[[httpx.Request], Any]:
+        """Choose how to send ``request`` and add the idempotency key if it needs one."""
         dependency = self.hosts.get(_host_key(request.url))
         method = request.method.upper()
         if method in KEYED_METHODS and IDEMPOTENCY_HEADER not in request.headers:
@@ -194,11 +199,14 @@ class _Edge:
         assert budget is not None  # the cap is never None
         if budget <= 0.0:
             raise DeadlineExceeded("no time left for the request")
-        timeouts = dict(request.extensions.get("timeout") or {})
-        for phase in ("connect", "read", "write", "pool"):
-            current = timeouts.get(phase)
-            timeouts[phase] = budget if current is None else min(current, budget)
-        request.extensions["timeout"] = timeouts
+        given = request.extensions.get("timeout")
+        if given:
+            request.extensions["timeout"] = {
+                phase: budget if (t := given.get(phase)) is None or t > budget else t
+                for phase in _PHASES
+            }
+        else:
+            request.extensions["timeout"] = dict.fromkeys(_PHASES, budget)
         wire = {TIMEOUT_HEADER: encode_timeout_ms(budget), ATTEMPT_HEADER: str(current_attempt())}
         priority = current_priority()
         if priority is not None:
@@ -256,30 +264,28 @@ class Transport(httpx.BaseTransport):
 
     def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.HTTPTransport()
-        self._edge = _Edge(**_edge_options(options))
+        self._edge = _Edge(**_edge_options(options), attempt=self._attempt)
 
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(url)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        edge = self._edge
-        pipeline = edge.prepare(request)
-        request.read()  # buffer the body so every attempt can send it again
-
-        def attempt() -> httpx.Response:
-            edge.shape(request)
-            response = self._inner.handle_request(request)
-            try:
-                return edge.judge(request, response)
-            except HTTPStatusError:
-                response.read()
-                response.close()
-                raise
-
+    def _attempt(self, request: httpx.Request) -> httpx.Response:
+        self._edge.shape(request)
+        response = self._inner.handle_request(request)
         try:
-            return pipeline.call(attempt)
+            return self._edge.judge(request, response)
+        except HTTPStatusError:
+            response.read()
+            response.close()
+            raise
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        send = self._edge.prepare(request)
+        request.read()  # buffer the body so every attempt can send it again
+        try:
+            return cast(httpx.Response, send(request))
         except HTTPStatusError as exc:
-            if edge.raise_for_status:
+            if self._edge.raise_for_status:
                 raise
             return exc.response
 
@@ -292,30 +298,28 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.AsyncHTTPTransport()
-        self._edge = _Edge(**_edge_options(options))
+        self._edge = _Edge(**_edge_options(options), attempt=self._attempt)
 
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(url)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        edge = self._edge
-        pipeline = edge.prepare(request)
-        await request.aread()
-
-        async def attempt() -> httpx.Response:
-            edge.shape(request)
-            response = await self._inner.handle_async_request(request)
-            try:
-                return edge.judge(request, response)
-            except HTTPStatusError:
-                await response.aread()
-                await response.aclose()
-                raise
-
+    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+        self._edge.shape(request)
+        response = await self._inner.handle_async_request(request)
         try:
-            return await pipeline.acall(attempt)
+            return self._edge.judge(request, response)
+        except HTTPStatusError:
+            await response.aread()
+            await response.aclose()
+            raise
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        send = self._edge.prepare(request)
+        await request.aread()
+        try:
+            return cast(httpx.Response, await send(request))
         except HTTPStatusError as exc:
-            if edge.raise_for_status:
+            if self._edge.raise_for_status:
                 raise
             return exc.response
 

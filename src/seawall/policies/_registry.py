@@ -20,6 +20,10 @@ __all__ = ["Registry"]
 
 P = TypeVar("P")
 
+# Recency is recorded at most this often per key: LRU order and idle eviction only need
+# coarse recency, and skipping the update keeps the per-request path lock-free.
+_TOUCH_EVERY = 1.0
+
 
 class Registry(Generic[P]):
     """``registry.get(key)`` returns the policy for ``key``, made by ``factory(key)``."""
@@ -43,6 +47,9 @@ class Registry(Generic[P]):
 
     def get(self, key: str) -> P:
         now = self._clock.now()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[1] < _TOUCH_EVERY:
+            return entry[0]  # used within the last second: no LRU bookkeeping, no lock
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:

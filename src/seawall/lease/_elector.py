@@ -1,0 +1,491 @@
+"""LeaderElector and AsyncLeaderElector: the thread and asyncio shells around :class:`Election`.
+
+A shell only waits and does I/O. It asks the election when to wake up, runs one backend
+attempt at a time, and — because a leader must stop acting at the end of its term even
+while a request to the store hangs — waits on the attempt *and* on the term's end, so
+``on_stopped_leading`` fires on time whatever the backend does. :meth:`is_leader` does
+not depend on the shell at all: it compares the clock with the term's end, so it turns
+false at that instant even if the elector's thread is starved.
+
+Callbacks run on the elector's own thread (or task), in order, and must return quickly:
+start long work elsewhere and stop it from ``on_stopped_leading``. A callback that raises
+is logged and ignored; it cannot change the election.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from seawall._clock import SYSTEM_CLOCK, Clock, SystemClock
+from seawall._deadline import seconds_of
+from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend, Observation
+from seawall.lease._election import (
+    Election,
+    Leadership,
+    LeadershipChange,
+    LeaseTiming,
+    Step,
+    StopReason,
+)
+
+__all__ = ["AsyncLeaderElector", "LeaderElector", "default_identity"]
+
+logger = logging.getLogger("seawall")
+
+OnStarted = Callable[[Leadership], object]
+OnStopped = Callable[[Leadership, StopReason], object]
+OnNewLeader = Callable[[str | None], object]
+
+# On a virtual clock, waits advance time in slices and give real threads an instant between
+# them, so the backend's worker thread can answer before virtual time runs on.
+_SLICE = 0.001
+_YIELD = 1e-4
+
+
+def default_identity() -> str:
+    """``host-pid-random``: unique per elector, readable in the store."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _wait(event: threading.Event, timeout: float | None, clock: Clock) -> None:
+    if timeout is None:
+        event.wait()
+    elif isinstance(clock, SystemClock):
+        event.wait(max(timeout, 0.0))
+    else:
+        until = clock.now() + timeout
+        while not event.is_set() and clock.now() < until:
+            if not event.wait(_YIELD):
+                clock.sleep(min(_SLICE, until - clock.now()))
+
+
+class _Shell:
+    """What both shells share: configuration, the election, queries and callbacks."""
+
+    def __init__(
+        self,
+        *,
+        identity: str | None,
+        name: str,
+        lease_duration: float | timedelta,
+        renew_deadline: float | timedelta,
+        retry_period: float | timedelta,
+        clock_drift_margin: float | timedelta | None,
+        on_started_leading: OnStarted | None,
+        on_stopped_leading: OnStopped | None,
+        on_new_leader: OnNewLeader | None,
+        release_on_stop: bool,
+        clock: Clock | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.identity = identity or default_identity()
+        self.name = name
+        self.timing = LeaseTiming(
+            seconds_of(lease_duration, "lease_duration"),
+            seconds_of(renew_deadline, "renew_deadline"),
+            seconds_of(retry_period, "retry_period"),
+            None
+            if clock_drift_margin is None
+            else seconds_of(clock_drift_margin, "clock_drift_margin"),
+        )
+        self._clock = clock or SYSTEM_CLOCK
+        self._election = Election(self.timing, self.identity, name, rng or random.Random())
+        self._on_started = on_started_leading
+        self._on_stopped = on_stopped_leading
+        self._on_new_leader = on_new_leader
+        self._release_on_stop = release_on_stop
+        self._release_due = False
+        self._stopping = False
+
+    def is_leader(self) -> bool:
+        """Whether this elector may act as leader now; false the instant that is not certain."""
+        return self._election.is_leader(self._clock.now())
+
+    def leadership(self) -> Leadership | None:
+        """The current term (identity, fencing token, start, end), or ``None``."""
+        return self._election.leadership(self._clock.now())
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token of the current term, or ``None`` when not leader."""
+        term = self.leadership()
+        return None if term is None else term.token
+
+    @property
+    def holder(self) -> str | None:
+        """The identity last seen holding the election key (maybe this elector's own)."""
+        return self._election.holder
+
+    def _callbacks(self, step: Step) -> None:
+        for change in step.changes:
+            try:
+                if change.kind == "started" and self._on_started is not None:
+                    self._on_started(change.leadership)
+                elif change.kind == "stopped" and self._on_stopped is not None:
+                    assert change.reason is not None
+                    self._on_stopped(change.leadership, change.reason)
+            except Exception:
+                logger.exception("leader election %r: %s callback failed", self.name, change.kind)
+        if step.holder_changed and self._on_new_leader is not None:
+            try:
+                self._on_new_leader(step.new_holder)
+            except Exception:
+                logger.exception("leader election %r: on_new_leader callback failed", self.name)
+        if step.release:
+            self._release_due = True
+
+    def _describe(self) -> str:
+        t = self.timing
+        return (
+            f"{type(self).__name__}({self.name!r}, identity={self.identity!r}, "
+            f"lease_duration={t.lease_duration}, renew_deadline={t.renew_deadline}, "
+            f"retry_period={t.retry_period}, leader={self.is_leader()})"
+        )
+
+    __repr__ = _describe
+
+
+class LeaderElector(_Shell):
+    """Leader election on a thread: ``start()``/``stop()`` or ``with elector:``.
+
+    ``backend`` is a :class:`~seawall.lease.LeaseBackend` (etcd, Redis, memory). The
+    elector campaigns until stopped: after losing a term it campaigns again, and every
+    term it wins carries a higher fencing token. Pass the token with every write to a
+    :class:`~seawall.lease.FencedStore`; :meth:`is_leader` alone cannot stop a write that
+    was already on its way when leadership ended.
+    """
+
+    def __init__(
+        self,
+        backend: LeaseBackend,
+        *,
+        identity: str | None = None,
+        name: str = "leader",
+        lease_duration: float | timedelta = 15.0,
+        renew_deadline: float | timedelta = 10.0,
+        retry_period: float | timedelta = 2.0,
+        clock_drift_margin: float | timedelta | None = None,
+        on_started_leading: OnStarted | None = None,
+        on_stopped_leading: OnStopped | None = None,
+        on_new_leader: OnNewLeader | None = None,
+        release_on_stop: bool = True,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            identity=identity,
+            name=name,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            clock_drift_margin=clock_drift_margin,
+            on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading,
+            on_new_leader=on_new_leader,
+            release_on_stop=release_on_stop,
+            clock=clock,
+            rng=rng,
+        )
+        self.backend = backend
+        self._wake = threading.Event()
+        self._leading = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LeaderElector:
+        """Start campaigning on a daemon thread; returns ``self``."""
+        if self._thread is not None:
+            raise RuntimeError(f"leader elector {self.name!r} was already started")
+        self._thread = threading.Thread(
+            target=self._run, name=f"seawall-elector-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop leading (``on_stopped_leading`` with reason ``"stopped"``), release, and join."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> LeaderElector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for_leadership(self, timeout: float | None = None) -> Leadership | None:
+        """Block until this elector leads (returns the term) or ``timeout`` passes (``None``)."""
+        clock = self._clock
+        until = None if timeout is None else clock.now() + timeout
+        while True:
+            term = self.leadership()
+            if term is not None:
+                return term
+            left = None if until is None else until - clock.now()
+            if (left is not None and left <= 0) or self._stopping:
+                return None
+            _wait(self._leading, left, clock)
+            if self._leading.is_set() and self.leadership() is None:
+                # Stale signal from a term that already ended: wait for the next one.
+                _wait(self._wake, _SLICE, clock)
+
+    def _apply(self, step: Step) -> None:
+        self._callbacks(step)
+        if self.is_leader():
+            self._leading.set()
+        else:
+            self._leading.clear()
+
+    def _park(self, timeout: float | None) -> None:
+        _wait(self._wake, timeout, self._clock)
+        self._wake.clear()
+
+    def _release(self) -> None:
+        self._release_due = False
+        try:
+            self.backend.release(self.timing.attempt_limit)
+        except Exception as exc:
+            logger.info("leader election %r: release failed: %r", self.name, exc)
+
+    def _run(self) -> None:
+        clock, election = self._clock, self._election
+        pool = ThreadPoolExecutor(1, thread_name_prefix=f"seawall-lease-{self.name}")
+        pending: Future[Observation] | None = None
+        try:
+            while not self._stopping:
+                self._apply(election.expire(clock.now()))
+                if self._release_due:
+                    self._release()
+                now = clock.now()
+                wake_at = election.next_wakeup()
+                if now < wake_at:
+                    self._park(wake_at - now)
+                    continue
+                started = now
+                timeout = election.begin_attempt(started)
+                pending = pool.submit(
+                    self.backend.try_acquire_or_renew,
+                    self.identity,
+                    self.timing.lease_duration,
+                    timeout,
+                )
+                pending.add_done_callback(lambda _: self._wake.set())
+                while not pending.done() and not self._stopping:
+                    end = election.term_end()
+                    self._park(None if end is None else end - clock.now())
+                    self._apply(election.expire(clock.now()))
+                if not pending.done():
+                    break
+                try:
+                    seen = pending.result()
+                except Exception as exc:
+                    self._apply(election.failed(started, clock.now(), exc))
+                else:
+                    self._apply(election.observed(started, clock.now(), seen))
+                pending = None
+        except BaseException:
+            logger.exception("leader election %r: elector thread failed", self.name)
+            raise
+        finally:
+            step = election.stop(clock.now(), release=self._release_on_stop)
+            self._apply(step)
+            if pending is not None:
+                # The backend is not used from two threads at once: let the attempt end
+                # (its timeout bounds it) before releasing.
+                with contextlib.suppress(Exception):
+                    pending.result(timeout=self.timing.attempt_limit + 1.0)
+            if self._release_due:
+                self._release()
+            pool.shutdown(wait=False)
+            self._leading.set()  # wake wait_for_leadership(); it sees the stop
+            self._wake.set()
+
+
+class AsyncLeaderElector(_Shell):
+    """Leader election as an asyncio task: ``async with elector:`` or ``await start()``.
+
+    Besides the callbacks, :meth:`changes` yields every started/stopped change in order.
+    """
+
+    def __init__(
+        self,
+        backend: AsyncLeaseBackend,
+        *,
+        identity: str | None = None,
+        name: str = "leader",
+        lease_duration: float | timedelta = 15.0,
+        renew_deadline: float | timedelta = 10.0,
+        retry_period: float | timedelta = 2.0,
+        clock_drift_margin: float | timedelta | None = None,
+        on_started_leading: OnStarted | None = None,
+        on_stopped_leading: OnStopped | None = None,
+        on_new_leader: OnNewLeader | None = None,
+        release_on_stop: bool = True,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            identity=identity,
+            name=name,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            clock_drift_margin=clock_drift_margin,
+            on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading,
+            on_new_leader=on_new_leader,
+            release_on_stop=release_on_stop,
+            clock=clock,
+            rng=rng,
+        )
+        self.backend = backend
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._subscribers: list[asyncio.Queue[LeadershipChange | None]] = []
+        self._closed = False
+
+    async def start(self) -> AsyncLeaderElector:
+        """Start campaigning in a task on the running loop; returns ``self``."""
+        if self._task is not None:
+            raise RuntimeError(f"leader elector {self.name!r} was already started")
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"seawall-elector-{self.name}")
+        return self
+
+    async def aclose(self) -> None:
+        """Stop leading (reason ``"stopped"``), release, and end every :meth:`changes`."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def __aenter__(self) -> AsyncLeaderElector:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def changes(self) -> AsyncGenerator[LeadershipChange, None]:
+        """Every change from now on, in order; starts with the current term if leading.
+
+        The iteration ends when the elector is closed (after its final "stopped").
+        """
+        queue: asyncio.Queue[LeadershipChange | None] = asyncio.Queue()
+        term = self.leadership()
+        if term is not None:
+            queue.put_nowait(LeadershipChange("started", term))
+        if self._closed:
+            queue.put_nowait(None)
+        else:
+            self._subscribers.append(queue)
+        return self._drain(queue)
+
+    async def _drain(
+        self, queue: asyncio.Queue[LeadershipChange | None]
+    ) -> AsyncGenerator[LeadershipChange, None]:
+        try:
+            while (change := await queue.get()) is not None:
+                yield change
+        finally:
+            if queue in self._subscribers:
+                self._subscribers.remove(queue)
+
+    async def wait_for_leadership(self) -> Leadership | None:
+        """Wait until this elector leads and return the term; ``None`` if it is closed first.
+
+        Bound the wait the asyncio way: ``async with asyncio.timeout(5): ...``.
+        """
+        changes = self.changes()
+        try:
+            async for change in changes:
+                if change.kind == "started" and (term := self.leadership()) is not None:
+                    return term
+        finally:
+            await changes.aclose()
+        return None
+
+    def _apply(self, step: Step) -> None:
+        self._callbacks(step)
+        for change in step.changes:
+            for queue in self._subscribers:
+                queue.put_nowait(change)
+
+    async def _park(self, limit: float | None, task: asyncio.Future[Any] | None = None) -> None:
+        assert self._wake is not None
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+        if task is not None:
+            waiters.add(task)
+        if limit is not None and not isinstance(self._clock, SystemClock):
+            waiters.add(asyncio.ensure_future(self._clock.asleep(limit)))
+            limit = None
+        try:
+            await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                if waiter is not task:
+                    waiter.cancel()
+            self._wake.clear()
+
+    async def _release(self) -> None:
+        self._release_due = False
+        try:
+            await self.backend.release(self.timing.attempt_limit)
+        except Exception as exc:
+            logger.info("leader election %r: release failed: %r", self.name, exc)
+
+    async def _run(self) -> None:
+        clock, election = self._clock, self._election
+        pending: asyncio.Task[Observation] | None = None
+        try:
+            while not self._stopping:
+                self._apply(election.expire(clock.now()))
+                if self._release_due:
+                    await self._release()
+                now = clock.now()
+                wake_at = election.next_wakeup()
+                if now < wake_at:
+                    await self._park(wake_at - now)
+                    continue
+                started = now
+                timeout = election.begin_attempt(started)
+                pending = asyncio.ensure_future(
+                    self.backend.try_acquire_or_renew(
+                        self.identity, self.timing.lease_duration, timeout
+                    )
+                )
+                while not pending.done() and not self._stopping:
+                    end = election.term_end()
+                    await self._park(None if end is None else end - clock.now(), pending)
+                    self._apply(election.expire(clock.now()))
+                if not pending.done():
+                    break
+                try:
+                    seen = pending.result()
+                except Exception as exc:
+                    self._apply(election.failed(started, clock.now(), exc))
+                else:
+                    self._apply(election.observed(started, clock.now(), seen))
+                pending = None
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                await asyncio.wait({pending})
+            self._apply(election.stop(clock.now(), release=self._release_on_stop))
+            if self._release_due:
+                await self._release()
+            self._closed = True
+            for queue in self._subscribers:
+                queue.put_nowait(None)
