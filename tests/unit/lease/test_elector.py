@@ -172,7 +172,7 @@ def test_wait_for_leadership_gives_up_after_its_timeout() -> None:
         with LeaderElector(store.lease(), clock=clock, **TIMING) as other:
             before = clock.now()
             assert other.wait_for_leadership(1.0) is None
-            assert clock.now() - before >= 1.0
+            assert clock.now() - before >= 1.0 - 1e-9  # float sums of virtual time
             assert other.holder == "holder"
 
 
