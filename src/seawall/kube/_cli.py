@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from seawall._errors import ConfigError
+from seawall._yaml import read_sources
 from seawall.kube._config import load_config
 from seawall.kube._generate import generate, to_yaml
 from seawall.kube._lint import lint_paths, lint_text
@@ -18,7 +19,6 @@ from seawall.kube._report import FORMATS, render
 from seawall.kube._rules import LINT_RULES
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
 from seawall.kube._spec import spec_from_text
-from seawall.kube._yaml import read_sources
 
 __all__ = ["register"]
 

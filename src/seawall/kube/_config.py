@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from seawall._errors import ConfigError
+from seawall._yaml import load_text
 from seawall.kube._rules import Rule, Severity, rule
-from seawall.kube._yaml import load_text
 
 __all__ = ["LintConfig", "load_config"]
 

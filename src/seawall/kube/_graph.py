@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from seawall._errors import ConfigError
+from seawall._yaml import Document, PathPart, load_text, read_sources
 from seawall.kube._objects import KubeObject, objects_of
-from seawall.kube._yaml import Document, PathPart, load_text, read_sources
 
 __all__ = [
     "BUDGET_ANNOTATION",

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO
 
+from seawall._yaml import field_path, load_text, read_sources
 from seawall.kube._checks import CHECKS, Context
 from seawall.kube._config import LintConfig
 from seawall.kube._objects import KubeObject, objects_of
 from seawall.kube._rules import Finding, Severity, rule
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version, schema_errors
-from seawall.kube._yaml import field_path, load_text, read_sources
 
 __all__ = ["IGNORE", "IGNORE_REASON", "LintResult", "lint", "lint_paths", "lint_text"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from seawall._errors import ConfigError
+from seawall._yaml import Document, PathPart, field_path
 from seawall.kube._rules import RULES, Finding
-from seawall.kube._yaml import Document, PathPart, field_path
 
 __all__ = [
     "LONG_RUNNING",

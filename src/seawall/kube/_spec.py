@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seawall._errors import ConfigError
+from seawall._yaml import Document, load_text
 from seawall.kube._graph import Call, Reader, parse_calls
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
-from seawall.kube._yaml import Document, load_text
 
 __all__ = ["Spec", "parse_spec", "spec_from_text"]
 
