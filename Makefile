@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/flaky_dependency.py
+	$(BIN)/seawall gameday
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

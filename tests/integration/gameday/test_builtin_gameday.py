@@ -1,0 +1,39 @@
+"""The built-in game day (the main job) end to end: real processes, real faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seawall.cli import main
+
+
+def test_gameday_shows_duplicates_prevented_and_a_bad_deploy_absorbed(tmp_path: Path) -> None:
+    report = tmp_path / "gameday.html"
+    code = main(
+        [
+            "gameday",
+            *("--scenario", "flaky-network", "--scenario", "bad-deploy"),
+            *("--scenario", "operator-error", "--duration", "4", "--report", str(report)),
+        ]
+    )
+    assert code == 0
+    data = json.loads(report.with_suffix(".json").read_text())
+    runs = {s["name"]: s["runs"] for s in data["scenarios"]}
+    flaky = runs["flaky-network"]
+    assert flaky["naive"]["duplicates"] > 0  # the fault really reset charges after the work
+    assert flaky["seawall"]["duplicates"] == 0
+    assert flaky["seawall"]["charges"] > 0
+    deploy = runs["bad-deploy"]
+    assert deploy["seawall"]["success"] > deploy["naive"]["success"]
+    assert deploy["seawall"]["success"] >= 95.0
+    checks = data["operator_checks"]
+    assert all(c["seawall_errors"] == 0 < c["naive_errors"] for c in checks)
+    page = report.read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert report.with_suffix(".md").exists()
+
+
+def test_gameday_rejects_an_unknown_scenario(capsys: object) -> None:
+    assert main(["gameday", "--scenario", "meteor-strike"]) == 2
+    assert main(["gameday", "--duration", "0"]) == 2

@@ -1,0 +1,54 @@
+"""Python-provider targets for the runner tests: a tiny "system" whose state the
+experiment's actions change and whose probes read it, recording every call in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+calls: list[str] = []
+state: dict[str, Any] = {"healthy": True, "status": 200}
+
+
+def reset() -> None:
+    calls.clear()
+    state.clear()
+    state.update(healthy=True, status=200)
+
+
+def health() -> bool:
+    calls.append("health")
+    return bool(state["healthy"])
+
+
+def status() -> dict[str, Any]:
+    calls.append("status")
+    return {"status": state["status"], "body": {"service": "shop", "ok": state["healthy"]}}
+
+
+def break_it(status: int = 503) -> str:
+    calls.append("break")
+    state["healthy"] = False
+    state["status"] = status
+    return "broken"
+
+
+def mend() -> str:
+    calls.append("mend")
+    state["healthy"] = True
+    state["status"] = 200
+    return "mended"
+
+
+def note(name: str) -> str:
+    calls.append(name)
+    return name
+
+
+def fail() -> None:
+    calls.append("fail")
+    raise RuntimeError("the action could not run")
+
+
+def interrupt() -> None:
+    calls.append("interrupt")
+    raise KeyboardInterrupt
