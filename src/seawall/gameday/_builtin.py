@@ -1,13 +1,14 @@
 """The built-in game day: one scenario per seed failure mode, naive vs seawall, measured.
 
-A small shop runs on loopback in three processes (downstreams, both gateways, the fault
+A small shop runs on loopback in four processes (the downstreams, each gateway, the fault
 proxies); this process drives open-loop load at a gateway, injects the scenario's fault
 for real through the proxies' Toxiproxy-compatible REST API (or a downstream's deploy
 switch), and measures what the shopper saw and what the downstreams suffered. Every
 scenario runs twice on the same faults and load — against the *naive* gateway and the
 *seawall* one — and each pair ends in a verdict on the metric that scenario is about.
 
-Runs are sequential, so the two gateways never compete for the two cores.
+Runs are sequential, and each gateway has its own process, so the two never compete for
+the two cores nor share an event loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import httpx
 from seawall.chaos import LoadGenerator, LoadResult
 from seawall.gameday._measure import Run, measure
 
-__all__ = ["SCENARIOS", "Scenario", "Shop", "run_scenario"]
+__all__ = ["SCENARIOS", "Scenario", "Shop", "ShopError", "run_scenario", "running_shop"]
 
 GATEWAYS = ("naive", "seawall")
 SERVICES = ("catalog", "recommendations", "payments")
@@ -39,10 +40,17 @@ BUDGET_MS = 2000  # every shopper's request carries a 2 s budget and gives up af
 HERD_KEYS = 4
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports: every probe socket stays open until all are
+    picked, or the OS could hand the same just-closed port out twice."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Shop:
@@ -51,10 +59,11 @@ class Shop:
     def __init__(self, workdir: Path, *, seed: int = 0) -> None:
         self.workdir = workdir
         self.seed = seed
-        self.down = {name: free_port() for name in SERVICES}
-        self.listen = {(g, s): free_port() for g in GATEWAYS for s in SERVICES}
-        self.control_port = free_port()
-        self.gateway_port = {g: free_port() for g in GATEWAYS}
+        ports = iter(free_ports(len(SERVICES) * (1 + len(GATEWAYS)) + 1 + len(GATEWAYS)))
+        self.down = {name: next(ports) for name in SERVICES}
+        self.listen = {(g, s): next(ports) for g in GATEWAYS for s in SERVICES}
+        self.control_port = next(ports)
+        self.gateway_port = {g: next(ports) for g in GATEWAYS}
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[IO[bytes]] = []
 
@@ -84,16 +93,15 @@ class Shop:
         upstreams = {
             g: [f"http://127.0.0.1:{self.listen[g, s]}" for s in SERVICES] for g in GATEWAYS
         }
-        self._spawn(
-            "gateways",
-            [
-                *("-m", "seawall.gameday._shop", "gateways", "--seed", str(self.seed)),
-                f"--naive={self.gateway_port['naive']}",
-                f"--seawall={self.gateway_port['seawall']}",
-                *("--naive-upstreams", *upstreams["naive"]),
-                *("--seawall-upstreams", *upstreams["seawall"]),
-            ],
-        )
+        for gateway in GATEWAYS:
+            self._spawn(
+                f"gateway-{gateway}",
+                [
+                    *("-m", "seawall.gameday._shop", "gateway", gateway),
+                    *("--port", str(self.gateway_port[gateway]), "--seed", str(self.seed)),
+                    *("--upstreams", *upstreams[gateway]),
+                ],
+            )
         checks = [f"http://127.0.0.1:{p}/livez" for p in d.values()]
         checks += [f"{self.url(g)}/livez" for g in GATEWAYS]
         checks.append(f"{self.control}/version")
@@ -413,12 +421,24 @@ async def run_scenario(
     return runs
 
 
+class ShopError(RuntimeError):
+    """The shop's processes could not be started."""
+
+
 @contextmanager
 def running_shop(seed: int) -> Iterator[Shop]:
     workdir = Path(tempfile.mkdtemp(prefix="seawall-gameday-"))
     shop = Shop(workdir, seed=seed)
     try:
-        shop.start()
+        try:
+            shop.start()
+        except RuntimeError:
+            # Another program may take a port between our pick and the bind: pick again.
+            shop = Shop(workdir, seed=seed)
+            try:
+                shop.start()
+            except RuntimeError as exc:
+                raise ShopError(str(exc)) from exc
         yield shop
     finally:
         shop.stop()

@@ -13,6 +13,8 @@ from seawall._errors import ConfigError
 __all__ = ["register"]
 
 _BAR = 24
+# Steps without shop load: the pre-deploy checks, and split brain on a virtual clock.
+_EXTRA_STEPS = ("split-brain", "operator-error")
 
 
 class _Progress:
@@ -82,12 +84,11 @@ async def _run(args: argparse.Namespace) -> int:
     from seawall.gameday._measure import judge
     from seawall.gameday._operator import operator_checks
 
-    names = args.scenario or list(SCENARIOS)
-    unknown = [n for n in names if n not in SCENARIOS and n != "operator-error"]
+    names = args.scenario or [*SCENARIOS, *_EXTRA_STEPS]
+    unknown = [n for n in names if n not in SCENARIOS and n not in _EXTRA_STEPS]
     if unknown:
         raise ConfigError(
-            f"unknown scenario {unknown[0]!r}; choose from "
-            f"{', '.join([*SCENARIOS, 'operator-error'])}"
+            f"unknown scenario {unknown[0]!r}; choose from {', '.join([*SCENARIOS, *_EXTRA_STEPS])}"
         )
     load_scenarios = [SCENARIOS[n] for n in names if n in SCENARIOS]
     print(
@@ -121,8 +122,21 @@ async def _run(args: argparse.Namespace) -> int:
             )
             results.append(result)
             _print_scenario(result)
+    split_brain = None
+    if "split-brain" in names:
+        from seawall.lease import run_split_brain
+
+        split_brain = run_split_brain(seed=args.seed)
+        naive, fenced = split_brain.row("naive"), split_brain.row("lease + fencing")
+        print("\n== Split brain: two leaders after a partition  [split brain]")
+        print("   " + split_brain.table().replace("\n", "\n   "))
+        verdict = "seawall wins" if fenced.conflicting < naive.conflicting else "NOT a win"
+        print(
+            f"   verdict: {verdict} ({naive.conflicting} conflicting writes naive, "
+            f"{fenced.conflicting} with lease + fencing)"
+        )
     checks = []
-    if not args.scenario or "operator-error" in names:
+    if "operator-error" in names:
         checks = operator_checks()
         print("\n== Operator error: checks before deploy  [operator error]")
         for c in checks:
@@ -138,9 +152,13 @@ async def _run(args: argparse.Namespace) -> int:
         "budget_ms": 2000,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
-    written = write_gameday_report(args.report, results, checks, meta)
+    written = write_gameday_report(args.report, results, checks, meta, split_brain)
     wins = sum(r.won for r in results) + sum(c.seawall_errors < c.naive_errors for c in checks)
     total = len(results) + len(checks)
+    if split_brain is not None:
+        total += 1
+        fenced_row, naive_row = split_brain.row("lease + fencing"), split_brain.row("naive")
+        wins += fenced_row.conflicting < naive_row.conflicting
     print(f"\nseawall beat naive on {wins} of {total} in {meta['elapsed_s']:.0f} s.")
     print(f"report: {written[0].resolve()}  (also {written[1].name}, {written[2].name})")
     return 1 if args.strict and wins < total else 0
@@ -158,6 +176,9 @@ def _main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"seawall gameday: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # the shop could not start: say why, no traceback
+        print(f"seawall gameday: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\nseawall gameday: interrupted; the shop was stopped", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ import html
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,8 @@ def _figure(result: ScenarioResult) -> bytes:
         p99 = [p if p is not None else float("nan") for *_, p in run.series]
         ok_ax.plot(seconds, success, color=COLOURS[gateway], marker="o", label=gateway)
         p99_ax.plot(seconds, p99, color=COLOURS[gateway], marker="o", label=gateway)
-    for ax, label in ((ok_ax, "success % per second"), (p99_ax, "p99 latency ms")):
+    panels = ((ok_ax, "success % per second"), (p99_ax, "p99 ms of answered requests"))
+    for ax, label in panels:
         ax.axvspan(*result.window, color="#ff7f0e", alpha=0.2, label="fault")
         ax.set_xlabel("seconds")
         ax.set_title(label, fontsize=10)
@@ -166,11 +167,18 @@ def _html(results: Sequence[ScenarioResult], checks: Sequence[Check], markdown: 
 
 
 def write_gameday_report(
-    path: Path, results: Sequence[ScenarioResult], checks: Sequence[Check], meta: dict[str, Any]
+    path: Path,
+    results: Sequence[ScenarioResult],
+    checks: Sequence[Check],
+    meta: dict[str, Any],
+    split_brain: Any = None,
 ) -> list[Path]:
     """Write ``path`` (HTML) and, beside it, the Markdown and the JSON results."""
     path.parent.mkdir(parents=True, exist_ok=True)
     markdown = _markdown(results, checks, meta)
+    if split_brain is not None:
+        markdown += "\n## Split brain: two leaders after a partition\n\n" + split_brain.table()
+        markdown += "\n"
     md_path, json_path = path.with_suffix(".md"), path.with_suffix(".json")
     md_path.write_text(markdown)
     json_path.write_text(
@@ -190,9 +198,20 @@ def write_gameday_report(
                     for r in results
                 ],
                 "operator_checks": [c.__dict__ for c in checks],
+                "split_brain": None
+                if split_brain is None
+                else [asdict(row) for row in split_brain.rows],
             },
             indent=2,
         )
     )
-    path.write_text(_html(results, checks, markdown))
+    page = _html(results, checks, markdown)
+    if split_brain is not None:
+        table = html.escape(split_brain.table())
+        page = page.replace(
+            "<details>",
+            f"<h2>Split brain: two leaders after a partition</h2><pre>{table}</pre><details>",
+            1,
+        )
+    path.write_text(page)
     return [path, md_path, json_path]

@@ -5,7 +5,7 @@ Downstreams (one process): **catalog** (essential: product data, a bounded worke
 duplicate charges are counted, not guessed). Each has an admin API to switch on a bad
 deploy (answer 500s) and to read and reset its counters.
 
-Gateways (one process), the same shop logic written twice:
+Gateways (a process each), the same shop logic written twice:
 
 * **naive** — plain httpx, 3 attempts with a fixed 100 ms delay on any error, no
   deadline, breaker, bulkhead or idempotency key; a cache with one fixed TTL; a page fails
@@ -421,7 +421,11 @@ async def _serve_all(apps: list[tuple[ASGIApp, int]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m seawall.gameday._shop downstreams|gateways ...`` (started by the game day)."""
+    """``python -m seawall.gameday._shop downstreams|gateway ...`` (started by the game day).
+
+    Each gateway has a process of its own, so work one of them still has in flight (naive
+    requests hanging on a blackhole) cannot slow the other's run.
+    """
     parser = argparse.ArgumentParser(prog="seawall-shop")
     sub = parser.add_subparsers(dest="role", required=True)
     down = sub.add_parser("downstreams")
@@ -429,12 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("--recommendations", type=int, required=True)
     down.add_argument("--payments", type=int, required=True)
     down.add_argument("--data", type=Path, required=True)
-    gates = sub.add_parser("gateways")
-    gates.add_argument("--naive", type=int, required=True)
-    gates.add_argument("--seawall", type=int, required=True)
-    gates.add_argument("--naive-upstreams", nargs=3, required=True)
-    gates.add_argument("--seawall-upstreams", nargs=3, required=True)
-    gates.add_argument("--seed", type=int, default=0)
+    gate = sub.add_parser("gateway")
+    gate.add_argument("kind", choices=("naive", "seawall"))
+    gate.add_argument("--port", type=int, required=True)
+    gate.add_argument("--upstreams", nargs=3, required=True)
+    gate.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.role == "downstreams":
         args.data.mkdir(parents=True, exist_ok=True)
@@ -450,10 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
     else:
-        apps = [
-            (naive_gateway(Upstreams(*args.naive_upstreams), seed=args.seed), args.naive),
-            (seawall_gateway(Upstreams(*args.seawall_upstreams), seed=args.seed), args.seawall),
-        ]
+        build = naive_gateway if args.kind == "naive" else seawall_gateway
+        apps = [(build(Upstreams(*args.upstreams), seed=args.seed), args.port)]
     asyncio.run(_serve_all(apps))
     return 0
 

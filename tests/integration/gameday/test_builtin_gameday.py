@@ -14,7 +14,8 @@ def test_gameday_shows_duplicates_prevented_and_a_bad_deploy_absorbed(tmp_path: 
         [
             "gameday",
             *("--scenario", "flaky-network", "--scenario", "bad-deploy"),
-            *("--scenario", "operator-error", "--duration", "4", "--report", str(report)),
+            *("--scenario", "operator-error", "--scenario", "split-brain"),
+            *("--duration", "4", "--report", str(report)),
         ]
     )
     assert code == 0
@@ -29,6 +30,9 @@ def test_gameday_shows_duplicates_prevented_and_a_bad_deploy_absorbed(tmp_path: 
     assert deploy["seawall"]["success"] >= 95.0
     checks = data["operator_checks"]
     assert all(c["seawall_errors"] == 0 < c["naive_errors"] for c in checks)
+    split = {row["mode"]: row for row in data["split_brain"]}
+    assert split["naive"]["conflicting"] > 0
+    assert split["lease + fencing"]["conflicting"] == 0
     page = report.read_text()
     assert page.count("data:image/png;base64,") == 2
     assert report.with_suffix(".md").exists()
