@@ -37,23 +37,6 @@ class DeadlineMiddleware:
         self.maximum = maximum
         self.clock = clock or SYSTEM_CLOCK
 
-    async def _run(self, budget: float, scope: Scope, receive: Receive, send: Send) -> None:
-        """The async Timeout shell's steps, without building a policy per request."""
-        deadline, token = enter_scope(budget, self.clock, "request", "http")
-        alarm = arm(deadline.when - self.clock.now())
-        try:
-            await self.app(scope, receive, send)
-        except asyncio.CancelledError as exc:
-            if alarm.fired and alarm.task.uncancel() == 0:
-                raise expired(deadline, "request", "http", exc) from None
-            raise
-        finally:
-            alarm.disarm()
-            _current.reset(token)
-        if alarm.fired:
-            alarm.task.uncancel()
-            raise expired(deadline, "request", "http")
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -75,8 +58,22 @@ class DeadlineMiddleware:
                 started = True
             await send(message)
 
+        # The async Timeout shell's steps, inlined: no policy object per request.
+        deadline, token = enter_scope(budget, self.clock, "request", "http")
+        alarm = arm(deadline.when - self.clock.now())
         try:
-            await self._run(budget, scope, receive, tracking_send)
+            try:
+                await self.app(scope, receive, tracking_send)
+            except asyncio.CancelledError as exc:
+                if alarm.fired and alarm.task.uncancel() == 0:
+                    raise expired(deadline, "request", "http", exc) from None
+                raise
+            finally:
+                alarm.disarm()
+                _current.reset(token)
+            if alarm.fired:
+                alarm.task.uncancel()
+                raise expired(deadline, "request", "http")
         except DeadlineExceeded as exc:
             if started:
                 # Too late to change the status: abort so the client sees a broken

@@ -1,84 +1,75 @@
 """Cheap cancellation timers for async deadlines.
 
-``asyncio.timeout`` costs about 3 µs per use and ``loop.call_later`` about 1.2 µs; a
-deadline is armed on every protected call but almost never fires. So each event loop gets
-one watchdog: alarms go into a heap, only the nearest one holds a real loop timer, and
-disarming an alarm is a flag (dead entries are swept in bulk). An alarm that fires cancels
-its task; the Timeout shell turns that cancellation into ``DeadlineExceeded``.
+A deadline is armed on every protected call and almost never fires: ``asyncio.timeout``
+costs about 3 µs per use and ``loop.call_later`` about 1.2 µs, which a server edge pays on
+every request. So each event loop gets a watchdog with a coarse timer wheel: alarms are
+grouped by deadline into buckets of :data:`RESOLUTION` seconds (rounded *up*, so an
+alarm never fires early and at most 5 ms late), one loop timer serves a whole bucket, and
+disarming is a dict delete — nothing dead is left behind to sweep. An alarm that fires
+cancels its task; the Timeout shell turns that cancellation into ``DeadlineExceeded``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
+import math
 import threading
 import weakref
 from typing import Any
 
-__all__ = ["Alarm", "arm"]
+__all__ = ["RESOLUTION", "Alarm", "arm"]
+
+RESOLUTION = 0.005  # seconds per bucket
 
 
 class Alarm:
-    """A pending cancellation of ``task`` at loop time ``when``."""
+    """A pending cancellation of ``task`` at loop time ``when`` (or later, by < 5 ms)."""
 
-    __slots__ = ("_watchdog", "active", "fired", "task", "when")
+    __slots__ = ("_bucket", "fired", "task", "when")
 
-    def __init__(self, when: float, task: asyncio.Task[Any], watchdog: _Watchdog) -> None:
+    def __init__(self, when: float, task: asyncio.Task[Any]) -> None:
         self.when = when
         self.task: asyncio.Task[Any] = task
-        self.active = True
         self.fired = False
-        self._watchdog = watchdog
+        self._bucket: dict[int, Alarm] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._bucket is not None
 
     def disarm(self) -> None:
-        if self.active:
-            self.active = False
-            self._watchdog.dead += 1
+        bucket = self._bucket
+        if bucket is not None:
+            self._bucket = None
+            bucket.pop(id(self), None)
+
+    def _fire(self) -> None:
+        self._bucket = None
+        self.fired = True
+        self.task.cancel("seawall deadline exceeded")
 
 
 class _Watchdog:
-    __slots__ = ("__weakref__", "armed_at", "dead", "handle", "heap", "loop", "seq")
+    __slots__ = ("__weakref__", "buckets", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.heap: list[tuple[float, int, Alarm]] = []
-        self.seq = itertools.count()
-        self.handle: asyncio.TimerHandle | None = None
-        self.armed_at = float("inf")
-        self.dead = 0
+        self.buckets: dict[int, dict[int, Alarm]] = {}
 
     def add(self, alarm: Alarm) -> None:
-        heap = self.heap
-        if self.dead > 256 and self.dead * 2 > len(heap):
-            heap[:] = [entry for entry in heap if entry[2].active]
-            heapq.heapify(heap)
-            self.dead = 0
-        heapq.heappush(heap, (alarm.when, next(self.seq), alarm))
-        if alarm.when < self.armed_at:
-            self._arm(alarm.when)
+        key = math.ceil(alarm.when / RESOLUTION)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = {}
+            self.loop.call_at(key * RESOLUTION, self._fire, key)
+        bucket[id(alarm)] = alarm
+        alarm._bucket = bucket
 
-    def _arm(self, when: float) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-        self.armed_at = when
-        self.handle = self.loop.call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        self.handle = None
-        self.armed_at = float("inf")
-        heap = self.heap
-        now = self.loop.time()
-        while heap and (heap[0][0] <= now or not heap[0][2].active):
-            alarm = heapq.heappop(heap)[2]
-            if alarm.active:
-                alarm.active = False
-                alarm.fired = True
-                alarm.task.cancel("seawall deadline exceeded")
-            else:
-                self.dead -= 1
-        if heap:
-            self._arm(heap[0][0])
+    def _fire(self, key: int) -> None:
+        bucket = self.buckets.pop(key, None)
+        if bucket:
+            for alarm in list(bucket.values()):
+                alarm._fire()
 
 
 _watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
@@ -103,10 +94,9 @@ def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 def arm(seconds: float) -> Alarm:
     """Cancel the current task ``seconds`` from now unless the alarm is disarmed first."""
     loop = asyncio.get_running_loop()
-    watchdog = _watchdog_of(loop)
     task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")
-    alarm = Alarm(loop.time() + seconds, task, watchdog)
-    watchdog.add(alarm)
+    alarm = Alarm(loop.time() + seconds, task)
+    _watchdog_of(loop).add(alarm)
     return alarm

@@ -460,6 +460,15 @@ class LoadShedder(Policy):
         if woken:
             _wake(woken)
 
+    def _release_now(self) -> None:
+        """Release a permit taken by :meth:`_admit_now` without a sample (fixed limits)."""
+        state = self._state
+        with self._lock:
+            state.inflight -= 1
+            woken = state.drain(self._clock.now()) if state.queued else None
+        if woken:
+            _wake(woken)
+
     def _admit_now(self, rank: int) -> bool:
         """The common case, before any waiter is built: room below this priority's share."""
         state = self._state
