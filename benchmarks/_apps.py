@@ -47,8 +47,14 @@ async def service(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 protected_service = seawall.http.protect(
     service,
+    # High, normal and low share the limit (the service's capacity); only critical may go
+    # above it, up to the hard maximum: that headroom is what keeps critical at 100 %.
     shedder=seawall.LoadShedder(
-        "service", limit=int(CAPACITY * 1.1) + 1, max_queue=CAPACITY, queue_target=0.005
+        "service",
+        limit=CAPACITY,
+        max_concurrent=CAPACITY + CAPACITY // 2,
+        max_queue=CAPACITY,
+        queue_target=0.005,
     ),
     idempotency=False,
     maximum=2.0,
