@@ -46,7 +46,7 @@ logger = logging.getLogger("seawall.chaos")
 _READ_SIZE = 256 * 1024
 # Pipe capacity asked for; kept modest because pipe pages count against a per-user limit
 # (/proc/sys/fs/pipe-user-pages-soft), past which the kernel hands out smaller pipes.
-_PIPE_SIZE = 256 * 1024
+_PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ / F_GETPIPE_SZ, Linux only
 _F_GETPIPE_SZ = 1032
 _SPLICE = sys.platform == "linux" and hasattr(os, "splice")
