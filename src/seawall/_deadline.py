@@ -29,6 +29,7 @@ __all__ = [
     "current_deadline",
     "deadline",
     "downstream_timeout",
+    "nearest",
     "remaining",
     "seconds_of",
 ]
@@ -111,7 +112,12 @@ def downstream_timeout(
     return budget if budget > 0.0 else 0.0
 
 
-def _open(seconds: float, clock: Clock) -> Deadline:
+def nearest(seconds: float, clock: Clock) -> tuple[Deadline, float]:
+    """The scope ``seconds`` from now, never past the enclosing deadline, and that now.
+
+    The one place the nesting rule lives: ``deadline()``, :class:`~seawall.Timeout` and a
+    Retry's total timeout all open their scopes through it.
+    """
     now = clock.now()
     when = now + seconds
     parent = _current.get()
@@ -119,7 +125,7 @@ def _open(seconds: float, clock: Clock) -> Deadline:
         parent_when = parent.when if parent.clock is clock else now + parent.remaining()
         if parent_when < when:
             when = parent_when
-    return Deadline(when, clock, seconds)
+    return Deadline(when, clock, seconds), now
 
 
 class deadline:
@@ -144,7 +150,7 @@ class deadline:
         if self._seconds is None:
             self._scope = _current.get()
             return self._scope
-        self._scope = _open(self._seconds, self._clock)
+        self._scope = nearest(self._seconds, self._clock)[0]
         self._token = _current.set(self._scope)
         return self._scope
 
@@ -168,13 +174,3 @@ class deadline:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-
-def open_scope(seconds: float, clock: Clock) -> tuple[Deadline, Token[Deadline | None]]:
-    """Enter a scope without a context-manager object (the Timeout policy's hot path)."""
-    scope = _open(seconds, clock)
-    return scope, _current.set(scope)
-
-
-def close_scope(token: Token[Deadline | None]) -> None:
-    _current.reset(token)

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, _current, seconds_of
+from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
 from seawall.policies._alarm import arm
@@ -40,18 +40,11 @@ def enter_scope(
 ) -> tuple[Deadline, Token[Deadline | None]]:
     """Open a deadline scope of ``seconds`` (never past an enclosing one); raise if spent.
 
-    Shared by :class:`Timeout` and a :class:`~seawall.Retry` with a total ``timeout``; the
-    arithmetic is inlined (no ``deadline()`` object) because it runs on every call.
+    Shared by :class:`Timeout` and a :class:`~seawall.Retry` with a total ``timeout``; no
+    ``deadline()`` context-manager object, because it runs on every call.
     """
-    now = clock.now()
-    when = now + seconds
-    parent = _current.get()
-    if parent is not None:
-        parent_when = parent.when if parent.clock is clock else now + parent.remaining()
-        if parent_when < when:
-            when = parent_when
-    scope = Deadline(when, clock, seconds)
-    if when <= now:
+    scope, now = nearest(seconds, clock)
+    if scope.when <= now:
         raise expired(scope, name, policy)
     return scope, _current.set(scope)
 
