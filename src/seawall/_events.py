@@ -12,6 +12,7 @@ someone listens (:func:`attempt_events_enabled`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -132,9 +133,12 @@ def remove_hook(hook: Hook) -> None:
         _hooks = tuple(hooks)
 
 
+_debug_enabled = functools.partial(logger.isEnabledFor, logging.DEBUG)
+
+
 def attempt_events_enabled() -> bool:
     """Whether anyone listens for per-attempt events (hot path guard)."""
-    return bool(_hooks) or logger.isEnabledFor(logging.DEBUG)
+    return bool(_hooks) or _debug_enabled()
 
 
 def _level(event: Event) -> int:

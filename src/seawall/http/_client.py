@@ -105,14 +105,12 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 @dataclass(slots=True)
 class _Dependency:
-    """The policies of one host: its own budget, breaker and bulkhead, and the transport's
-    attempt function already wrapped in them (composed once per host, not per request)."""
+    """One host's senders: the transport's attempt function wrapped in the host's own retry
+    budget, breaker and bulkhead (composed once per host, not per request)."""
 
     retrying: Callable[[httpx.Request], Any]
     single: Callable[[httpx.Request], Any]
-    breaker: CircuitBreaker
-    bulkhead: Bulkhead
-    budget: RetryBudget
+    breaker: CircuitBreaker  # kept for breaker_for()
 
 
 class _Edge:
@@ -171,8 +169,6 @@ class _Edge:
             Pipeline(retry, breaker, bulkhead)(self.attempt),
             Pipeline(single, breaker, bulkhead)(self.attempt),
             breaker,
-            bulkhead,
-            budget,
         )
 
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:

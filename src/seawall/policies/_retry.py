@@ -21,15 +21,12 @@ Every attempt of one call shares one :func:`~seawall.idempotency_key`.
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import random
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar, cast
 
-from seawall import _events
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, current_deadline, seconds_of
 from seawall._errors import ConfigError, DeadlineExceeded, Rejected
@@ -38,6 +35,7 @@ from seawall._events import (
     RefusalReason,
     RetryRefused,
     RetryScheduled,
+    attempt_events_enabled,
     emit,
 )
 from seawall._operation import Operation
@@ -51,9 +49,6 @@ from seawall.policies._timeout import enter_scope, expired, own_timeout
 __all__ = ["ErrorFilter", "Retry", "error_filter", "transient"]
 
 T = TypeVar("T")
-
-# Per-attempt events are built only when someone listens (hot path guard).
-_debug = functools.partial(_events.logger.isEnabledFor, logging.DEBUG)
 
 ErrorFilter = (
     type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
@@ -225,7 +220,7 @@ class Retry(Policy):
         previous: float | None = None
         try:
             while True:
-                if op.attempt > 1 or _events._hooks or _debug():
+                if op.attempt > 1 or attempt_events_enabled():
                     self._started(op.attempt)
                 try:
                     result = fn(*args, **kwargs)
@@ -267,7 +262,7 @@ class Retry(Policy):
         previous: float | None = None
         try:
             while True:
-                if op.attempt > 1 or _events._hooks or _debug():
+                if op.attempt > 1 or attempt_events_enabled():
                     self._started(op.attempt)
                 try:
                     result = await fn(*args, **kwargs)
