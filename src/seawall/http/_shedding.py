@@ -66,6 +66,14 @@ class SheddingMiddleware:
         routed = self._route(scope.get("method", "GET"), scope.get("path", "/"))
         return parse_priority(routed) if routed is not None else self.default_priority
 
+    async def _run(self, level: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app at ``level``; normal is the wire default, so it needs no scope."""
+        if level == "normal":
+            await self.app(scope, receive, send)
+        else:
+            with priority_scope(level):
+                await self.app(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.probes:
             await self.app(scope, receive, send)
@@ -80,11 +88,7 @@ class SheddingMiddleware:
             # The common case with a fixed limit: admitted at once, and a fixed limit takes
             # no samples, so no Admission object and no clock readings are needed.
             try:
-                if level == "normal":
-                    await self.app(scope, receive, send)
-                else:
-                    with priority_scope(level):
-                        await self.app(scope, receive, send)
+                await self._run(level, scope, receive, send)
             finally:
                 shedder._release_now()
             return
@@ -101,11 +105,7 @@ class SheddingMiddleware:
             )
             return
         try:
-            if level == "normal":  # the wire default: nothing to propagate downstream
-                await self.app(scope, receive, send)
-            else:
-                with priority_scope(level):
-                    await self.app(scope, receive, send)
+            await self._run(level, scope, receive, send)
         except BaseException as exc:
             # The admission learns from how the call ended (a timeout is a drop).
             admission.__exit__(type(exc), exc, exc.__traceback__)
