@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from seawall._errors import HeaderError, LoadShed
-from seawall._priority import PRIORITY_RANK
 from seawall._priority import priority as priority_scope
 from seawall.http._asgi import ASGIApp, Receive, Scope, Send, header, send_problem
 from seawall.policies._shedder import LoadShedder
@@ -83,16 +82,7 @@ class SheddingMiddleware:
         except HeaderError as exc:
             await send_problem(send, 400, "Bad request priority", str(exc))
             return
-        shedder = self.shedder
-        if shedder._fixed and shedder._admit_now(PRIORITY_RANK[level]):
-            # The common case with a fixed limit: admitted at once, and a fixed limit takes
-            # no samples, so no Admission object and no clock readings are needed.
-            try:
-                await self._run(level, scope, receive, send)
-            finally:
-                shedder._release_now()
-            return
-        admission = shedder.admit(level)
+        admission = self.shedder.admit(level)
         try:
             await admission.__aenter__()
         except LoadShed as exc:

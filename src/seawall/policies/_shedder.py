@@ -448,8 +448,11 @@ class LoadShedder(Policy):
         _wake(woken)
 
     def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
+        if self._fixed:
+            self._release_now()
+            return
         now = self._clock.now()
-        dropped = None if self._fixed else _is_drop(exc)
+        dropped = _is_drop(exc)
         with self._lock:
             if dropped is None:
                 woken = self._state.release(now)
@@ -461,7 +464,7 @@ class LoadShedder(Policy):
             _wake(woken)
 
     def _release_now(self) -> None:
-        """Release a permit taken by :meth:`_admit_now` without a sample (fixed limits)."""
+        """Release a permit without a sample (fixed limits): no clock unless work queued."""
         state = self._state
         with self._lock:
             state.inflight -= 1
@@ -562,6 +565,9 @@ class Admission:
 
     def _entered(self) -> None:
         shedder = self._shedder
+        if shedder._fixed:
+            self._started = 0.0  # a fixed limit takes no samples: no clock reading needed
+            return
         self._started = shedder._clock.now()
         self._inflight = shedder._state.inflight
 
