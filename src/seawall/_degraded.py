@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 __all__ = ["mark_degraded"]
 
-# Opened per request by seawall.http.DegradedMiddleware (a plain set/reset: hot path).
+# Opened per request by the seawall.http edge (a plain set/reset: hot path).
 _names: ContextVar[set[str] | None] = ContextVar("seawall_degraded", default=None)
 
 

@@ -9,34 +9,15 @@ dashboard should know it was partial. The middleware opens a per-request collect
 
 from __future__ import annotations
 
-from seawall._degraded import _names
-from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send
+from seawall.http._asgi import ASGIApp
+from seawall.http._edge import Edge
 
 __all__ = ["DegradedMiddleware"]
 
 
-class DegradedMiddleware:
+class DegradedMiddleware(Edge):
     """Add ``X-Degraded: <names>`` to responses built from degraded parts."""
 
     def __init__(self, app: ASGIApp, *, header: str = "x-degraded") -> None:
-        self.app = app
-        self.header = header.lower().encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        names: set[str] = set()
-        token = _names.set(names)
-
-        async def marking_send(message: Message) -> None:
-            if names and message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((self.header, ", ".join(sorted(names)).encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, marking_send)
-        finally:
-            _names.reset(token)
+        super().__init__(app, degraded_header=header.lower().encode())
+        self.header = self._degraded

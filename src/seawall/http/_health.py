@@ -22,9 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seawall.http._asgi import ASGIApp, Receive, Scope, Send
+from seawall.http._asgi import ASGIApp, Scope, Send
+from seawall.http._edge import Edge
 
-__all__ = ["Health", "HealthMiddleware"]
+__all__ = ["Health", "HealthMiddleware", "probe_paths"]
 
 Check = Callable[[], Awaitable[Any] | Any]
 
@@ -97,35 +98,15 @@ class Health:
     def liveness(self) -> dict[str, Any]:
         return {"status": "alive", "uptime_s": round(time.monotonic() - self._born, 3)}
 
-
-class HealthMiddleware:
-    """Answer the probe paths from ``health``; pass everything else to ``app``."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        health: Health | None = None,
-        livez: str = "/livez",
-        readyz: str = "/readyz",
-        startupz: str = "/startupz",
-    ) -> None:
-        self.app = app
-        self.health = health or Health(started=True)
-        self.paths = {livez: "live", readyz: "ready", startupz: "startup"}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = self.paths.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if kind is None:
-            await self.app(scope, receive, send)
-            return
+    async def respond(self, kind: str, scope: Scope, send: Send) -> None:
+        """Answer probe ``kind`` (live / ready / startup) for the request in ``scope``."""
         verbose = b"verbose" in scope.get("query_string", b"")
         if kind == "live":
-            ok, details = True, self.health.liveness()
+            ok, details = True, self.liveness()
         elif kind == "ready":
-            ok, details = await self.health.readiness()
+            ok, details = await self.readiness()
         else:
-            ok = self.health.is_started
+            ok = self.is_started
             details = {"status": "started" if ok else "starting"}
         if verbose:
             body, ctype = json.dumps(details).encode(), b"application/json"
@@ -143,3 +124,28 @@ class HealthMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HealthMiddleware(Edge):
+    """Answer the probe paths from ``health``; pass everything else to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        health: Health | None = None,
+        livez: str = "/livez",
+        readyz: str = "/readyz",
+        startupz: str = "/startupz",
+    ) -> None:
+        super().__init__(
+            app, health=health or Health(started=True), probes=probe_paths(livez, readyz, startupz)
+        )
+        self.paths = self._probes
+
+
+def probe_paths(
+    livez: str = "/livez", readyz: str = "/readyz", startupz: str = "/startupz"
+) -> dict[str, str]:
+    """Probe paths to the probe each answers (the ``kind`` :meth:`Health.respond` takes)."""
+    return {livez: "live", readyz: "ready", startupz: "startup"}

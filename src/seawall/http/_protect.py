@@ -1,17 +1,18 @@
 """``protect(app)``: every seawall server edge around an ASGI app, in the right order.
 
-Outermost first, and why::
+The steps, first to last, and why (see :mod:`seawall.http._edge`, which runs them all in
+one ASGI callable):
 
-    HealthMiddleware       probes answer first: never shed, never queued, no deadline
-    DeadlineMiddleware     the budget starts counting before any queueing below
-    SheddingMiddleware     cheap refusal before any work (or any idempotency record)
-    IdempotencyMiddleware  replays and conflicts before the handler; stores what it said
-    DegradedMiddleware     inside idempotency, so a replayed answer keeps X-Degraded
+    health        probes answer first: never shed, never queued, no deadline
+    deadline      the budget starts counting before any queueing below
+    shedding      cheap refusal before any work (or any idempotency record)
+    idempotency   replays and conflicts before the handler; stores what it said
+    degraded      inside idempotency, so a replayed answer keeps X-Degraded
     app
 
-Each piece is also usable alone. ``protect`` returns a :class:`Protected` app whose
-``health`` and ``shedder`` are reachable (``seawall.http.serve`` drains through
-``health``).
+Each step is also usable alone (``DeadlineMiddleware`` and friends). ``protect`` returns
+a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
+(``seawall.http.serve`` drains through ``health``).
 """
 
 from __future__ import annotations
@@ -20,27 +21,27 @@ from collections.abc import Callable
 from typing import Any
 
 from seawall._clock import Clock
-from seawall.http._asgi import ASGIApp, Receive, Scope, Send
-from seawall.http._deadlines import DeadlineMiddleware
+from seawall.http._asgi import ASGIApp
 from seawall.http._degraded import DegradedMiddleware
-from seawall.http._health import Health, HealthMiddleware
-from seawall.http._shedding import RouteRules, SheddingMiddleware
+from seawall.http._edge import Edge
+from seawall.http._health import Health, probe_paths
+from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
 
 __all__ = ["Protected", "protect"]
 
 
-class Protected:
-    """An ASGI app wrapped by :func:`protect`; exposes its ``health`` and ``shedder``."""
+class Protected(Edge):
+    """An ASGI app wrapped by :func:`protect`; exposes its ``health`` and ``shedder``.
 
-    def __init__(self, app: ASGIApp, inner: ASGIApp, health: Health, shedder: LoadShedder | None):
-        self.app = app
-        self.inner = inner
-        self.health = health
-        self.shedder = shedder
+    ``inner`` is the app that was protected.
+    """
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+    health: Health
+
+    @property
+    def inner(self) -> ASGIApp:
+        return self.app
 
 
 def protect(
@@ -63,19 +64,29 @@ def protect(
     durability or many replicas), a store instance, or ``False``.
     """
     health = health or Health(started=True)
-    wrapped: ASGIApp = DegradedMiddleware(app)
+    load_shedder: LoadShedder | None = None
+    if shedder is not False:
+        load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
+    keyed = None
     if idempotency is not False:
         from seawall.http._idempotency import IdempotencyMiddleware
 
         store = None if idempotency is True else idempotency
         # Not our clock: stored records outlive the process, so they keep wall-clock time.
-        wrapped = IdempotencyMiddleware(wrapped, store=store, require=require_idempotency)
-    load_shedder: LoadShedder | None = None
-    if shedder is not False:
-        load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
-        wrapped = SheddingMiddleware(
-            wrapped, shedder=load_shedder, routes=routes, default_priority=default_priority
+        keyed = IdempotencyMiddleware(
+            DegradedMiddleware(app), store=store, require=require_idempotency
         )
-    wrapped = DeadlineMiddleware(wrapped, maximum=maximum, clock=clock)
-    wrapped = HealthMiddleware(wrapped, health=health)
-    return Protected(wrapped, app, health, load_shedder)
+    return Protected(
+        app,
+        health=health,
+        probes=probe_paths(),
+        maximum=maximum,
+        clock=clock,
+        shedder=load_shedder,
+        priorities=(Priorities(routes, default_priority) if load_shedder is not None else None),
+        unshed=PROBE_PATHS,
+        keyed=keyed,
+        methods=keyed.methods if keyed is not None else frozenset(),
+        requires_key=keyed.required if keyed is not None else None,
+        degraded_header=b"x-degraded",
+    )

@@ -4,14 +4,15 @@ A deadline is armed on every protected call and almost never fires: ``asyncio.ti
 costs about 3 µs per use and ``loop.call_later`` about 1.2 µs, which a server edge pays on
 every request. So each event loop gets a watchdog with a coarse timer wheel: alarms are
 grouped by deadline into buckets of :data:`RESOLUTION` seconds (rounded *up*, so an
-alarm never fires early and at most 5 ms late), one loop timer serves a whole bucket, and
-disarming is a dict delete — nothing dead is left behind to sweep. An alarm that fires
+alarm never fires early and at most 5 ms late), one loop timer serves the earliest bucket,
+and disarming is a dict delete. An alarm that fires
 cancels its task; the Timeout shell turns that cancellation into ``DeadlineExceeded``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import threading
 import weakref
@@ -50,26 +51,56 @@ class Alarm:
 
 
 class _Watchdog:
-    __slots__ = ("__weakref__", "buckets", "loop")
+    """One loop's alarms, in buckets, behind a single loop timer.
+
+    Buckets are created as deadlines arrive and left in place when their alarms are
+    disarmed (a steady stream of requests reuses each bucket until it is due), so most
+    buckets are empty by the time they are due. Only the earliest bucket holds a loop
+    timer: one timer per bucket would put a thousand live handles (5 s of 5 ms buckets)
+    into the event loop's heap, and every other timer of the server — uvicorn schedules a
+    keep-alive timer per request — would then pay for the deeper heap, measured at
+    several µs per request.
+    """
+
+    __slots__ = ("__weakref__", "buckets", "due", "handle", "loop", "next_key")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.buckets: dict[int, dict[int, Alarm]] = {}
+        self.due: list[int] = []  # heap of the buckets' keys
+        self.next_key: int | None = None  # the key the loop timer is set for
+        self.handle: asyncio.TimerHandle | None = None
 
     def add(self, alarm: Alarm) -> None:
         key = math.ceil(alarm.when / RESOLUTION)
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = {}
-            self.loop.call_at(key * RESOLUTION, self._fire, key)
+            heapq.heappush(self.due, key)
+            if self.next_key is None or key < self.next_key:
+                self._schedule(key)
         bucket[id(alarm)] = alarm
         alarm._bucket = bucket
 
-    def _fire(self, key: int) -> None:
-        bucket = self.buckets.pop(key, None)
-        if bucket:
-            for alarm in list(bucket.values()):
-                alarm._fire()
+    def _schedule(self, key: int) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self.next_key = key
+        self.handle = self.loop.call_at(key * RESOLUTION, self._fire)
+
+    def _fire(self) -> None:
+        # The loop may run a timer a clock tick early: what was scheduled counts as due.
+        assert self.next_key is not None
+        limit = max(self.next_key, math.floor(self.loop.time() / RESOLUTION))
+        self.handle = self.next_key = None
+        due, buckets = self.due, self.buckets
+        while due and due[0] <= limit:
+            bucket = buckets.pop(heapq.heappop(due), None)
+            if bucket:
+                for alarm in list(bucket.values()):
+                    alarm._fire()
+        if due:
+            self._schedule(due[0])
 
 
 _watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = (
@@ -81,9 +112,6 @@ _last = threading.local()
 
 
 def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
-    cached: _Watchdog | None = getattr(_last, "watchdog", None)
-    if cached is not None and cached.loop is loop:
-        return cached
     watchdog = _watchdogs.get(loop)
     if watchdog is None:
         watchdog = _watchdogs[loop] = _Watchdog(loop)
@@ -98,5 +126,8 @@ def arm(seconds: float) -> Alarm:
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")
     alarm = Alarm(loop.time() + seconds, task)
-    _watchdog_of(loop).add(alarm)
+    watchdog: _Watchdog | None = getattr(_last, "watchdog", None)
+    if watchdog is None or watchdog.loop is not loop:
+        watchdog = _watchdog_of(loop)
+    watchdog.add(alarm)
     return alarm

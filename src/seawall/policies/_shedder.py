@@ -286,7 +286,7 @@ class LoadShedder(Policy):
     :func:`seawall.priority` scopes (``default_priority`` outside one).
     """
 
-    __slots__ = ("_clock", "_default_rank", "_fixed", "_lock", "_state", "name")
+    __slots__ = ("_clock", "_default_rank", "_fixed", "_lock", "_state", "_thresholds", "name")
 
     def __init__(
         self,
@@ -346,6 +346,12 @@ class LoadShedder(Policy):
             queue_target=queue_target,
             queue_interval=queue_interval,
             lifo=lifo,
+        )
+        # A fixed limit's per-priority thresholds never move: computed once, not per call.
+        self._thresholds = (
+            tuple(self._state.threshold(rank) for rank in range(len(PRIORITIES)))
+            if self._fixed
+            else None
         )
 
     # -- forms -----------------------------------------------------------------------
@@ -475,8 +481,9 @@ class LoadShedder(Policy):
     def _admit_now(self, rank: int) -> bool:
         """The common case, before any waiter is built: room below this priority's share."""
         state = self._state
+        fixed = self._thresholds
         with self._lock:
-            if state.inflight < state.threshold(rank):
+            if state.inflight < (fixed[rank] if fixed is not None else state.threshold(rank)):
                 state.inflight += 1
                 state.admitted[rank] += 1
                 return True
@@ -570,6 +577,19 @@ class Admission:
             return
         self._started = shedder._clock.now()
         self._inflight = shedder._state.inflight
+
+    def try_enter(self) -> bool:
+        """Enter now if there is room, without waiting; ``False`` leaves it unentered.
+
+        For edges that want the common case without a coroutine: on ``False``, ``await
+        admission.__aenter__()`` (or ``with admission``) queues or refuses as usual.
+        """
+        if self._started is not None:
+            raise RuntimeError("an admission cannot be entered twice")
+        if not self._shedder._admit_now(self._rank):
+            return False
+        self._entered()
+        return True
 
     def __enter__(self) -> Admission:
         if self._started is not None:
