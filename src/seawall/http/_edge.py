@@ -14,6 +14,11 @@ same order, in one frame, with one scan of the headers and one send wrapper:
    conflicts, stored responses), which has its own, rarer, path;
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
+The deadline's cancellation alarm is armed where the handler first suspends: an alarm can
+only interrupt a coroutine at a suspension point, so a handler that finishes without
+suspending could not have been cancelled anyway, and skipping its alarm is most of what
+a trivial endpoint pays for its deadline.
+
 Each step is optional. The standalone middlewares (``DeadlineMiddleware``,
 ``SheddingMiddleware``, ...) are this class with one step turned on, so there is one
 implementation of each step, and the pieces compose exactly as ``protect()`` does.
@@ -187,6 +192,7 @@ class Edge:
         # carries it too; everything else is marked here.
         marks = self._degraded is not None and not keyed
         response = _Response(send, self._degraded if marks else None)
+        reply = response.send if self._wraps else send
         admission: Admission | None = None
         permit = False  # a fixed limit's permit, taken without an Admission object
         failure: BaseException | None = None
@@ -219,7 +225,7 @@ class Edge:
             try:
                 handler = self._keyed if keyed else self.app
                 assert handler is not None
-                work = handler(scope, receive, response.send)
+                work = handler(scope, receive, reply)
                 if alarm is not None or deadline is None or type(work) is not CoroutineType:
                     await work
                 else:
