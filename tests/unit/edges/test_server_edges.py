@@ -19,6 +19,7 @@ from seawall.http import (
     HealthMiddleware,
     SheddingMiddleware,
 )
+from seawall.stores import MemoryStore
 
 
 async def echo_budget(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -215,6 +216,30 @@ HEADER_VALUES = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint
 def test_fuzzed_headers_get_400_or_are_served_never_500(headers: dict[str, str]) -> None:
     app = seawall.http.protect(echo_budget, idempotency=False)
     response = request(app, "/", headers=headers)
+    assert response.status_code in (200, 400, 504), response.text
+    if response.status_code == 400:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"]
+
+
+KEYED_HEADER_NAMES = st.sampled_from(
+    ["x-request-timeout-ms", "grpc-timeout", "x-request-priority", "idempotency-key"]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(KEYED_HEADER_NAMES, HEADER_VALUES, max_size=4), st.binary(max_size=64))
+def test_fuzzed_headers_on_keyed_posts_get_400_or_are_served_never_500(
+    headers: dict[str, str], body: bytes
+) -> None:
+    app = seawall.http.protect(echo_budget, idempotency=MemoryStore())
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/orders", headers=headers, content=body)
+
+    response = asyncio.run(go())
     assert response.status_code in (200, 400, 504), response.text
     if response.status_code == 400:
         assert response.headers["content-type"] == "application/problem+json"
