@@ -6,9 +6,10 @@
   rollbacks always - and return the journal, which :func:`write_journal` saves;
 * :func:`write_report` writes ``report.md`` and a self-contained ``report.html`` with
   latency, throughput and errors over time, fault windows shaded;
-* :func:`draft_postmortem` drafts a blameless postmortem from a journal.
+* :func:`draft_postmortem` drafts a blameless postmortem from a journal, and
+  :func:`draft_gameday_postmortem` one from a game day's ``gameday.json``.
 
-The CLI is ``seawall experiment run FILE`` and ``seawall postmortem JOURNAL``
+The CLI is ``seawall experiment run FILE`` and ``seawall postmortem FILE``
 (``docs/experiments.md``). Needs the ``seawall[chaos]`` extra.
 """
 
@@ -21,6 +22,7 @@ from seawall.gameday._experiment import (
     load_experiment,
     parse_experiment,
 )
+from seawall.gameday._gameday_postmortem import draft_gameday_postmortem
 from seawall.gameday._journal import load_journal, write_journal
 from seawall.gameday._postmortem import draft_postmortem
 from seawall.gameday._report import write_report
@@ -33,6 +35,7 @@ __all__ = [
     "Experiment",
     "Hypothesis",
     "Runner",
+    "draft_gameday_postmortem",
     "draft_postmortem",
     "load_experiment",
     "load_journal",

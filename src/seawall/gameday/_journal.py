@@ -18,7 +18,15 @@ from typing import Any
 
 from seawall._errors import ConfigError
 
-__all__ = ["JOURNAL_VERSION", "STATUSES", "jsonable", "load_journal", "write_journal"]
+__all__ = [
+    "JOURNAL_VERSION",
+    "STATUSES",
+    "check_journal",
+    "jsonable",
+    "load_journal",
+    "read_json",
+    "write_journal",
+]
 
 JOURNAL_VERSION = 1
 STATUSES = ("completed", "deviated", "failed", "interrupted", "aborted")
@@ -55,8 +63,8 @@ def _expect(journal: dict[str, Any], key: str, kind: type, source: str) -> None:
         raise ConfigError(f"{source}: journal field {key!r} must be a {kind.__name__}")
 
 
-def load_journal(path: str | Path) -> dict[str, Any]:
-    """Read a journal (seawall's or Chaos Toolkit's); raises :class:`ConfigError`."""
+def read_json(path: str | Path, what: str = "JSON document") -> Any:
+    """The JSON value in ``path``; raises :class:`ConfigError` naming the file and why."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -65,11 +73,17 @@ def load_journal(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from None
     try:
-        journal = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{source}:{exc.lineno}: not a JSON journal: {exc.msg}") from None
+        raise ConfigError(f"{source}:{exc.lineno}: not a {what}: {exc.msg}") from None
     except RecursionError:
         raise ConfigError(f"{source}: JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts from text
+        raise ConfigError(f"{source}: not a {what}: {exc}") from None
+
+
+def check_journal(journal: Any, source: str) -> dict[str, Any]:
+    """``journal`` if it has a journal's shape; raises :class:`ConfigError` if not."""
     if not isinstance(journal, dict):
         raise ConfigError(f"{source}: a journal is a JSON object")
     for key in ("experiment", "status"):
@@ -81,3 +95,8 @@ def load_journal(path: str | Path) -> dict[str, Any]:
         _expect(journal, key, list, source)
     _expect(journal, "steady_states", dict, source)
     return journal
+
+
+def load_journal(path: str | Path) -> dict[str, Any]:
+    """Read a journal (seawall's or Chaos Toolkit's); raises :class:`ConfigError`."""
+    return check_journal(read_json(path, "JSON journal"), str(path))

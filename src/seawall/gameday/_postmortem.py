@@ -13,9 +13,16 @@ from typing import Any
 
 from seawall.gameday._load import percentile
 
-__all__ = ["Impact", "draft_postmortem", "measure_impact"]
+__all__ = [
+    "TODO",
+    "Impact",
+    "blameless_note",
+    "draft_postmortem",
+    "judged_sections",
+    "measure_impact",
+]
 
-_TODO = "_TODO_"
+TODO = "_TODO_"
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,30 @@ def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str
     return good, bad
 
 
+def blameless_note(source: str) -> str:
+    """The preamble every draft opens with; ``source`` is the file it was drafted from."""
+    return (
+        "> Blameless: this describes what the system and the process did, not who did what. "
+        f"Drafted by seawall from `{source}`; every `{TODO}` is for the team to fill."
+    )
+
+
+def judged_sections(good: list[str], bad: list[str]) -> list[str]:
+    """What went well and badly, and one placeholder action item per thing that went badly."""
+    lines = ["## What went well", ""]
+    lines += [f"- {item}" for item in good] or ["- " + TODO]
+    lines += ["", "## What went badly", ""]
+    lines += [f"- {item}" for item in bad] or ["- Nothing measured went badly. " + TODO]
+    lines += ["", "## Action items", "", "| # | action | owner | priority | ticket |"]
+    lines.append("|---|---|---|---|---|")
+    seeds = bad or ["(none proposed)"]
+    for n, item in enumerate(seeds, 1):
+        short = item if len(item) <= 90 else item[:87] + "..."
+        short = short.replace("|", "/").replace("\n", " ")
+        lines.append(f"| {n} | {TODO}: address — {short} | {TODO} | {TODO} | {TODO} |")
+    return lines
+
+
 def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json") -> str:
     """A blameless postmortem draft in Markdown."""
     title = str(journal.get("title") or (journal.get("experiment") or {}).get("title", "?"))
@@ -180,8 +211,7 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
     lines = [
         f"# Postmortem (draft): {title}",
         "",
-        "> Blameless: this describes what the system and the process did, not who did what. "
-        f"Drafted by seawall from `{journal_path}`; every `{_TODO}` is for the team to fill.",
+        blameless_note(journal_path),
         "",
         "## Summary",
         "",
@@ -213,7 +243,7 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
                 else "."
             ),
         ]
-    lines += ["- Customer impact: " + _TODO, "", "## Timeline", "", "All times UTC.", ""]
+    lines += ["- Customer impact: " + TODO, "", "## Timeline", "", "All times UTC.", ""]
     lines += ["| time | t (s) | event |", "|---|---|---|"]
     for event in journal.get("events", []):
         message = str(event.get("message", "")).replace("|", "\\|").replace("\n", " ")
@@ -228,19 +258,8 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
                 f"until {until}."
             )
     else:
-        lines.append("No fault window was recorded; " + _TODO + ": what changed?")
-    lines += ["", "## What went well", ""]
-    lines += [f"- {item}" for item in good] or ["- " + _TODO]
-    lines += ["", "## What went badly", ""]
-    lines += [f"- {item}" for item in bad] or ["- Nothing measured went badly. " + _TODO]
-    lines += ["", "## Action items", "", "| # | action | owner | priority | ticket |"]
-    lines.append("|---|---|---|---|---|")
-    seeds = bad or ["(none proposed)"]
-    for n, item in enumerate(seeds, 1):
-        short = item if len(item) <= 90 else item[:87] + "..."
-        lines.append(
-            f"| {n} | {_TODO}: address — {short.replace('|', '/')} | {_TODO} | {_TODO} | {_TODO} |"
-        )
+        lines.append("No fault window was recorded; " + TODO + ": what changed?")
+    lines += ["", *judged_sections(good, bad)]
     lines += ["", "## Supporting data", "", f"- Journal: `{journal_path}`"]
     lines.append(f"- Experiment file: `{journal.get('source', '?')}`")
     failed = [r for r in _all_runs(journal) if r.get("status") not in ("succeeded", None)]
