@@ -33,8 +33,8 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import Deadline, nearest
 from seawall._deadline import _current as _deadline_scope
-from seawall._deadline import nearest
 from seawall._degraded import _names
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import PRIORITY_RANK
@@ -206,7 +206,7 @@ class Edge:
                     admission = shedder.admit(_LEVELS[rank])
                 if admission is not None and not admission.try_enter():
                     if deadline is not None:  # the wait in the queue counts against it
-                        alarm = arm(deadline.when - self.clock.now())
+                        alarm = self._arm(deadline)
                     try:
                         await admission.__aenter__()
                     except LoadShed as exc:
@@ -237,7 +237,7 @@ class Edge:
                     except StopIteration:
                         pass
                     else:
-                        alarm = arm(deadline.when - self.clock.now())
+                        alarm = self._arm(deadline)
                         await _Resumed(work, suspended)
             finally:
                 if ntoken is not None:
@@ -282,6 +282,13 @@ class Edge:
         await send_problem(
             send, 504, "Deadline exceeded", f"the handler ran past its {budget:.3f}s budget"
         )
+
+    def _arm(self, deadline: Deadline) -> Alarm | None:
+        """An alarm for ``deadline``; None off asyncio (trio), where the scope is cooperative."""
+        try:
+            return arm(deadline.when - self.clock.now())
+        except RuntimeError:
+            return None
 
 
 _SPENT = "the request's budget was spent"

@@ -309,3 +309,36 @@ def test_standalone_middlewares_are_single_steps() -> None:
         "health/livez": 200,
         "health/other": 200,
     }
+
+
+class _Trap:
+    """What a non-asyncio loop (trio) has coroutines yield: a value it answers with a send."""
+
+    def __await__(self) -> Generator[str, str, str]:
+        answer = yield "trap"
+        return answer
+
+
+def test_off_asyncio_the_deadline_is_cooperative_and_the_handler_still_runs() -> None:
+    seen: list[Any] = []
+
+    async def foreign(scope: Scope, receive: Any, send: Any) -> None:
+        seen.append(await _Trap())
+        seen.append(seawall.remaining() is not None)
+        await ok(scope, receive, send)
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    # Driven by hand, as another event loop would: no asyncio loop, so no alarm to arm.
+    request = seawall.http.protect(foreign)(_scope(), receive, send)
+    assert request.send(None) == "trap"
+    with pytest.raises(StopIteration):
+        request.send("answered")
+    assert seen == ["answered", True]
+    assert _status(sent) == 200
