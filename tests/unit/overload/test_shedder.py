@@ -310,3 +310,33 @@ def test_bad_parameters_raise_config_error(kwargs: dict[str, object]) -> None:
 def test_unknown_priority_is_a_config_error() -> None:
     with pytest.raises(seawall.ConfigError):
         seawall.LoadShedder("api").admit("urgent")
+
+
+def test_try_enter_admits_only_when_there_is_room_and_never_waits() -> None:
+    clock = FakeClock()
+    shedder = seawall.LoadShedder("t", limit=2, max_queue=4, clock=clock)
+    first, second, third = (shedder.admit("high") for _ in range(3))
+    assert first.try_enter()
+    assert second.try_enter()
+    assert not third.try_enter()  # full: left unentered, nothing queued
+    assert shedder.statistics().inflight == 2
+    assert shedder.statistics().queued == 0
+    with pytest.raises(RuntimeError):
+        first.try_enter()  # an admission is entered once
+    first.__exit__(None, None, None)
+    with third:  # the ordinary path still works on an admission try_enter refused
+        assert shedder.statistics().inflight == 2
+    second.__exit__(None, None, None)
+    assert shedder.statistics().inflight == 0
+
+
+def test_try_enter_feeds_an_adaptive_limit_like_with() -> None:
+    clock = FakeClock()
+    limit = seawall.AIMDLimit(initial=10, latency_threshold=1.0)
+    shedder = seawall.LoadShedder("api", limit=limit, clock=clock)
+    admission = shedder.admit("high")
+    assert admission.try_enter()
+    clock.advance(5.0)  # far slower than the threshold
+    admission.__exit__(None, None, None)
+    assert shedder.limit == 9  # sampled, exactly as `with shedder.admit()` is
+    assert shedder.statistics().smoothed_rtt == pytest.approx(5.0)
