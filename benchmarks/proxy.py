@@ -2,7 +2,7 @@
 
 Run it from the repository root::
 
-    .venv/bin/python benchmarks/proxy.py                # 100 MB x 9, 2000 round trips x 9
+    .venv/bin/python benchmarks/proxy.py                # 100 MB x 21, 2000 round trips x 21
     .venv/bin/python benchmarks/proxy.py --quick        # smoke run, a few seconds
     .venv/bin/python benchmarks/proxy.py --json out.json
 
@@ -26,7 +26,9 @@ Method, and why
       moment of the machine lands on both rather than on one; the reported figures are
       medians over the rounds (noise only ever slows things down and comes in bursts),
       with min and max alongside. The throughput ratio is the median of the per-round
-      ratios (each round's two transfers ran back to back, under the same load).
+      ratios (each round's two transfers ran back to back, under the same load). Single
+      rounds on two shared cores range from about 25 % to 85 %, so the median needs many of
+      them: with 9 rounds it moved 46-58 % between runs, with 21 rounds 52-59 %.
     * Latency: per round, the median of the round trips of each path; the added latency
       is the median over rounds of (proxied median - direct median).
 
@@ -201,7 +203,7 @@ def spread(values: list[float], scale: float, unit: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=100, help="MB per bulk transfer (100)")
-    parser.add_argument("--repeats", type=int, default=9, help="rounds (9)")
+    parser.add_argument("--repeats", type=int, default=21, help="rounds (21)")
     parser.add_argument("--round-trips", type=int, default=2000, help="per path per round (2000)")
     parser.add_argument("--quick", action="store_true", help="20 MB, 3 rounds, 500 round trips")
     parser.add_argument("--json", type=Path, help="write every sample here")
