@@ -12,7 +12,7 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send", "header", "send_problem"]
+__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send", "header_values", "send_problem"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,12 +21,19 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The value of header ``name`` (lower-case bytes), or None; the first one wins."""
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+def header_values(scope: Scope, name: bytes) -> list[bytes]:
+    """Every value of request header ``name`` (given in lower case), in order.
+
+    The ASGI spec asks servers to lower-case header names but does not require it, and
+    asks them to preserve case where they can; so a name that is not lower case is
+    compared lower-cased. (uvicorn, hypercorn, granian and httpx's ASGI transport send
+    lower case, which costs one comparison.)
+    """
+    return [
+        bytes(value)
+        for key, value in scope.get("headers", ())
+        if key == name or (not key.islower() and key.lower() == name)
+    ]
 
 
 async def send_problem(

@@ -53,8 +53,9 @@ __all__ = ["Edge", "KeyedRoute"]
 
 logger = logging.getLogger("seawall.http")
 
-# What one pass over the request headers looks for. ASGI servers send lower-case names
-# (the spec requires it), so an exact lookup per header is the whole cost.
+# What one pass over the request headers looks for. ASGI servers send lower-case names in
+# practice, so an exact lookup is the common cost; the spec only asks for lower case, so a
+# name that is not lower case is looked up again lower-cased.
 _BUDGET, _PRIORITY, _KEY = 0, 1, 2
 _WANTED = {
     b"x-request-timeout-ms": _BUDGET,
@@ -144,7 +145,12 @@ class Edge:
             for name, value in scope["headers"]:
                 wanted = _WANTED.get(name)
                 if wanted is None:
-                    continue
+                    if name.islower():
+                        continue
+                    name = name.lower()
+                    wanted = _WANTED.get(name)
+                    if wanted is None:
+                        continue
                 if wanted == _BUDGET:
                     if budgets is None:
                         budgets = []

@@ -37,7 +37,15 @@ from typing import Literal
 from seawall._clock import Clock
 from seawall._errors import ConfigError, HeaderError
 from seawall._events import Event, emit
-from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, send_problem
+from seawall.http._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    header_values,
+    send_problem,
+)
 from seawall.stores._base import Claim, IdempotencyStore, RecordKey, StoredResponse
 from seawall.stores._memory import MemoryStore
 
@@ -175,7 +183,7 @@ def _sf_string(value: str, text: str) -> str:
 
 def authorization_principal(scope: Scope) -> str:
     """The default principal: SHA-256 of the ``Authorization`` header ("" when absent)."""
-    sent = [bytes(v) for k, v in scope.get("headers", ()) if k == b"authorization"]
+    sent = header_values(scope, b"authorization")
     return hashlib.sha256(b"\n".join(sent)).hexdigest()
 
 
@@ -265,7 +273,7 @@ class IdempotencyMiddleware:
             return
         method: str = scope["method"]
         path: str = scope.get("path", "/")
-        sent = [bytes(v).decode("latin-1") for k, v in scope.get("headers", ()) if k == _KEY]
+        sent = [value.decode("latin-1") for value in header_values(scope, _KEY)]
         if not sent:
             if self.required(method, path):
                 self._emit("missing_key", 400)

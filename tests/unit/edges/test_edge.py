@@ -342,3 +342,31 @@ def test_off_asyncio_the_deadline_is_cooperative_and_the_handler_still_runs() ->
         request.send("answered")
     assert seen == ["answered", True]
     assert _status(sent) == 200
+
+
+def test_header_names_match_in_any_case() -> None:
+    """ASGI asks servers for lower-case names but does not require it."""
+
+    async def charge(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()
+        charges.append(1)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(charges)).encode()})
+
+    charges: list[int] = []
+    app = seawall.http.protect(charge, idempotency=MemoryStore())
+
+    def post(*headers: tuple[bytes, bytes]) -> list[dict[str, Any]]:
+        return asyncio.run(_call(app, _scope("POST", "/charges", list(headers)), b"{}"))
+
+    assert _status(post((b"X-Request-Timeout-Ms", b"0"))) == 504
+    assert _status(post((b"X-REQUEST-PRIORITY", b"urgent"))) == 400
+    alice = (b"Authorization", b"Bearer alice")
+    first = post((b"Idempotency-Key", b"k1"), alice)
+    replay = post((b"IDEMPOTENCY-KEY", b"k1"), alice)
+    bob = post((b"Idempotency-Key", b"k1"), (b"AUTHORIZATION", b"Bearer bob"))
+    assert [_status(first), _status(replay), _status(bob)] == [201, 201, 201]
+    assert (b"idempotent-replayed", b"true") in replay[0]["headers"]
+    assert first[1]["body"] == replay[1]["body"] == b"1"
+    assert bob[1]["body"] == b"2"  # another principal: its own run, never alice's answer
+    assert charges == [1, 1]
