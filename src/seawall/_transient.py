@@ -6,35 +6,7 @@ refused or reset, the answer did not come in time, or the server said "not now" 
 time; a bad certificate stays bad. Python's HTTP libraries do not share an exception
 tree (``requests.ConnectionError`` is not the builtin ``ConnectionError``), so the
 libraries users call are recognised by their classes' module and name, without
-importing them:
-
-=========== ======================================================= ======================
-library     retried                                                 not retried
-=========== ======================================================= ======================
-builtins    ``ConnectionError`` (refused, reset, aborted, broken    every other error
-            pipe), ``TimeoutError`` (``socket.timeout``,            without a status
-            ``asyncio.TimeoutError``)
-requests    ``ConnectionError`` (also ``ConnectTimeout``),          ``SSLError``;
-            ``Timeout`` (``ReadTimeout``), ``ChunkedEncodingError`` ``HTTPError`` by status
-urllib3     ``TimeoutError`` (``ConnectTimeoutError``,              ``SSLError``
-            ``NewConnectionError``, ``NameResolutionError``,
-            ``ReadTimeoutError``), ``ProtocolError`` (connection
-            aborted); ``MaxRetryError`` is judged by its ``.reason``
-aiohttp     ``ClientConnectionError`` (``ClientConnectorError``,    ``ClientSSLError``,
-            ``ClientOSError``, ``ServerDisconnectedError``,         ``ServerFingerprint-
-            ``ServerTimeoutError``), ``ClientPayloadError``         Mismatch``;
-                                                                    ``ClientResponseError``
-                                                                    by ``.status``
-httpx       ``TransportError`` (``ConnectError``, ``ReadTimeout``,  ``UnsupportedProtocol``,
-            ``RemoteProtocolError``, ...)                           ``LocalProtocolError``;
-                                                                    ``HTTPStatusError`` by
-                                                                    status
-gRPC        ``RpcError`` whose ``.code()`` is ``UNAVAILABLE``       every other code
-any         a status of 5xx, 408 or 429, read from ``status_code``  any other status
-            or ``status``, or ``response.status_code``
-seawall     —                                                       ``Rejected`` (a policy
-                                                                    said no on purpose)
-=========== ======================================================= ======================
+importing them; :func:`transient`'s docstring has the table, as docs/retries.md does.
 
 The first class in an exception's MRO that the table names decides, so a library's
 specific class (``requests.SSLError``) wins over its base (``requests.ConnectionError``).
@@ -139,13 +111,39 @@ def _unavailable(exc: BaseException) -> bool:
 def transient(exc: BaseException) -> bool:
     """Whether ``exc`` is worth retrying: network errors, timeouts, 5xx, 408 and 429.
 
-    Recognises the builtin ``ConnectionError``/``TimeoutError``, requests, urllib3 (a
-    ``MaxRetryError`` by its ``.reason``), aiohttp, httpx and gRPC ``UNAVAILABLE``
-    without importing any of them, and a status from any library (``status_code``,
-    ``status`` or ``response.status_code``). 4xx other than 408/429 mean "you sent
-    something invalid": retrying changes nothing. :class:`~seawall.Rejected` is never
-    transient: a policy refused on purpose. The full table is in this module's docstring
-    and in docs/retries.md.
+    4xx other than 408/429 mean "you sent something invalid": retrying changes nothing.
+    :class:`~seawall.Rejected` is never transient: a policy refused on purpose. Each
+    library's classes are recognised by module and name, without importing it:
+
+    ``builtins``
+        retried: ``ConnectionError`` (refused, reset, aborted, broken pipe),
+        ``TimeoutError`` (also ``socket.timeout``, ``asyncio.TimeoutError``).
+    ``requests``
+        retried: ``ConnectionError`` (also ``ConnectTimeout``), ``Timeout``
+        (``ReadTimeout``), ``ChunkedEncodingError``; not: ``SSLError``; ``HTTPError`` by
+        its response's status.
+    ``urllib3``
+        retried: ``TimeoutError`` (``ConnectTimeoutError``, ``NewConnectionError``,
+        ``NameResolutionError``, ``ReadTimeoutError``), ``ProtocolError`` (connection
+        aborted); not: ``SSLError``; ``MaxRetryError`` is judged by its ``.reason``.
+    ``aiohttp``
+        retried: ``ClientConnectionError`` (``ClientConnectorError``, ``ClientOSError``,
+        ``ServerDisconnectedError``, ``ServerTimeoutError``), ``ClientPayloadError``;
+        not: ``ClientSSLError``, ``ServerFingerprintMismatch``; ``ClientResponseError``
+        by its ``.status``.
+    ``httpx``
+        retried: ``TransportError`` (``ConnectError``, ``ReadTimeout``,
+        ``RemoteProtocolError``, ...); not: ``UnsupportedProtocol``,
+        ``LocalProtocolError``; ``HTTPStatusError`` by its response's status.
+    ``grpc``
+        retried: ``RpcError`` whose ``.code()`` is ``UNAVAILABLE``; not: other codes.
+    any library
+        a status of 5xx, 408 or 429, read from ``status_code``, ``status`` or
+        ``response.status_code``; not: any other status, nor an error without one.
+
+    The first class in the exception's MRO that a row names decides, so
+    ``requests.exceptions.SSLError`` is not retried although it is a
+    ``requests.ConnectionError``.
     """
     decision = _decisions.get(type(exc))  # inlined: this runs on every failure
     if decision is None:

@@ -99,7 +99,7 @@ def _breaker_options(breaker: object) -> dict[str, Any]:
 class HostPolicies:
     """The recipe for one host's retry, breaker and bulkhead, from ``standard()``."""
 
-    __slots__ = ("_breaker", "_clock", "_given", "_rng", "_standard", "timeout", "total_timeout")
+    __slots__ = ("_breaker", "_clock", "_given", "_rng", "_standard", "timeout")
 
     def __init__(
         self,
@@ -120,13 +120,13 @@ class HostPolicies:
         self._clock = clock
         self._rng = rng
         self._breaker = _breaker_options(breaker)
-        # What the caller gave, by client option; None means standard()'s default.
         total = _seconds(total_timeout, "total_timeout")
         if total is not None and total <= MIN_RESERVE:
             raise ConfigError(
                 f"total_timeout={total_timeout!r} leaves no time for a request after the "
                 f"{MIN_RESERVE * 1000:.0f} ms every caller keeps in reserve"
             )
+        # What the caller gave, by client option; None means standard()'s default.
         given: dict[str, Any] = {
             "timeout": _seconds(timeout, "timeout"),
             "total_timeout": total,
@@ -144,8 +144,7 @@ class HostPolicies:
             self._own_breaker("client", self._standard)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{self._culprit()}: {exc}") from exc
-        self.timeout: float = prototype.attempt_timeout.seconds
-        self.total_timeout: float | None = prototype.retry.timeout
+        self.timeout: float = prototype.attempt_timeout.seconds  # the cap per attempt
 
     def _standard_pipeline(self, host: str, arguments: dict[str, Any]) -> StandardPipeline:
         options = {k: v for k, v in arguments.items() if k not in ("retry_budget", "breaker")}
