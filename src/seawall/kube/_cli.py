@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from seawall._errors import ConfigError
-from seawall._yaml import read_sources
+from seawall._formats._yaml import read_sources
 from seawall.kube._config import load_config
 from seawall.kube._generate import generate, to_yaml
 from seawall.kube._lint import lint_paths, lint_text

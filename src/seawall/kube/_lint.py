@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO
 
-from seawall._yaml import field_path, load_text, read_sources
+from seawall._formats._yaml import field_path, load_text, read_sources
 from seawall.kube._checks import CHECKS, Context
 from seawall.kube._config import LintConfig
 from seawall.kube._objects import KubeObject, objects_of

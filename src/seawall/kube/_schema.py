@@ -19,7 +19,7 @@ import jsonschema  # no stubs; a kubernetes-validate dependency
 from referencing import Registry, Resource
 
 from seawall._errors import ConfigError
-from seawall._yaml import PathPart
+from seawall._formats._yaml import PathPart
 
 __all__ = ["DEFAULT_VERSION", "SchemaError", "resolve_version", "schema_errors", "versions"]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import Document, load_text
+from seawall._formats._yaml import Document, load_text
 from seawall.kube._graph import Call, Reader, parse_calls
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
 

@@ -1,4 +1,4 @@
-"""A line-aware YAML reader for Kubernetes manifests.
+"""A line-aware YAML reader for Kubernetes manifests and chaos experiment files.
 
 Findings are only useful when they point at a line, and PyYAML's constructors throw the
 positions away. So we let libyaml (when present) compose the node graph and build plain

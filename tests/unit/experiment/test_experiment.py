@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seawall._errors import ConfigError
-from seawall.gameday import load_experiment, parse_experiment
+from seawall.experiment import load_experiment, parse_experiment
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "experiments"
 
@@ -24,11 +24,11 @@ steady-state-hypothesis:
     - type: probe
       name: healthy
       tolerance: true
-      provider: {type: python, module: tests.unit.gameday.probes, func: health}
+      provider: {type: python, module: tests.unit.experiment.probes, func: health}
 method:
   - type: action
     name: break
-    provider: {type: python, module: tests.unit.gameday.probes, func: break_it}
+    provider: {type: python, module: tests.unit.experiment.probes, func: break_it}
     pauses: {before: 1.5, after: 2}
   - type: probe
     name: page
@@ -37,7 +37,7 @@ method:
 rollbacks:
   - type: action
     name: mend
-    provider: {type: python, module: tests.unit.gameday.probes, func: mend}
+    provider: {type: python, module: tests.unit.experiment.probes, func: mend}
 """
 
 

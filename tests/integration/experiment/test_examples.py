@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seawall.cli import main
-from tests.integration.gameday.conftest import EXAMPLES, Proxied
+from tests.integration.experiment.conftest import EXAMPLES, Proxied
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_the_deviating_example_exits_1_and_its_rollback_removed_the_toxic(
 
 
 def test_proxy_lifecycle_actions(proxied_site: Proxied, tmp_path: Path) -> None:
-    from tests.integration.gameday.conftest import free_port
+    from tests.integration.experiment.conftest import free_port
 
     listen = free_port()
     upstream = proxied_site.service.removeprefix("http://")

@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from seawall.gameday._context import ActivityFailed, RunContext
-from seawall.gameday._fields import Field
+from seawall.experiment._context import ActivityFailed, RunContext
+from seawall.experiment._fields import Field
 
 __all__ = ["HttpProvider", "ProcessProvider", "Provider", "PythonProvider"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from seawall._errors import ConfigError
-from seawall.gameday import draft_postmortem, load_journal, write_report
-from seawall.gameday._postmortem import measure_impact
-from tests.unit.gameday.journals import sample_journal
+from seawall.experiment import draft_postmortem, load_journal, write_report
+from seawall.experiment._postmortem import measure_impact
+from tests.unit.experiment.journals import sample_journal
 
 
 def test_report_files_are_written_and_the_html_is_self_contained(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seawall._errors import ConfigError
-from seawall.gameday import parse_experiment
-from tests.unit.gameday.test_experiment import EXAMPLES, GOOD
+from seawall.experiment import parse_experiment
+from tests.unit.experiment.test_experiment import EXAMPLES, GOOD
 
 CORPUS = [GOOD, *(p.read_text() for p in sorted(EXAMPLES.glob("*.*")))]
 BASE = [yaml.safe_load(text) for text in CORPUS]

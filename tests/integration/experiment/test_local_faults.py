@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from seawall.cli import main
-from tests.integration.gameday.conftest import free_port, wait_until_up
+from tests.integration.experiment.conftest import free_port, wait_until_up
 
 pytestmark = pytest.mark.integration
 

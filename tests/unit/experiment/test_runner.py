@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from seawall.gameday import EXIT_CODES, Runner, parse_experiment
+from seawall.experiment import EXIT_CODES, Runner, parse_experiment
 from seawall.testing import FakeClock
-from tests.unit.gameday import probes
+from tests.unit.experiment import probes
 
-M = "tests.unit.gameday.probes"
+M = "tests.unit.experiment.probes"
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.gameday.conftest import ROOT
+from tests.integration.experiment.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 

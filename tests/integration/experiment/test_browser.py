@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seawall.gameday import write_report
+from seawall.experiment import write_report
 from tests.integration.conftest import need
-from tests.unit.gameday.journals import sample_journal
+from tests.unit.experiment.journals import sample_journal
 
 pytestmark = pytest.mark.integration
 

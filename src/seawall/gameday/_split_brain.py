@@ -34,11 +34,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from seawall.lease._backend import Observation
-from seawall.lease._election import Election, LeaseTiming
-from seawall.lease._errors import StaleToken
-from seawall.lease._fencing import SQLiteFencedStore
-from seawall.lease._memory import MemoryLease, MemoryLeaseStore
+from seawall.lease import (
+    Election,
+    LeaseTiming,
+    MemoryLease,
+    MemoryLeaseStore,
+    Observation,
+    SQLiteFencedStore,
+    StaleToken,
+)
 from seawall.testing import FakeClock
 
 __all__ = ["SplitBrainResult", "SplitBrainRow", "run_split_brain"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seawall.lease import run_split_brain
+from seawall.gameday import run_split_brain
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])

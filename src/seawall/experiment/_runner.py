@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall.gameday._context import DEFAULT_CONTROL_URL, ActivityFailed, RunContext, iso
-from seawall.gameday._experiment import Activity, Experiment
-from seawall.gameday._journal import JOURNAL_VERSION, jsonable
-from seawall.gameday._tolerance import within_tolerance
+from seawall.experiment._context import DEFAULT_CONTROL_URL, ActivityFailed, RunContext, iso
+from seawall.experiment._experiment import Activity, Experiment
+from seawall.experiment._journal import JOURNAL_VERSION, jsonable
+from seawall.experiment._tolerance import within_tolerance
 
 __all__ = ["EXIT_CODES", "Runner", "run_experiment"]
 

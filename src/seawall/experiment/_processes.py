@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seawall.gameday._context import ActivityFailed, ManagedProcess, RunContext
-from seawall.gameday._fields import Field
+from seawall.experiment._context import ActivityFailed, ManagedProcess, RunContext
+from seawall.experiment._fields import Field
 
 __all__ = ["KillProcess", "RestartProcess", "StartProcess", "StopProcess"]
 

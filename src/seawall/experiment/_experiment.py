@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import Document, load_text
-from seawall.gameday._actions import parse_seawall_action
-from seawall.gameday._fields import Field
-from seawall.gameday._providers import HttpProvider, ProcessProvider, Provider, PythonProvider
-from seawall.gameday._tolerance import check_tolerance
+from seawall._formats._yaml import Document, load_text
+from seawall.experiment._actions import parse_seawall_action
+from seawall.experiment._fields import Field
+from seawall.experiment._providers import HttpProvider, ProcessProvider, Provider, PythonProvider
+from seawall.experiment._tolerance import check_tolerance
 
 __all__ = ["Activity", "Experiment", "Hypothesis", "load_experiment", "parse_experiment"]
 

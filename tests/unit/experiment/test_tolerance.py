@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from seawall.gameday import within_tolerance
+from seawall.experiment import within_tolerance
 
 HTTP_OK = {"status": 200, "headers": {}, "body": {"items": [{"id": 1}, {"id": 2}], "ok": True}}
 PROCESS_FAILED = {"status": 3, "stdout": "disk 91% full\n", "stderr": ""}

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-import seawall.gameday
+import seawall.experiment
 from seawall._errors import ConfigError
 from seawall.cli import main
-from seawall.gameday._cli import parse_vars
-from tests.unit.gameday import probes
+from seawall.experiment._cli import parse_vars
+from tests.unit.experiment import probes
 
-M = "tests.unit.gameday.probes"
+M = "tests.unit.experiment.probes"
 
 
 @pytest.fixture(autouse=True)
@@ -161,9 +161,9 @@ def test_vars_are_typed() -> None:
 
 
 def test_exports_are_sorted_and_complete() -> None:
-    exported = seawall.gameday.__all__
+    exported = seawall.experiment.__all__
     assert exported == sorted(exported, key=lambda n: (not n.isupper(), not n[0].isupper(), n))
     for name in exported:
-        assert hasattr(seawall.gameday, name)
-    public = {n for n in vars(seawall.gameday) if n[0] not in "_@" and n != "annotations"}
+        assert hasattr(seawall.experiment, name)
+    public = {n for n in vars(seawall.experiment) if n[0] not in "_@" and n != "annotations"}
     assert public == set(exported)

@@ -26,7 +26,7 @@ import re
 import warnings
 from typing import Any
 
-from seawall.gameday._fields import Field
+from seawall.experiment._fields import Field
 
 __all__ = ["check_tolerance", "within_tolerance"]
 

@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 from seawall._errors import ConfigError
-from seawall.gameday._gameday_postmortem import (
+from seawall.experiment._journal import check_journal, read_json
+from seawall.experiment._postmortem import draft_postmortem
+from seawall.gameday._postmortem import (
     check_gameday_report,
     draft_gameday_postmortem,
     is_gameday_report,
 )
-from seawall.gameday._journal import check_journal, read_json
-from seawall.gameday._postmortem import draft_postmortem
 
 __all__ = ["register"]
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seawall.gameday._context import ActivityFailed, RunContext
-from seawall.gameday._fields import Field
-from seawall.gameday._load import LoadSpec, generate_load
-from seawall.gameday._processes import KillProcess, RestartProcess, StartProcess, StopProcess
-from seawall.gameday._providers import Provider
+from seawall.experiment._context import ActivityFailed, RunContext
+from seawall.experiment._fields import Field
+from seawall.experiment._load import LoadSpec, generate_load
+from seawall.experiment._processes import KillProcess, RestartProcess, StartProcess, StopProcess
+from seawall.experiment._providers import Provider
 
 __all__ = ["ACTIONS", "parse_seawall_action"]
 
