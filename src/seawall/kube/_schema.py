@@ -176,6 +176,9 @@ def schema_errors(data: dict[str, Any], version: tuple[int, int]) -> list[Schema
     problem = api_problem(kind, api_version, version)
     if problem is not None:
         return [(("apiVersion",), problem)]
+    group, _, api = api_version.rpartition("/")
+    if (group, api, kind) not in served(version):
+        return None  # a custom resource: no schema is bundled, and kind names no file
     validator = _validator(version, kind, api_version)
     if validator is None:
         return None
