@@ -293,3 +293,24 @@ def test_a_removed_api_fails_the_gate(
     assert code == 1
     assert "SW100" in out
     assert message in out
+
+
+def test_existing_rules_keep_their_sarif_rule_index(capsys: pytest.CaptureFixture[str]) -> None:
+    # SARIF results point at rules by index; baselines made before a rule was added must
+    # still point at the same rule.
+    _, out, _ = _run(["kube", "lint", "--format", "sarif", str(SHOP)], capsys)
+    rules = json.loads(out)["runs"][0]["tool"]["driver"]["rules"]
+    before = [f"SW1{n:02d}" for n in range(16)] + ["SW190"]
+    assert [r["id"] for r in rules][: len(before)] == before
+
+
+def test_generate_reads_the_spec_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stdin(monkeypatch, SPEC.encode())
+    code, out, _ = _run(["kube", "generate", "-"], capsys)
+    assert code == 0
+    assert "kind: HorizontalPodAutoscaler" in out
+    _stdin(monkeypatch, b"name: web\nimage: \xff\n")
+    code, _, err = _run(["kube", "generate", "-"], capsys)
+    assert (code, err) == (2, "seawall: <stdin>: not UTF-8 text: invalid start byte at byte 17\n")

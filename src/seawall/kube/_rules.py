@@ -1,7 +1,8 @@
 """Check IDs, severities and findings, shared by ``kube lint`` and ``budget check``.
 
 IDs are stable: tools, suppressions and SARIF baselines refer to them, so a check may be
-reworded or refined but never renumbered. ``error`` means the setting drops requests or
+reworded or refined but never renumbered, and new rules go at the end of their tuple so
+each rule keeps its SARIF ``ruleIndex``. ``error`` means the setting drops requests or
 blocks operations during routine events (deploys, node drains, a slow dependency);
 ``warning`` weakens resilience against rarer ones; ``info`` is advice.
 """
@@ -128,6 +129,12 @@ LINT_RULES: tuple[Rule, ...] = (
         "the selector does not select the pod template's labels",
     ),
     Rule(
+        "SW190",
+        "ignore-without-reason",
+        Severity.WARNING,
+        "a seawall.dev/ignore annotation has no seawall.dev/ignore-reason; it is not honoured",
+    ),
+    Rule(
         "SW116",
         "replicas-with-hpa",
         Severity.ERROR,
@@ -185,12 +192,6 @@ LINT_RULES: tuple[Rule, ...] = (
         "root-filesystem-writable",
         Severity.WARNING,
         "a container's root filesystem is writable: readOnlyRootFilesystem is not true",
-    ),
-    Rule(
-        "SW190",
-        "ignore-without-reason",
-        Severity.WARNING,
-        "a seawall.dev/ignore annotation has no seawall.dev/ignore-reason; it is not honoured",
     ),
 )
 
