@@ -139,3 +139,12 @@ def test_checks_read_a_kind_list_and_report_item_lines() -> None:
     )
     [finding] = [f for f in lint_text(text).findings if f.rule_id == "SW113"]
     assert (finding.rule_id, finding.line, finding.resource) == ("SW113", 10, "Pod/default/a")
+
+
+def test_a_removed_api_points_at_the_field_to_change() -> None:
+    [typo] = lint([str(CHECKS / "SW100-fail-kind-typo.yaml")]).findings
+    assert (typo.field, typo.line) == ("kind", 4)
+    assert typo.message.endswith("did you mean 'Deployment'?")
+    [removed] = lint([str(CHECKS / "SW100-fail-apps-v1beta1.yaml")]).findings
+    assert (removed.field, removed.line) == ("apiVersion", 3)
+    assert "use apps/v1" in removed.message

@@ -44,6 +44,7 @@ DEFAULT_VERSION = "1.33"
 _SCHEMA_ROOT = "kubernetes-json-schema"
 _DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
 _MESSAGE_LIMIT = 200
+_MACHINERY = "io.k8s.apimachinery."
 
 SchemaError = tuple[tuple[PathPart, ...], str]
 
@@ -96,7 +97,9 @@ Served = frozenset[tuple[str, str, str]]
 def served(version: tuple[int, int]) -> Served:
     """Every (group, version, kind) the Kubernetes version serves; core is group ``""``."""
     found: set[tuple[str, str, str]] = set()
-    for definition in _definitions(version)["$defs"].values():
+    for name, definition in _definitions(version)["$defs"].items():
+        if name.startswith(_MACHINERY):
+            continue  # DeleteOptions, WatchEvent: listed under every group version ever
         for gvk in definition.get("x-kubernetes-group-version-kind", ()):
             found.add((gvk["group"], gvk["version"], gvk["kind"]))
     return frozenset(found)
@@ -174,9 +177,11 @@ def schema_errors(data: dict[str, Any], version: tuple[int, int]) -> list[Schema
     if not isinstance(kind, str) or not isinstance(api_version, str):
         return None
     problem = api_problem(kind, api_version, version)
-    if problem is not None:
-        return [(("apiVersion",), problem)]
     group, _, api = api_version.rpartition("/")
+    if problem is not None:
+        # Point at the field to change: the kind when the apiVersion itself is served.
+        known = any((g, v) == (group, api) for g, v, _ in served(version))
+        return [(("kind",) if known else ("apiVersion",), problem)]
     if (group, api, kind) not in served(version):
         return None  # a custom resource: no schema is bundled, and kind names no file
     validator = _validator(version, kind, api_version)
