@@ -9,9 +9,10 @@ For a request with an ``Idempotency-Key`` (POST and PATCH by default):
 * a duplicate while the first still runs gets **409**; the same key with another request
   (fingerprint of method, path + query and body) gets **422**; a missing key on a route
   that requires one gets **400**, and so does a malformed key;
-* keys are scoped by a principal (default: SHA-256 of the ``Authorization`` header), so no
-  client can replay another's response; records expire after ``ttl`` (24 h), and an
-  in-flight claim left by a crashed process after ``lock_ttl``.
+* keys are scoped by a principal (default: SHA-256 of the ``Authorization`` header and
+  the session cookies named in ``session_cookies``), so no client can replay another's
+  response, nor learn from a 409 or 422 that another's key exists; records expire after
+  ``ttl`` (24 h), and an in-flight claim left by a crashed process after ``lock_ttl``.
 
 Not stored — the claim is released so a retry runs the handler again: 5xx, 408 and 429
 (the statuses clients retry), a handler that raised, and a response body larger than
@@ -32,7 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from seawall._clock import Clock
 from seawall._errors import ConfigError, HeaderError
@@ -46,10 +47,12 @@ from seawall.http._asgi import (
     header_values,
     send_problem,
 )
+from seawall.http._checks import asgi_app, positive_seconds
 from seawall.stores._base import Claim, IdempotencyStore, RecordKey, StoredResponse
 from seawall.stores._memory import MemoryStore
 
 __all__ = [
+    "DEFAULT_SESSION_COOKIES",
     "IDEMPOTENCY_KEY_HEADER",
     "REPLAYED_HEADER",
     "IdempotencyEvent",
@@ -57,6 +60,8 @@ __all__ = [
     "authorization_principal",
     "fingerprint",
     "parse_idempotency_key",
+    "session_cookie_names",
+    "session_principal",
 ]
 
 logger = logging.getLogger("seawall.http")
@@ -181,8 +186,102 @@ def _sf_string(value: str, text: str) -> str:
     raise HeaderError(IDEMPOTENCY_KEY_HEADER, value, "is missing its closing quote")
 
 
+# Cookies that name a logged-in session in the common web frameworks: Flask and Starlette
+# (session), Django (sessionid), Java servlets (JSESSIONID), Express (connect.sid), Rails'
+# session stores (_session_id), PHP and Symfony (PHPSESSID), ASP.NET and ASP.NET Core,
+# Laravel, CodeIgniter, Koa, Sails, oauth2-proxy, NextAuth/Auth.js and FastAPI Users.
+# Only these count: analytics and CSRF cookies change between a request and its retry,
+# and a principal that changed would make the retry miss its replay and run twice.
+DEFAULT_SESSION_COOKIES: tuple[str, ...] = (
+    "session",
+    "sessionid",
+    "JSESSIONID",
+    "connect.sid",
+    "_session_id",
+    "PHPSESSID",
+    "ASP.NET_SessionId",
+    ".AspNetCore.Session",
+    ".AspNetCore.Cookies",
+    ".ASPXAUTH",
+    "laravel_session",
+    "ci_session",
+    "koa.sess",
+    "sails.sid",
+    "_oauth2_proxy",
+    "next-auth.session-token",
+    "__Secure-next-auth.session-token",
+    "authjs.session-token",
+    "__Secure-authjs.session-token",
+    "fastapiusersauth",
+)
+
+# RFC 6265 cookie-name: an RFC 7230 token.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def session_cookie_names(names: object) -> tuple[str, ...]:
+    """``names`` as a tuple of cookie names, or :class:`ConfigError`.
+
+    A bare string is refused: ``session_cookies="sid"`` would otherwise mean the cookies
+    ``s``, ``i`` and ``d``.
+    """
+    if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+        raise ConfigError(
+            f"session_cookies must be a tuple of cookie names, got {names!r}"
+            + (f" (write ({names!r},) for one name)" if isinstance(names, str) else "")
+        )
+    out = tuple(names)
+    for name in out:
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN:
+            raise ConfigError(f"session_cookies holds {name!r}, which is not a cookie name")
+    return out
+
+
+def session_principal(session_cookies: Iterable[str] = DEFAULT_SESSION_COOKIES) -> Principal:
+    """A principal from the ``Authorization`` header and the named session cookies.
+
+    The principal is the SHA-256 of every ``Authorization`` value and of every cookie in
+    ``session_cookies`` (name and value; the order the browser sends them in does not
+    matter). Other cookies are ignored, so a retry that carries a refreshed analytics or
+    CSRF cookie still finds its replay. A request with neither is anonymous: all such
+    requests share one principal.
+    """
+    wanted = frozenset(session_cookie_names(session_cookies))
+
+    def principal(scope: Scope) -> str:
+        digest = hashlib.sha256()
+        for credentials in header_values(scope, b"authorization"):
+            _part(digest, b"authorization")
+            _part(digest, credentials)
+        found: list[tuple[str, str]] = []
+        if wanted:
+            for header in header_values(scope, b"cookie"):
+                for pair in header.decode("latin-1").split(";"):
+                    name, eq, value = pair.partition("=")
+                    name = name.strip()
+                    if eq and name in wanted:
+                        found.append((name, value.strip()))
+        found.sort(key=lambda cookie: cookie[0])  # stable: same-name cookies keep order
+        for name, value in found:
+            _part(digest, b"cookie")
+            _part(digest, name.encode("latin-1"))
+            _part(digest, value.encode("latin-1"))
+        return digest.hexdigest()
+
+    return principal
+
+
+def _part(digest: Any, data: bytes) -> None:
+    digest.update(len(data).to_bytes(8, "big"))
+    digest.update(data)
+
+
 def authorization_principal(scope: Scope) -> str:
-    """The default principal: SHA-256 of the ``Authorization`` header ("" when absent)."""
+    """A principal from the ``Authorization`` header alone, for APIs without cookies.
+
+    Requests without the header all share one anonymous principal. The default principal
+    (:func:`session_principal`) also reads session cookies.
+    """
     sent = header_values(scope, b"authorization")
     return hashlib.sha256(b"\n".join(sent)).hexdigest()
 
@@ -199,6 +298,8 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
 def _requirement(require: RouteRequirement) -> Callable[[str, str], bool]:
     if callable(require):
         return require
+    if isinstance(require, str) or not isinstance(require, Iterable):
+        raise ConfigError(f"require= takes a tuple of path prefixes, got {require!r}")
     prefixes = tuple(require)
     for prefix in prefixes:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
@@ -234,7 +335,16 @@ class IdempotencyMiddleware:
     ``(method, path) -> bool``, for which a keyed method without a key is a 400.
     ``ttl``: seconds a response is kept (24 h). ``lock_ttl``: seconds before an in-flight
     claim is considered abandoned (60 s; keep it above the slowest handler).
-    ``principal``: ``scope -> str`` (or an awaitable of it) naming the caller.
+    ``principal``: ``scope -> str`` (or an awaitable of it) naming the caller; records
+    are keyed by principal and key, so one caller never sees another's response, 409 or
+    422. The default is :func:`session_principal` over ``session_cookies``
+    (:data:`DEFAULT_SESSION_COOKIES`): the ``Authorization`` header plus the session
+    cookies of the common frameworks. An app that authenticates otherwise (another
+    cookie name, an API-key header, mTLS) must pass its cookie names or a ``principal``
+    that names the authenticated caller, or all its callers share one principal. A
+    principal derived from a token changes when the token is rotated: a retry sent with
+    the new token misses its replay and runs again; a ``principal`` returning a stable
+    user id (read after your auth has verified the token) avoids that.
     ``max_body``: bytes buffered per request body and per stored response (1 MiB).
     ``clock``: time source for expiry, shared by every process using the store; the
     default is wall-clock time (``time.time``), which survives restarts.
@@ -250,20 +360,28 @@ class IdempotencyMiddleware:
         ttl: float = 86400.0,
         lock_ttl: float = 60.0,
         principal: Principal | None = None,
+        session_cookies: Iterable[str] = DEFAULT_SESSION_COOKIES,
         max_body: int = 1 << 20,
         clock: Clock | None = None,
     ) -> None:
-        if not ttl > 0 or not lock_ttl > 0:
-            raise ConfigError(f"ttl and lock_ttl must be positive, got {ttl!r} and {lock_ttl!r}")
-        if max_body < 0:
-            raise ConfigError(f"max_body must be >= 0, got {max_body!r}")
-        self.app = app
+        self.ttl = positive_seconds(ttl, "ttl")
+        self.lock_ttl = positive_seconds(lock_ttl, "lock_ttl")
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
+            raise ConfigError(f"max_body must be a number of bytes >= 0, got {max_body!r}")
+        if principal is not None and not callable(principal):
+            raise ConfigError(f"principal must be a function of the ASGI scope, got {principal!r}")
+        if store is not None and not all(
+            callable(getattr(store, op, None)) for op in ("claim", "complete", "release")
+        ):
+            raise ConfigError(f"store must be an IdempotencyStore, got {store!r}")
+        if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+            raise ConfigError(f"methods must be a tuple of HTTP methods, got {methods!r}")
+        self.app = asgi_app(app)
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self.methods = frozenset(m.upper() for m in methods)
         self.required = _requirement(require)
-        self.ttl = ttl
-        self.lock_ttl = lock_ttl
-        self.principal: Principal = principal or authorization_principal
+        self.session_cookies = session_cookie_names(session_cookies)
+        self.principal: Principal = principal or session_principal(self.session_cookies)
         self.max_body = max_body
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
 
@@ -314,6 +432,8 @@ class IdempotencyMiddleware:
             return
         who = self.principal(scope)
         principal = await who if inspect.isawaitable(who) else who
+        if not isinstance(principal, str):
+            raise TypeError(f"the idempotency principal must return a str, got {principal!r}")
         record = RecordKey(principal, key)
         digest = fingerprint(method, path, scope.get("query_string", b""), body)
         try:
