@@ -17,7 +17,12 @@ from seawall.http._client import (
 from seawall.http._deadlines import DeadlineMiddleware
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._health import Health, HealthMiddleware
-from seawall.http._idempotency import IdempotencyEvent, IdempotencyMiddleware
+from seawall.http._idempotency import (
+    DEFAULT_SESSION_COOKIES,
+    IdempotencyEvent,
+    IdempotencyMiddleware,
+    session_principal,
+)
 from seawall.http._protect import Protected, protect
 from seawall.http._serve import serve
 from seawall.http._shedding import SheddingMiddleware
@@ -26,6 +31,7 @@ __all__ = [
     "AsyncClient",
     "AsyncTransport",
     "Client",
+    "DEFAULT_SESSION_COOKIES",
     "DeadlineMiddleware",
     "DegradedMiddleware",
     "HTTPStatusError",
@@ -39,4 +45,5 @@ __all__ = [
     "parse_retry_after",
     "protect",
     "serve",
+    "session_principal",
 ]

@@ -74,3 +74,13 @@ def test_serve_refuses_bad_arguments_before_listening(arguments: dict[str, Any],
 def test_serve_refuses_a_non_asgi_app() -> None:
     with pytest.raises(ConfigError, match="app must be an ASGI app"):
         serve(42)  # type: ignore[arg-type]
+
+
+def test_principal_must_be_a_callable_it_can_import(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "x_missing:app", "--protect", "--principal", "json:__doc__"]) == 2
+    assert "--principal json:__doc__ is not callable" in capsys.readouterr().err
+    assert main(["serve", "x_missing:app", "--protect", "--principal", "json:nope"]) == 2
+    assert "module 'json' has no attribute 'nope'" in capsys.readouterr().err
+    # A callable principal is accepted: the command gets as far as importing the app.
+    assert main(["serve", "x_missing:app", "--protect", "--principal", "json:dumps"]) == 2
+    assert "cannot import 'x_missing'" in capsys.readouterr().err
