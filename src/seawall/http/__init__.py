@@ -28,10 +28,10 @@ from seawall.http._serve import serve
 from seawall.http._shedding import SheddingMiddleware
 
 __all__ = [
+    "DEFAULT_SESSION_COOKIES",
     "AsyncClient",
     "AsyncTransport",
     "Client",
-    "DEFAULT_SESSION_COOKIES",
     "DeadlineMiddleware",
     "DegradedMiddleware",
     "HTTPStatusError",
