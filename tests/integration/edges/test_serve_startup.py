@@ -26,8 +26,16 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"from the current directory"})
 """
 
+LIFESPAN_FAILS = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+"""
+
 MODULES = {
     "service.py": ASGI + "settings = {'debug': False}\n",
+    "no_database.py": LIFESPAN_FAILS,
     "broken.py": "import json\nconfig = json.loads('{not json')\n",
     "flask_like.py": (
         "class Flask:\n"
@@ -105,3 +113,10 @@ def test_an_app_that_cannot_serve_is_refused_in_one_line(
     assert message in err
     if target == "broken:app":
         assert "broken.py:2: JSONDecodeError" in err, err
+
+
+def test_an_app_whose_start_up_fails_exits_3(project: Path) -> None:
+    proc = seawall_serve(project, "no_database:app", "--port", str(free_port()))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 3, err
+    assert "database unreachable" in err

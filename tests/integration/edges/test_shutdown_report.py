@@ -125,3 +125,27 @@ def test_a_shutdown_where_every_request_finished_exits_0(services: list[Service]
     assert "ERROR" not in log
     for line in ("readiness failing", "no longer accepting", "closed 1 event stream(s)", "exited"):
         assert line in log, line
+
+
+def test_a_second_signal_exits_at_once_and_counts_what_it_cut(services: list[Service]) -> None:
+    service = Service(
+        APP, None, "--log-level", "info", "--drain-delay", "0.1", "--shutdown-timeout", "20"
+    )
+    services.append(service)
+    calls = Calls(service.url)
+    calls.get("slow", "/sleep?s=20")
+    time.sleep(0.5)
+    signalled = time.monotonic()
+    service.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # past the drain delay: now waiting for the slow request
+    service.proc.send_signal(signal.SIGTERM)
+    code = service.proc.wait(timeout=10)
+    took = time.monotonic() - signalled
+    log = service.stop()
+    calls.join()
+    print(f"\nexit {code} after {took:.2f}s; {calls.results}\n{log}")
+    assert code == 1
+    assert took < 5
+    assert "second SIGTERM: exiting now" in log
+    assert "shutdown cut 1 in-flight request(s)" in log
+    assert "Traceback" not in log
