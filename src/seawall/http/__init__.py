@@ -17,12 +17,8 @@ from seawall.http._client import (
 from seawall.http._deadlines import DeadlineMiddleware
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._health import Health, HealthMiddleware
-from seawall.http._idempotency import (
-    DEFAULT_SESSION_COOKIES,
-    IdempotencyEvent,
-    IdempotencyMiddleware,
-    session_principal,
-)
+from seawall.http._idempotency import IdempotencyEvent, IdempotencyMiddleware
+from seawall.http._principal import DEFAULT_SESSION_COOKIES, session_principal
 from seawall.http._protect import Protected, protect
 from seawall.http._serve import serve
 from seawall.http._shedding import SheddingMiddleware

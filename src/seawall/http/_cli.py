@@ -124,7 +124,7 @@ def _protect_options(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"--principal {args.principal} is not callable")
         options["principal"] = principal
     if args.session_cookies is not None:
-        from seawall.http._idempotency import session_cookie_names
+        from seawall.http._principal import session_cookie_names
 
         names = [name.strip() for name in args.session_cookies.split(",") if name.strip()]
         try:

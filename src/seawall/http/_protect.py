@@ -27,12 +27,8 @@ from seawall.http._checks import asgi_app, positive_seconds
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
-from seawall.http._idempotency import (
-    DEFAULT_SESSION_COOKIES,
-    IdempotencyMiddleware,
-    Principal,
-    session_cookie_names,
-)
+from seawall.http._idempotency import IdempotencyMiddleware
+from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import IdempotencyStore

@@ -6,10 +6,13 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seawall import ConfigError
 from seawall.cli import main
 from seawall.http import serve
+from seawall.http._cli import _port, _seconds
 
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -84,3 +87,20 @@ def test_principal_must_be_a_callable_it_can_import(capsys: pytest.CaptureFixtur
     # A callable principal is accepted: the command gets as far as importing the app.
     assert main(["serve", "x_missing:app", "--protect", "--principal", "json:dumps"]) == 2
     assert "cannot import 'x_missing'" in capsys.readouterr().err
+
+
+@given(st.text(max_size=12))
+def test_any_port_or_seconds_flag_value_is_a_value_or_a_config_error(text: str) -> None:
+    try:
+        port = _port(text)
+    except ConfigError as exc:
+        assert "--port" in str(exc)
+    else:
+        assert 0 <= port <= 65535
+    try:
+        seconds = _seconds(text, "--drain-delay")
+    except ConfigError as exc:
+        assert "--drain-delay" in str(exc)
+    else:
+        assert seconds is not None
+        assert 0 <= seconds < math.inf

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from seawall import ConfigError
 from seawall.http import IdempotencyMiddleware
-from seawall.http._idempotency import (
+from seawall.http._principal import (
     DEFAULT_SESSION_COOKIES,
     session_cookie_names,
     session_principal,
