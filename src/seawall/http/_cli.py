@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import math
 import os
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -157,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         app = asgi_app(_load(args.app, args.app_dir), args.app)
         if args.protect:
             app = protect(app, **options)
-        return serve(
+        code = serve(
             app,
             args.host,
             port,
@@ -168,6 +170,32 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"seawall serve: {exc}", file=sys.stderr)
         return 2
+    if code != 0:
+        _exit_without_cut_threads(code)
+    return code
+
+
+def _exit_without_cut_threads(code: int) -> None:
+    """Exit now if threads of cut requests still run, rather than wait for them.
+
+    A cut request of a sync handler (a FastAPI ``def`` route) keeps its worker thread
+    running; Python would wait for that thread at exit, past the shutdown timeout that
+    the supervisor relies on. Its request was already answered and counted as cut.
+    """
+    left = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if not left:
+        return
+    logging.getLogger("seawall.serve").warning(
+        "not waiting for %d worker thread(s) of cut requests", len(left)
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

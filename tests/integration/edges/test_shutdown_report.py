@@ -149,3 +149,23 @@ def test_a_second_signal_exits_at_once_and_counts_what_it_cut(services: list[Ser
     assert "second SIGTERM: exiting now" in log
     assert "shutdown cut 1 in-flight request(s)" in log
     assert "Traceback" not in log
+
+
+def test_cut_sync_handlers_do_not_hold_the_exit_past_the_timeout(services: list[Service]) -> None:
+    service = Service(
+        "tests.integration.edges.blocking_app:app",
+        None,
+        *("--log-level", "info", "--drain-delay", "0.1", "--shutdown-timeout", "0.5"),
+    )
+    services.append(service)
+    calls = Calls(service.url)
+    calls.get("blocking", "/blocking")
+    time.sleep(0.5)  # the handler's worker thread is sleeping
+    code, log, took = stop(service)
+    calls.join()
+    print(f"\nexit {code} after {took:.2f}s; {calls.results}\n{log}")
+    assert code == 1
+    assert took < 0.1 + 0.5 + 3.0  # not the 10 s the thread still sleeps
+    assert calls.results["blocking"].startswith("503 ")
+    assert "shutdown cut 1 in-flight request(s)" in log
+    assert "not waiting for 1 worker thread(s) of cut requests" in log
