@@ -1,16 +1,21 @@
 """The journal: everything one experiment run did, as JSON.
 
-Shaped like a Chaos Toolkit journal (``experiment``, ``status``, ``deviated``,
-``steady_states``, ``run``, ``rollbacks``, ``start``, ``end``, ``duration``) plus what
-seawall measures: ``fault_windows``, ``load`` (per-second series), ``events`` (the
-timeline) and ``cleanup``. Times are ISO 8601 UTC (``*_at``, ``start``, ``end``) and
-seconds since the run started (``t``, ``t_start``, ``t_end``, window ``start``/``end``).
+Shaped like a Chaos Toolkit journal, so its tools read it: ``experiment``, ``status``
+(``completed``, ``failed``, ``interrupted``, ``aborted``) with ``deviated``,
+``steady_states`` (``before``, ``after``, ``during``), ``run``, ``rollbacks`` (each
+activity with ``activity``, ``status``, ``output``, ``exception``), ``start``, ``end``,
+``duration``, ``node``, ``platform``, and ``seawall-version`` where chaos writes
+``chaoslib-version``. Plus what seawall measures: ``fault_windows``, ``load``
+(per-second series), ``events`` (the timeline), ``cleanup`` and ``rollbacks_skipped``.
+Times are ISO 8601 UTC (``*_at``, ``start``, ``end``) and seconds since the run
+started (``t``, ``t_start``, ``t_end``, window ``start``/``end``).
 :func:`load_journal` also reads a plain Chaos Toolkit journal, so a postmortem can be
 drafted from one.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 from pathlib import Path
@@ -21,10 +26,15 @@ from seawall._errors import ConfigError
 __all__ = [
     "JOURNAL_VERSION",
     "STATUSES",
+    "activity_error",
+    "activity_name",
     "check_journal",
     "jsonable",
     "load_journal",
+    "outcome",
     "read_json",
+    "redact",
+    "seawall_version",
     "write_journal",
 ]
 
@@ -48,6 +58,78 @@ def jsonable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v, depth + 1) for v in value]
     return repr(value)
+
+
+def seawall_version() -> str:
+    try:
+        return importlib.metadata.version("seawall")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+_REDACTED = "********"
+
+
+def redact(value: Any, secrets: dict[str, dict[str, Any]]) -> Any:
+    """``value`` with every secret's text replaced, wherever it appears in a string."""
+    texts = sorted(
+        {str(v) for scope in secrets.values() for v in scope.values() if str(v)},
+        key=len,
+        reverse=True,
+    )
+    if not texts:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            for text in texts:
+                item = item.replace(text, _REDACTED)
+            return item
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)
+
+
+def outcome(journal: dict[str, Any]) -> str:
+    """What the run showed: ``completed``, ``deviated``, ``failed``, ``interrupted``...
+
+    Chaos Toolkit writes a deviation as ``status: completed`` with ``deviated: true``, and
+    a hypothesis that did not hold *before* the method as ``completed`` too (its exit code
+    is 0); both are told apart here, because a postmortem must not call either a success.
+    """
+    status = str(journal.get("status") or "unknown")
+    if status in ("interrupted", "aborted", "failed"):
+        return status
+    if journal.get("deviated") is True or status == "deviated":
+        return "deviated"
+    before = (journal.get("steady_states") or {}).get("before")
+    if isinstance(before, dict) and before.get("steady_state_met") is False:
+        return "failed"
+    return status
+
+
+def activity_name(run: dict[str, Any]) -> str:
+    """An activity record's name: seawall's ``name``, or chaos's ``activity.name``."""
+    activity = run.get("activity")
+    nested = activity.get("name") if isinstance(activity, dict) else None
+    return str(run.get("name") or nested or "?")
+
+
+def activity_error(run: dict[str, Any]) -> str | None:
+    """Why an activity failed: seawall's ``error``, or the last line of chaos's ``exception``."""
+    if run.get("error"):
+        return str(run["error"])
+    exception = run.get("exception")
+    if isinstance(exception, list) and exception:
+        lines = [str(line).strip() for line in exception if str(line).strip()]
+        return lines[-1] if lines else None
+    if isinstance(exception, str) and exception.strip():
+        return exception.strip().splitlines()[-1]
+    return None
 
 
 def write_journal(journal: dict[str, Any], path: Path) -> Path:
