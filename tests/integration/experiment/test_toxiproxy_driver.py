@@ -114,8 +114,17 @@ def test_the_toxiproxy_driver_deviates_the_run_and_its_rollback_removes_the_toxi
     assert main(["experiment", "validate", str(file)]) == 0
     out = tmp_path / "run"
     code = main(
-        ["experiment", "run", str(file), "--out", str(out), "--no-report", "--quiet"]
-        + ["--var", f"toxiproxy_url={control}"]
+        [
+            "experiment",
+            "run",
+            str(file),
+            "--out",
+            str(out),
+            "--no-report",
+            "--quiet",
+            "--var",
+            f"toxiproxy_url={control}",
+        ]
     )
     journal = json.loads((out / "journal.json").read_text())
     assert code == 1, journal
@@ -142,9 +151,20 @@ def test_without_configuration_the_driver_would_not_find_the_proxy(tmp_path: Pat
     file.write_text(json.dumps(doc))
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     done = subprocess.run(
-        [sys.executable, "-m", "seawall.cli", "experiment", "run", str(file)]
-        + ["--out", str(tmp_path / "run"), "--no-report", "--quiet"]
-        + ["--var", f"toxiproxy_url=http://127.0.0.1:{free_port()}"],
+        [
+            sys.executable,
+            "-m",
+            "seawall.cli",
+            "experiment",
+            "run",
+            str(file),
+            "--out",
+            str(tmp_path / "run"),
+            "--no-report",
+            "--quiet",
+            "--var",
+            f"toxiproxy_url=http://127.0.0.1:{free_port()}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
