@@ -15,6 +15,7 @@ drafted from one.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.metadata
 import json
 import math
@@ -29,12 +30,16 @@ __all__ = [
     "activity_error",
     "activity_name",
     "check_journal",
+    "declared_rollbacks",
+    "injected_faults",
     "jsonable",
     "load_journal",
     "outcome",
     "read_json",
     "redact",
     "seawall_version",
+    "skipped_rollbacks",
+    "timeline",
     "write_journal",
 ]
 
@@ -130,6 +135,99 @@ def activity_error(run: dict[str, Any]) -> str | None:
     if isinstance(exception, str) and exception.strip():
         return exception.strip().splitlines()[-1]
     return None
+
+
+def declared_rollbacks(journal: dict[str, Any]) -> list[str]:
+    experiment = journal.get("experiment")
+    declared = experiment.get("rollbacks") if isinstance(experiment, dict) else None
+    if not isinstance(declared, list):
+        return []
+    return [activity_name(r) if isinstance(r, dict) else "?" for r in declared]
+
+
+def skipped_rollbacks(journal: dict[str, Any]) -> list[str]:
+    """Declared rollbacks the journal does not show ran, in declared order."""
+    ran = [activity_name(r) for r in journal.get("rollbacks", []) if isinstance(r, dict)]
+    skipped = []
+    for name in declared_rollbacks(journal):
+        if name in ran:
+            ran.remove(name)
+        else:
+            skipped.append(name)
+    return skipped
+
+
+def injected_faults(journal: dict[str, Any]) -> list[str]:
+    """The faults: seawall's fault windows, or else the method's actions that ran."""
+    windows = [str(w.get("label")) for w in journal.get("fault_windows", [])]
+    if windows:
+        return windows
+    faults = []
+    for run in journal.get("run", []):
+        kind = run.get("type") or (run.get("activity") or {}).get("type")
+        if kind == "action" and run.get("status") != "skipped":
+            faults.append(
+                f"`{activity_name(run)}`"
+                + ("" if run.get("status") == "succeeded" else f" ({run.get('status')})")
+            )
+    return faults
+
+
+def _epoch(text: Any) -> float | None:
+    try:
+        stamp = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.timestamp()
+
+
+def timeline(journal: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """``(ISO time, seconds since start, event)``: seawall's events, or the runs' times."""
+    events = journal.get("events") or []
+    if events:
+        return [
+            (str(e.get("at", "")), float(e.get("t", 0) or 0), str(e.get("message", "")))
+            for e in events
+        ]
+    origin = _epoch(journal.get("start"))
+    states = journal.get("steady_states") or {}
+    phases: list[tuple[str, list[Any]]] = [
+        ("before", (states.get("before") or {}).get("probes") or []),
+        ("method", journal.get("run") or []),
+    ]
+    for n, during in enumerate(states.get("during") or [], 1):
+        phases.append((f"during #{n}", (during or {}).get("probes") or []))
+    phases += [
+        ("after", (states.get("after") or {}).get("probes") or []),
+        ("rollback", journal.get("rollbacks") or []),
+    ]
+    rows: list[tuple[str, float, str]] = []
+    if journal.get("start"):
+        rows.append((str(journal["start"]), 0.0, "experiment started"))
+    for phase, runs in phases:
+        for run in runs:
+            if not isinstance(run, dict):
+                continue
+            kind = run.get("type") or (run.get("activity") or {}).get("type") or "activity"
+            label = f"{phase}: {kind} `{activity_name(run)}`"
+            for key, what in (("start", "started"), ("end", str(run.get("status", "ended")))):
+                at = _epoch(run.get(key))
+                if at is None:
+                    continue
+                t = at - origin if origin is not None else 0.0
+                detail = ""
+                if key == "end" and run.get("status") == "failed":
+                    detail = f": {activity_error(run)}"
+                elif key == "end" and run.get("tolerance_met") is False:
+                    detail = ", outside tolerance"
+                rows.append((str(run[key]), t, f"{label} {what}{detail}"))
+    end = _epoch(journal.get("end"))
+    if end is not None and origin is not None:
+        rows.append((str(journal["end"]), end - origin, f"experiment ended: {outcome(journal)}"))
+    rows.sort(key=lambda row: row[1])
+    return rows
 
 
 def write_journal(journal: dict[str, Any], path: Path) -> Path:

@@ -16,11 +16,18 @@ says the run left nothing behind only when every declared rollback ran and succe
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from seawall.experiment._journal import activity_error, activity_name, outcome
+from seawall.experiment._journal import (
+    activity_error,
+    activity_name,
+    declared_rollbacks,
+    injected_faults,
+    outcome,
+    skipped_rollbacks,
+    timeline,
+)
 from seawall.experiment._load import percentile
 
 __all__ = [
@@ -164,7 +171,7 @@ def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str
             bad.append(f"Method activity `{activity_name(run)}` failed: {activity_error(run)}.")
     rollbacks = journal.get("rollbacks", [])
     failed_rollbacks = [r for r in rollbacks if r.get("status") != "succeeded"]
-    skipped = _skipped_rollbacks(journal)
+    skipped = skipped_rollbacks(journal)
     if rollbacks and not failed_rollbacks:
         which = "that ran " if skipped else "ran and "
         good.append(f"All {len(rollbacks)} rollback(s) {which}succeeded.")
@@ -180,7 +187,7 @@ def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str
             f"Rollback(s) {', '.join(f'`{n}`' for n in skipped)} never ran ({why}): "
             "what the method changed may still be in place."
         )
-    elif faults and not _declared_rollbacks(journal):
+    elif faults and not declared_rollbacks(journal):
         bad.append(
             "No rollback was declared: what the method changed "
             f"({', '.join(faults)}) may still be in place."
@@ -239,99 +246,6 @@ def _why(probe: dict[str, Any]) -> str:
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _declared_rollbacks(journal: dict[str, Any]) -> list[str]:
-    experiment = journal.get("experiment")
-    declared = experiment.get("rollbacks") if isinstance(experiment, dict) else None
-    if not isinstance(declared, list):
-        return []
-    return [activity_name(r) if isinstance(r, dict) else "?" for r in declared]
-
-
-def _skipped_rollbacks(journal: dict[str, Any]) -> list[str]:
-    """Declared rollbacks the journal does not show ran, in declared order."""
-    ran = [activity_name(r) for r in journal.get("rollbacks", []) if isinstance(r, dict)]
-    skipped = []
-    for name in _declared_rollbacks(journal):
-        if name in ran:
-            ran.remove(name)
-        else:
-            skipped.append(name)
-    return skipped
-
-
-def injected_faults(journal: dict[str, Any]) -> list[str]:
-    """The faults: seawall's fault windows, or else the method's actions that ran."""
-    windows = [str(w.get("label")) for w in journal.get("fault_windows", [])]
-    if windows:
-        return windows
-    faults = []
-    for run in journal.get("run", []):
-        kind = run.get("type") or (run.get("activity") or {}).get("type")
-        if kind == "action" and run.get("status") != "skipped":
-            faults.append(
-                f"`{activity_name(run)}`"
-                + ("" if run.get("status") == "succeeded" else f" ({run.get('status')})")
-            )
-    return faults
-
-
-def _epoch(text: Any) -> float | None:
-    try:
-        stamp = dt.datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.timestamp()
-
-
-def timeline(journal: dict[str, Any]) -> list[tuple[str, float, str]]:
-    """``(ISO time, seconds since start, event)``: seawall's events, or the runs' times."""
-    events = journal.get("events") or []
-    if events:
-        return [
-            (str(e.get("at", "")), float(e.get("t", 0) or 0), str(e.get("message", "")))
-            for e in events
-        ]
-    origin = _epoch(journal.get("start"))
-    states = journal.get("steady_states") or {}
-    phases: list[tuple[str, list[Any]]] = [
-        ("before", (states.get("before") or {}).get("probes") or []),
-        ("method", journal.get("run") or []),
-    ]
-    for n, during in enumerate(states.get("during") or [], 1):
-        phases.append((f"during #{n}", (during or {}).get("probes") or []))
-    phases += [
-        ("after", (states.get("after") or {}).get("probes") or []),
-        ("rollback", journal.get("rollbacks") or []),
-    ]
-    rows: list[tuple[str, float, str]] = []
-    if journal.get("start"):
-        rows.append((str(journal["start"]), 0.0, "experiment started"))
-    for phase, runs in phases:
-        for run in runs:
-            if not isinstance(run, dict):
-                continue
-            kind = run.get("type") or (run.get("activity") or {}).get("type") or "activity"
-            label = f"{phase}: {kind} `{activity_name(run)}`"
-            for key, what in (("start", "started"), ("end", str(run.get("status", "ended")))):
-                at = _epoch(run.get(key))
-                if at is None:
-                    continue
-                t = at - origin if origin is not None else 0.0
-                detail = ""
-                if key == "end" and run.get("status") == "failed":
-                    detail = f": {activity_error(run)}"
-                elif key == "end" and run.get("tolerance_met") is False:
-                    detail = ", outside tolerance"
-                rows.append((str(run[key]), t, f"{label} {what}{detail}"))
-    end = _epoch(journal.get("end"))
-    if end is not None and origin is not None:
-        rows.append((str(journal["end"]), end - origin, f"experiment ended: {outcome(journal)}"))
-    rows.sort(key=lambda row: row[1])
-    return rows
 
 
 def blameless_note(source: str) -> str:

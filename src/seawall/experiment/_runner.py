@@ -196,6 +196,7 @@ class Runner:
                     self.during.append(state)
                 if not state["steady_state_met"] and runtime.fail_fast:
                     self._fail_fast.set()
+                    self.ctx.stop.set()  # cut the method's pauses and background activities
                     return
             if not self.ctx.wait(runtime.frequency):
                 return
