@@ -358,6 +358,8 @@ def unrunnable(experiment: Experiment) -> list[str]:
             found = shutil.which(path) if os.sep not in path else path
             if not found or not os.path.exists(found):
                 problems.append(f"{where}: process path {path!r} cannot be found")
+            elif not os.access(found, os.X_OK):
+                problems.append(f"{where}: process path {path!r} is not executable")
         elif isinstance(provider, PythonProvider):
             problem = check_python(provider.module, provider.func, dict(provider.arguments))
             if problem:

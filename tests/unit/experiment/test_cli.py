@@ -232,6 +232,10 @@ def test_a_failing_probe_says_why_on_stderr_even_when_quiet(
             "process path '/no/such/program' cannot be found",
         ),
         (
+            {"type": "process", "path": __file__},  # a file, not a program
+            f"process path {__file__!r} is not executable",
+        ),
+        (
             {"type": "python", "module": "no_such_module_x", "func": "f"},
             "cannot import Python module 'no_such_module_x'",
         ),
