@@ -64,7 +64,8 @@ def test_the_hypothesis_is_checked_during_the_method() -> None:
     during = journal["steady_states"]["during"]
     assert 2 <= len(during) <= 12
     assert all(state["steady_state_met"] for state in during)
-    assert journal["steady_states"]["before"] and journal["steady_states"]["after"]
+    assert journal["steady_states"]["before"]
+    assert journal["steady_states"]["after"]
     assert outcome(journal) == "completed"
 
 
