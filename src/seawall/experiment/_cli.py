@@ -19,7 +19,12 @@ from types import FrameType
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.experiment._experiment import Experiment, load_experiment, unrunnable
+from seawall.experiment._experiment import (
+    Experiment,
+    load_experiment,
+    missing_controls,
+    unrunnable,
+)
 from seawall.experiment._journal import load_journal, outcome, write_journal
 from seawall.experiment._runner import EXIT_CODES, Runner
 
@@ -133,6 +138,8 @@ def _validate(args: argparse.Namespace) -> int:
         if experiment is None:
             code = 2
             continue
+        for warning in missing_controls(experiment):
+            _say(f"warning: {warning}")
         probes = len(experiment.hypothesis.probes) if experiment.hypothesis else 0
         print(
             f"{file}: ok ({probes} hypothesis probe(s), {len(experiment.method)} method "

@@ -21,6 +21,7 @@ provider, action or tolerance - is one :class:`ConfigError` naming the file, lin
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -57,6 +58,7 @@ __all__ = [
     "Experiment",
     "Hypothesis",
     "load_experiment",
+    "missing_controls",
     "parse_experiment",
     "unrunnable",
 ]
@@ -372,3 +374,18 @@ def unrunnable(experiment: Experiment) -> list[str]:
             if problem:
                 problems.append(f"{where}: tolerance probe: {problem}")
     return problems
+
+
+def missing_controls(experiment: Experiment) -> list[str]:
+    """Controls whose module does not import: ``chaos validate`` warns and so do we."""
+    warnings = []
+    for control in experiment.controls:
+        try:
+            importlib.import_module(control.module)
+        except Exception as exc:  # any failure to import leaves the control out
+            warnings.append(
+                f"{experiment.source}: control {control.name!r}: cannot import Python module "
+                f"{control.module!r} ({type(exc).__name__}: {exc}); the run will carry on "
+                "without it"
+            )
+    return warnings

@@ -75,19 +75,25 @@ def seawall_version() -> str:
 _REDACTED = "********"
 
 
+_SHORTEST_INSIDE = 4
+
+
 def redact(value: Any, secrets: dict[str, dict[str, Any]]) -> Any:
-    """``value`` with every secret's text replaced, wherever it appears in a string."""
-    texts = sorted(
-        {str(v) for scope in secrets.values() for v in scope.values() if str(v)},
-        key=len,
-        reverse=True,
-    )
-    if not texts:
+    """``value`` with every secret's text replaced wherever it appears in a string.
+
+    A secret shorter than four characters is replaced only where it is the whole string:
+    inside longer text it would blank out ordinary words and make the journal unreadable.
+    """
+    values = {str(v) for scope in secrets.values() for v in scope.values() if str(v)}
+    inside = sorted((t for t in values if len(t) >= _SHORTEST_INSIDE), key=len, reverse=True)
+    if not values:
         return value
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            for text in texts:
+            if item in values:
+                return _REDACTED
+            for text in inside:
                 item = item.replace(text, _REDACTED)
             return item
         if isinstance(item, dict):

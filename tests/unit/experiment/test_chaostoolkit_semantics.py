@@ -236,3 +236,12 @@ def test_after_method_only_deviates_on_the_only_check() -> None:
 def test_an_unknown_strategy_is_refused_not_ignored(runtime: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="runtime"):
         parse_experiment(json.dumps(doc(FINE, runtime=runtime)), "e.json")
+
+
+def test_a_short_secret_is_redacted_where_it_is_the_whole_value_only() -> None:
+    journal = run(
+        doc(FINE, secrets={"s": {"user": "ops", "token": "abcd"}})
+        | {"description": "${user} stops ${token}"}
+    )
+    assert journal["description"] == "ops stops ********"
+    assert journal["experiment"]["secrets"]["s"]["user"] == "********"

@@ -276,3 +276,16 @@ def test_validate_accepts_what_exists(tmp_path: Path) -> None:
     path = tmp_path / "good.json"
     path.write_text(json.dumps(doc))
     assert main(["experiment", "validate", str(path)]) == 0
+
+
+def test_validate_warns_about_a_control_that_does_not_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["controls"] = [{"name": "gone", "provider": {"type": "python", "module": "no_such_ctl"}}]
+    path = tmp_path / "controls.json"
+    path.write_text(json.dumps(doc))
+    assert main(["experiment", "validate", str(path)]) == 0  # chaos runs on without it
+    err = capsys.readouterr().err
+    assert "warning: " in err
+    assert "control 'gone': cannot import Python module 'no_such_ctl'" in err

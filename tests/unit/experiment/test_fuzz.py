@@ -93,15 +93,31 @@ SECTION_WORDS = st.sampled_from(
 )
 section_junk = st.recursive(
     junk | SECTION_WORDS,
-    lambda inner: st.dictionaries(
-        st.sampled_from(
-            ["type", "key", "default", "name", "provider", "module", "arguments", "strategy"]
-            + ["rollbacks", "hypothesis", "frequency", "fail_fast", "scope", "s"]
-        ),
-        inner,
-        max_size=4,
-    )
-    | st.lists(inner, max_size=2),
+    lambda inner: (
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "key",
+                    "default",
+                    "name",
+                    "provider",
+                    "module",
+                    "arguments",
+                    "strategy",
+                    "rollbacks",
+                    "hypothesis",
+                    "frequency",
+                    "fail_fast",
+                    "scope",
+                    "s",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+        | st.lists(inner, max_size=2)
+    ),
     max_leaves=10,
 )
 
