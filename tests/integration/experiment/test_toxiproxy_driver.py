@@ -6,6 +6,7 @@ the rollback - the driver again - removes it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +21,13 @@ from seawall.cli import main
 from tests.integration.conftest import need
 from tests.integration.experiment.conftest import free_port, wait_until_up
 
-pytest.importorskip("chaostoxi", reason="the chaostoolkit-toxiproxy dev dependency")
+
+@pytest.fixture(autouse=True)
+def _driver_installed() -> None:
+    need(
+        importlib.util.find_spec("chaostoxi") is not None,
+        "the chaostoolkit-toxiproxy dev dependency",
+    )
 
 
 @pytest.fixture
