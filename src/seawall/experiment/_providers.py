@@ -239,16 +239,17 @@ def call_python(
 
     A function that declares a ``configuration`` parameter gets a copy of the
     experiment's configuration; one that declares ``secrets`` gets the secrets of the
-    ``scopes`` its provider lists, merged (empty when it lists none). Extension drivers
-    find their servers and credentials this way, so without it they fail on ``None``.
+    ``scopes`` its provider lists, merged (its own default when the provider lists none).
+    Extension drivers find their servers and credentials this way; without it they fail
+    on ``None``.
     """
     target = _function(module, func)
     arguments = dict(arguments)
     try:
-        parameters = inspect.signature(target).parameters
+        parameters = set(inspect.signature(target).parameters)
     except (TypeError, ValueError):  # some builtins have no signature to read
-        parameters = {}  # type: ignore[assignment]
-    if "secrets" in parameters and "secrets" not in arguments:
+        parameters = set()
+    if scopes and "secrets" in parameters and "secrets" not in arguments:
         merged: dict[str, Any] = {}
         for scope in scopes:
             merged.update(secrets.get(scope, {}))
