@@ -81,7 +81,16 @@ _TOP_KEYS = {
     "contributions",
     "extensions",
 }
-_ACTIVITY_KEYS = {"type", "name", "provider", "pauses", "tolerance", "background", "ref"}
+_ACTIVITY_KEYS = {
+    "type",
+    "name",
+    "provider",
+    "pauses",
+    "tolerance",
+    "background",
+    "ref",
+    "controls",
+}
 _PROVIDERS: dict[str, Callable[[Field], Provider]] = {
     "http": HttpProvider.parse,
     "process": ProcessProvider.parse,
@@ -106,12 +115,14 @@ class Activity:
     background: bool = False
     line: int = 0
     definition: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    controls: tuple[ControlSpec, ...] = ()  # its own, run around it only
 
 
 @dataclass(frozen=True)
 class Hypothesis:
     title: str
     probes: tuple[Activity, ...]
+    controls: tuple[ControlSpec, ...] = ()  # its own, run around each check only
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,8 @@ class _Parser:
     def hypothesis(self, node: Field) -> Hypothesis | None:
         if node.missing:
             return None
-        node.mapping({"title", "probes"})
+        node.mapping({"title", "probes", "controls"})
+        controls = parse_controls(node.get("controls"))
         title = node.get("title", required=True).string()
         probes_node = node.get("probes")
         probes = [] if probes_node.missing else probes_node.items()
@@ -204,7 +216,7 @@ class _Parser:
             if probe.get("tolerance").missing and "ref" not in probe.mapping():
                 raise probe.error("a hypothesis probe needs a 'tolerance'")
             activities.append(activity)
-        return Hypothesis(title, tuple(activities))
+        return Hypothesis(title, tuple(activities), controls)
 
     def activity(self, node: Field, section: str) -> Activity:
         data = node.mapping(_ACTIVITY_KEYS)
@@ -248,6 +260,7 @@ class _Parser:
             background=background.boolean(default=False),
             line=node.line,
             definition=data,
+            controls=parse_controls(node.get("controls")),
         )
 
 
@@ -379,7 +392,11 @@ def unrunnable(experiment: Experiment) -> list[str]:
 def missing_controls(experiment: Experiment) -> list[str]:
     """Controls whose module does not import: ``chaos validate`` warns and so do we."""
     warnings = []
-    for control in experiment.controls:
+    scoped = [a.controls for a in _activities(experiment)]
+    if experiment.hypothesis is not None:
+        scoped.append(experiment.hypothesis.controls)
+    every = {c: None for specs in (experiment.controls, *scoped) for c in specs}
+    for control in every:
         try:
             importlib.import_module(control.module)
         except Exception as exc:  # any failure to import leaves the control out

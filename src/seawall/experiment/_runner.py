@@ -32,6 +32,7 @@ from seawall.experiment._context import DEFAULT_CONTROL_URL, ActivityFailed, Run
 from seawall.experiment._controls import Controls
 from seawall.experiment._experiment import Activity, Experiment
 from seawall.experiment._journal import JOURNAL_VERSION, jsonable, redact, seawall_version
+from seawall.experiment._sections import ControlSpec
 from seawall.experiment._tolerance import within_tolerance
 
 __all__ = ["EXIT_CODES", "Runner", "run_experiment"]
@@ -78,6 +79,7 @@ class Runner:
         self._method_done = threading.Event()
         self._fail_fast = threading.Event()
         self.rollbacks_skipped: str | None = None
+        self._local: dict[int, Controls] = {}
         self.controls = Controls(
             experiment.controls,
             experiment.definition,
@@ -85,6 +87,23 @@ class Runner:
             self.ctx.secrets,
             self._control_warning,
         )
+
+    def _scoped(self, specs: tuple[ControlSpec, ...]) -> list[Controls]:
+        """The experiment's controls, then those declared on the activity or hypothesis."""
+        if not specs:
+            return [self.controls]
+        with self._lock:
+            local = self._local.get(id(specs))  # arguments may be unhashable
+            if local is None:
+                local = Controls(
+                    specs,
+                    self.experiment.definition,
+                    self.ctx.configuration,
+                    self.ctx.secrets,
+                    self._control_warning,
+                )
+                self._local[id(specs)] = local
+        return [self.controls, local]
 
     def _control_warning(self, message: str) -> None:
         self.ctx.event("control", message)
@@ -114,7 +133,9 @@ class Runner:
             if activity.pause_before and not ctx.wait(activity.pause_before):
                 record["status"] = "skipped"
                 return record
-            self.controls.before("activity", activity.definition)
+            scoped = self._scoped(activity.controls)
+            for controls in scoped:
+                controls.before("activity", activity.definition)
             record["t_start"], record["start"] = ctx.elapsed(), iso(ctx.wall())
             ctx.event("activity-start", f"{phase}: {activity.type} {activity.name!r} started")
             try:
@@ -125,7 +146,8 @@ class Runner:
             except Exception as exc:  # a provider's bug or a python probe's exception
                 record["status"], record["error"] = "failed", f"{type(exc).__name__}: {exc}"
             self._finish(record, activity)
-            self.controls.after("activity", activity.definition, record)
+            for controls in scoped:
+                controls.after("activity", activity.definition, record)
             if activity.pause_after:
                 ctx.wait(activity.pause_after)
         except KeyboardInterrupt:
@@ -174,7 +196,9 @@ class Runner:
         self._log(f"steady-state hypothesis ({phase}): {hypothesis.title}")
         state: dict[str, Any] = {"steady_state_met": True, "probes": []}
         context = self.experiment.definition.get("steady-state-hypothesis")
-        self.controls.before("hypothesis", context)
+        scoped = self._scoped(hypothesis.controls)
+        for controls in scoped:
+            controls.before("hypothesis", context)
         for probe in hypothesis.probes:
             record = self.run_activity(probe, phase, state["probes"])
             record.setdefault("tolerance_met", False)
@@ -183,7 +207,8 @@ class Runner:
                 break  # as Chaos Toolkit: the first probe out of tolerance decides
         met = state["steady_state_met"]
         self.ctx.event("hypothesis", f"hypothesis {phase}: {'met' if met else 'NOT met'}")
-        self.controls.after("hypothesis", context, state)
+        for controls in scoped:
+            controls.after("hypothesis", context, state)
         return state
 
     def _check_during(self) -> None:

@@ -37,3 +37,7 @@ def after_rollback_control(context: Any, state: Any, label: str = "", **_: Any) 
 
 def cleanup_control() -> None:
     probes.calls.append("control:cleanup")
+
+
+def before_hypothesis_control(context: dict[str, Any], **_: Any) -> None:
+    probes.calls.append(f"control:before_hypothesis:{context['title']}")

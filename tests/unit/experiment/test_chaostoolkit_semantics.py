@@ -134,9 +134,10 @@ def test_controls_run_around_the_experiment_and_a_missing_one_is_a_warning() -> 
         "the experiment carries on without it"
     ]
     recorded = [c for c in probes.calls if c.startswith("control:")]
-    assert recorded[:3] == [
+    assert recorded[:4] == [
         "control:configure:[]",
         "control:before_experiment:ctk",
+        "control:before_hypothesis:healthy",
         "control:before_activity:healthy",
     ]
     assert "control:before_method" in recorded
@@ -245,3 +246,23 @@ def test_a_short_secret_is_redacted_where_it_is_the_whole_value_only() -> None:
     )
     assert journal["description"] == "ops stops ********"
     assert journal["experiment"]["secrets"]["s"]["user"] == "********"
+
+
+def test_controls_declared_on_an_activity_or_the_hypothesis_run_around_it_only() -> None:
+    control = {
+        "name": "local",
+        "provider": {
+            "type": "python",
+            "module": "tests.unit.experiment.controls_probe",
+            "arguments": {"label": ["unhashable"]},
+        },
+    }
+    document = doc([act("note", "note", arguments={"name": "x"}) | {"controls": [control]}])
+    document["steady-state-hypothesis"]["controls"] = [control]
+    run(document)
+    recorded = [c for c in probes.calls if c.startswith("control:")]
+    # the activity's own control saw it, and no other activity; the hypothesis's saw both checks
+    assert recorded.count("control:before_activity:note") == 1
+    assert "control:before_activity:mend" not in recorded
+    assert "control:before_experiment:ctk" not in recorded
+    assert recorded.count("control:before_hypothesis:healthy") == 2  # before and after
