@@ -19,14 +19,10 @@ from types import FrameType
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.experiment._experiment import (
-    Experiment,
-    load_experiment,
-    missing_controls,
-    unrunnable,
-)
+from seawall.experiment._experiment import Experiment, load_experiment
 from seawall.experiment._journal import load_journal, outcome, write_journal
 from seawall.experiment._runner import EXIT_CODES, Runner
+from seawall.experiment._validate import missing_controls, unrunnable
 
 __all__ = ["register"]
 

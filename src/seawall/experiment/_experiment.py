@@ -21,11 +21,9 @@ provider, action or tolerance - is one :class:`ConfigError` naming the file, lin
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
-import shutil
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,7 +39,6 @@ from seawall.experiment._providers import (
     ProcessProvider,
     Provider,
     PythonProvider,
-    check_python,
 )
 from seawall.experiment._sections import (
     ControlSpec,
@@ -58,9 +55,7 @@ __all__ = [
     "Experiment",
     "Hypothesis",
     "load_experiment",
-    "missing_controls",
     "parse_experiment",
-    "unrunnable",
 ]
 
 MAX_PAUSE = 3600.0
@@ -349,60 +344,3 @@ def load_experiment(
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
     return parse_experiment(text, str(file), variables=variables, environ=environ)
-
-
-def _activities(experiment: Experiment) -> list[Activity]:
-    probes = list(experiment.hypothesis.probes) if experiment.hypothesis else []
-    return [*probes, *experiment.method, *experiment.rollbacks]
-
-
-def unrunnable(experiment: Experiment) -> list[str]:
-    """What ``chaos validate`` refuses beyond the file's shape, one line each.
-
-    A process whose executable is not found, a Python module that does not import, a
-    function it does not have, or arguments its signature cannot take: each would fail
-    only when the run reaches it - possibly after the fault went in - so they are found
-    before anything runs.
-    """
-    problems = []
-    for activity in _activities(experiment):
-        where = f"{experiment.source}:{activity.line}: {activity.type} {activity.name!r}"
-        provider = activity.provider
-        if isinstance(provider, ProcessProvider):
-            path = provider.path
-            found = shutil.which(path) if os.sep not in path else path
-            if not found or not os.path.exists(found):
-                problems.append(f"{where}: process path {path!r} cannot be found")
-            elif not os.access(found, os.X_OK):
-                problems.append(f"{where}: process path {path!r} is not executable")
-        elif isinstance(provider, PythonProvider):
-            problem = check_python(provider.module, provider.func, dict(provider.arguments))
-            if problem:
-                problems.append(f"{where}: {problem}")
-        tolerance = activity.tolerance
-        if isinstance(tolerance, dict) and tolerance.get("type") == "probe":
-            spec = tolerance["provider"]
-            arguments = {**(spec.get("arguments") or {}), "value": None}
-            problem = check_python(str(spec.get("module")), str(spec.get("func")), arguments)
-            if problem:
-                problems.append(f"{where}: tolerance probe: {problem}")
-    return problems
-
-
-def missing_controls(experiment: Experiment) -> list[str]:
-    """Controls whose module does not import: ``chaos validate`` warns and so do we."""
-    warnings = []
-    scoped = [a.controls for a in _activities(experiment)]
-    if experiment.hypothesis is not None:
-        scoped.append(experiment.hypothesis.controls)
-    every = {c: None for specs in (experiment.controls, *scoped) for c in specs}
-    for control in every:
-        try:
-            importlib.import_module(control.module)
-        except Exception as exc:  # any failure to import leaves the control out
-            warnings.append(
-                f"{experiment.source}: control {control.name!r}: cannot import Python module "
-                f"{control.module!r} ({type(exc).__name__}: {exc}); the run will carry on "
-                "without it"
-            )
-    return warnings
