@@ -30,16 +30,13 @@ import random
 import socket
 import sys
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from seawall.chaos._endpoint import RETRY, SPLICE_FLAGS, Endpoint, open_connection
 from seawall.chaos._spec import Stream, Toxic
 from seawall.chaos._toxics import Stage, stage_for
 
-if TYPE_CHECKING:
-    from seawall.chaos._proxy import Proxy
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "Host"]
 
 logger = logging.getLogger("seawall.chaos")
 
@@ -53,6 +50,32 @@ _SPLICE = sys.platform == "linux" and hasattr(os, "splice")
 # Output waiting at an endpoint before its source stops being read, and resumes.
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 18
+
+
+class Host(Protocol):
+    """What a connection needs of the proxy that accepted it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    @property
+    def upstream_address(self) -> tuple[str, int]: ...
+
+    @property
+    def connections(self) -> set[Connection]:
+        """The open connections; a connection adds itself, and leaves when it ends."""
+        ...
+
+    @property
+    def toxics(self) -> list[Toxic]:
+        """The proxy's toxics, in the order they were added."""
+        ...
 
 
 class _Link:
@@ -267,7 +290,7 @@ class _Link:
 class Connection:
     """A client connection, its upstream connection, and the two links between them."""
 
-    def __init__(self, proxy: Proxy, client: socket.socket) -> None:
+    def __init__(self, proxy: Host, client: socket.socket) -> None:
         self.proxy = proxy
         self._loop = proxy.loop
         self.closing = False
