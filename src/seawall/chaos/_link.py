@@ -232,7 +232,7 @@ class _Link:
             decided[toxic.name] = (toxic, stage)
         for _, gone in self._decided.values():
             if gone is not None:
-                gone.stop()
+                gone.remove()
         self._decided = decided
         self.stages = [stage for _, stage in decided.values() if stage is not None]
         for stage in started:

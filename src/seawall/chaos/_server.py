@@ -33,7 +33,8 @@ class ProxyServer:
             toxiproxy_client(server.url)...
 
     ``rng`` seeds every proxy's random source (toxicity, jitter, slicing) in creation
-    order, for reproducible runs.
+    order, for reproducible runs. Unknown JSON fields in requests are ignored with a
+    logged warning, as Toxiproxy ignores them; ``strict=True`` answers them with 400.
     """
 
     def __init__(
@@ -43,8 +44,10 @@ class ProxyServer:
         *,
         proxies: Iterable[ProxyConfig] = (),
         rng: random.Random | None = None,
+        strict: bool = False,
     ) -> None:
         self._host = host
+        self._strict = strict
         self._port = port
         self._initial = list(proxies)
         self._rng = rng
@@ -90,7 +93,7 @@ class ProxyServer:
         registry = ProxyRegistry(self._rng)
         try:
             registry.populate(self._initial)
-            api = ControlAPI(registry)
+            api = ControlAPI(registry, strict=self._strict)
             self._server = await asyncio.start_server(
                 lambda r, w: self._serve(api, r, w), self._host, self._port
             )

@@ -114,7 +114,9 @@ def test_reset_peer_waits_its_timeout_after_the_first_data(
     assert 0.15 <= elapsed <= 0.5
 
 
-def test_timeout_zero_blackholes_until_removed(upstream: Start, fault_proxy: Start) -> None:
+def test_timeout_zero_blackholes_until_removed_then_closes(
+    upstream: Start, fault_proxy: Start
+) -> None:
     proxy = fault_proxy(upstream(echo).address)
     with connect(proxy.listen) as sock:
         proxy.add_toxic("timeout", stream="upstream", timeout=0)
@@ -123,9 +125,22 @@ def test_timeout_zero_blackholes_until_removed(upstream: Start, fault_proxy: Sta
         with pytest.raises(TimeoutError):
             sock.recv(100)  # nothing comes back, and the connection stays open
         proxy.remove_toxic("timeout_upstream")
-        sock.settimeout(5)
-        sock.sendall(b"found")
-        assert sock.recv(100) == b"found"  # the blackholed bytes were dropped
+        # The dropped bytes left a hole in the stream: the connection is closed rather
+        # than carried on, so no client pairs a request with the wrong response.
+        sock.settimeout(1)
+        assert sock.recv(100) == b""
+
+
+def test_timeout_passes_on_a_close_during_the_blackhole(
+    upstream: Start, fault_proxy: Start
+) -> None:
+    proxy = fault_proxy(upstream(echo).address)
+    with connect(proxy.listen) as sock:
+        proxy.add_toxic("timeout", stream="upstream", timeout=0)
+        sock.sendall(b"lost")
+        sock.shutdown(socket.SHUT_WR)  # the client is done: the proxy closes, as Toxiproxy
+        sock.settimeout(1)
+        assert sock.recv(100) == b""
 
 
 def test_timeout_closes_the_connection_after_its_timeout(
