@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,10 @@ class ListenError(FieldError):
     """
 
     def __init__(self, listen: str, address: tuple[str, int], exc: BaseException) -> None:
-        reason = getattr(exc, "strerror", None) or str(exc)
+        # socket.create_server appends the address to strerror: the errno says it plainly.
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno) if isinstance(errno, int) and errno > 0 else None
+        reason = reason or getattr(exc, "strerror", None) or str(exc)
         super().__init__("listen", f"cannot listen on {listen}: {reason}")
         host, port = address
         shown = f"[{host}]" if ":" in host else host

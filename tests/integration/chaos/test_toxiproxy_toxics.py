@@ -1,0 +1,237 @@
+"""Toxiproxy's toxic tests that go through TCP (``toxics/*_test.go``), against ``seawall proxy``.
+
+Toxiproxy's ``WithEstablishedProxy``: a listening socket of the test's own as the
+upstream, a proxy to it created through the control API, one connection through it with
+bytes checked both ways, and then the toxic under test, added and removed through the
+API while both ends of the connection are watched with raw sockets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.chaos.conftest import SeawallProxy, free_port
+from tests.integration.chaos.go_client import GoClient
+
+Established = tuple[socket.socket, socket.socket, str]
+
+
+@pytest.fixture
+def client(seawall_proxy: SeawallProxy) -> Iterator[GoClient]:
+    go = GoClient(seawall_proxy.url)
+    try:
+        yield go
+    finally:
+        go.clear()
+        go.close()
+
+
+def _write_and_receive(source: socket.socket, dest: socket.socket, data: bytes) -> None:
+    source.sendall(data)
+    got = b""
+    while len(got) < len(data):
+        chunk = dest.recv(len(data) - len(got))
+        assert chunk, "closed before the bytes arrived"
+        got += chunk
+    assert got == data
+
+
+@pytest.fixture
+def established(client: GoClient) -> Iterator[Established]:
+    """(client connection, upstream's connection, proxy name), bytes checked both ways."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(5)
+        upstream = f"127.0.0.1:{listener.getsockname()[1]}"
+        proxy = client.create_proxy("test", f"127.0.0.1:{free_port()}", upstream)
+        host, port = proxy["listen"].rsplit(":", 1)
+        with contextlib.ExitStack() as stack:
+            conn = stack.enter_context(socket.create_connection((host, int(port)), timeout=5))
+            server_conn = stack.enter_context(listener.accept()[0])
+            server_conn.settimeout(5)
+            _write_and_receive(conn, server_conn, b"foobar")
+            _write_and_receive(server_conn, conn, b"foobar")
+            yield conn, server_conn, "test"
+
+
+# -- timeout_test.go -------------------------------------------------------------------
+
+
+def test_timeout_toxic_does_not_cause_hang(client: GoClient, established: Established) -> None:
+    conn, _, proxy = established
+    client.add_toxic(proxy, "might_block", "latency", "upstream", 1, {"latency": 10})
+    client.add_toxic(proxy, "timeout", "timeout", "upstream", 1, {"timeout": 0})
+    for _ in range(5):
+        conn.sendall(b"hello")
+        time.sleep(0.05)  # the latency toxic gets data to hold
+    start = time.perf_counter()
+    client.remove_toxic(proxy, "might_block")
+    assert time.perf_counter() - start < 1.0
+
+
+def test_timeout_toxic_closes_connection_on_remove(
+    client: GoClient, established: Established
+) -> None:
+    conn, server_conn, proxy = established
+    client.add_toxic(proxy, "to_delete", "timeout", "upstream", 1, {"timeout": 0})
+    client.remove_toxic(proxy, "to_delete")
+    conn.settimeout(1)
+    server_conn.settimeout(1)
+    assert conn.recv(1) == b""  # EOF within 1 s, on both sides
+    assert server_conn.recv(1) == b""
+
+
+def test_timeout_toxic_passes_on_the_peer_close(client: GoClient, established: Established) -> None:
+    conn, server_conn, proxy = established
+    client.add_toxic(proxy, "hole", "timeout", "upstream", 1, {"timeout": 0})
+    conn.sendall(b"dropped")
+    conn.shutdown(socket.SHUT_WR)
+    server_conn.settimeout(1)
+    conn.settimeout(1)
+    assert server_conn.recv(100) == b""  # closed, and the dropped bytes never arrive
+    assert conn.recv(1) == b""
+
+
+# -- reset_peer_test.go ----------------------------------------------------------------
+
+_MESSAGE = b"reset toxic payload\n"
+
+
+def _reset_through(client: GoClient, stream: str, timeout: int) -> float:
+    """Seconds from sending a line until the connection is reset (resetTCPHelper)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(5)
+        upstream = f"127.0.0.1:{listener.getsockname()[1]}"
+        proxy = client.create_proxy("test", f"127.0.0.1:{free_port()}", upstream)
+        client.add_toxic("test", "resettcp", "reset_peer", stream, 1, {"timeout": timeout})
+
+        def answer() -> None:
+            with contextlib.suppress(OSError), listener.accept()[0] as server_conn:
+                server_conn.settimeout(5)
+                if server_conn.recv(100):
+                    server_conn.sendall(_MESSAGE)
+                    server_conn.recv(100)  # until the reset reaches this side too
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        host, port = proxy["listen"].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            start = time.perf_counter()
+            conn.sendall(_MESSAGE)
+            with pytest.raises(ConnectionResetError):
+                conn.recv(1000)
+            elapsed = time.perf_counter() - start
+            assert conn.recv(1000) == b""  # then EOF, as Go reads after the reset
+        thread.join(5)
+    return elapsed
+
+
+def test_reset_toxic_no_timeout(client: GoClient) -> None:
+    _reset_through(client, "upstream", 0)
+
+
+def test_reset_toxic_with_timeout(client: GoClient) -> None:
+    assert 0.1 <= _reset_through(client, "upstream", 100) < 0.6
+
+
+def test_reset_toxic_with_timeout_downstream(client: GoClient) -> None:
+    assert 0.1 <= _reset_through(client, "downstream", 100) < 0.6
+
+
+# -- toxic_test.go ---------------------------------------------------------------------
+
+
+def _echo(conn: socket.socket, server_conn: socket.socket) -> None:
+    """AssertEchoResponse: a line from client to server and back, intact."""
+    _write_and_receive(conn, server_conn, b"hello world\n")
+    _write_and_receive(server_conn, conn, b"hello world\n")
+
+
+def test_persistent_connections(client: GoClient, established: Established) -> None:
+    conn, server_conn, proxy = established
+    client.add_toxic(proxy, "noop_up", "noop", "upstream", 1, None)
+    client.add_toxic(proxy, "noop_down", "noop", "downstream", 1, None)
+    _echo(conn, server_conn)
+    client.reset_state()
+    _echo(conn, server_conn)
+    client.reset_state()
+    _echo(conn, server_conn)
+
+
+def test_toxic_add_remove(
+    client: GoClient, established: Established, seawall_proxy: SeawallProxy
+) -> None:
+    conn, server_conn, proxy = established
+    running = threading.Event()
+    running.set()
+
+    def flip() -> None:
+        flipper = GoClient(seawall_proxy.url)
+        enabled = False
+        with contextlib.closing(flipper):
+            while running.is_set():
+                with contextlib.suppress(Exception):  # removing what is not there: 404
+                    if enabled:
+                        flipper.add_toxic(proxy, "noop_up", "noop", "upstream", 1, None)
+                        flipper.remove_toxic(proxy, "noop_down")
+                    else:
+                        flipper.remove_toxic(proxy, "noop_up")
+                        flipper.add_toxic(proxy, "noop_down", "noop", "downstream", 1, None)
+                enabled = not enabled
+
+    thread = threading.Thread(target=flip, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            _echo(conn, server_conn)
+    finally:
+        running.clear()
+        thread.join(5)
+
+
+# -- limit_data_test.go ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limit", "expected", "closed"),
+    [
+        ([50], 100, 50, False),  # TestLimitDataToxicChunkSmallerThanLimit
+        ([150], 100, 100, True),  # TestLimitDataToxicChunkBiggerThanLimit
+        ([25, 25, 25], 100, 75, False),  # TestLimitDataToxicMultipleChunks...
+        ([90, 20], 100, 100, True),  # TestLimitDataToxicSecondChunkWouldOverflowLimit
+        ([100], 0, 0, True),  # TestLimitDataToxicLimitIsSetToZero
+    ],
+)
+def test_limit_data_toxic(
+    client: GoClient,
+    established: Established,
+    chunks: list[int],
+    limit: int,
+    expected: int,
+    closed: bool,
+) -> None:
+    conn, server_conn, proxy = established
+    client.add_toxic(proxy, "limit", "limit_data", "downstream", 1, {"bytes": limit})
+    data = bytes(range(256)) * 2
+    sent = 0
+    for size in chunks:
+        with contextlib.suppress(OSError):  # the proxy may have closed already
+            server_conn.sendall(data[sent : sent + size])
+        sent += size
+        time.sleep(0.02)  # separate chunks, as the Go test feeds them one by one
+    got = b""
+    conn.settimeout(0.3)
+    with contextlib.suppress(TimeoutError):
+        while len(got) <= expected and (chunk := conn.recv(1000)):
+            got += chunk
+    assert got == data[:expected]
+    if closed:
+        assert conn.recv(1) == b""
+    else:
+        with pytest.raises(TimeoutError):
+            conn.recv(1)  # still open
