@@ -40,10 +40,10 @@ class GoClient:
     # -- proxies -----------------------------------------------------------------------
 
     def proxies(self) -> dict[str, Any]:
-        return self._check(self.http.get("/proxies"), 200, "Proxies").json()  # type: ignore[no-any-return]
+        return self._check(self.http.get("/proxies"), 200, "Proxies").json()
 
     def proxy(self, name: str) -> dict[str, Any]:
-        return self._check(self.http.get(f"/proxies/{name}"), 200, "Proxy").json()  # type: ignore[no-any-return]
+        return self._check(self.http.get(f"/proxies/{name}"), 200, "Proxy").json()
 
     def create_proxy(
         self, name: str, listen: str, upstream: str, *, enabled: bool = True
@@ -52,12 +52,12 @@ class GoClient:
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
         body["toxics"] = None  # the Go struct's nil ActiveToxics
         response = self.http.post("/proxies", json=body)
-        return self._check(response, 201, "Create").json()  # type: ignore[no-any-return]
+        return self._check(response, 201, "Create").json()
 
     def save(self, proxy: dict[str, Any]) -> dict[str, Any]:
         """``Save`` of a created proxy: the whole proxy, posted back to update it."""
         response = self.http.post(f"/proxies/{proxy['name']}", json=proxy)
-        return self._check(response, 200, "Save").json()  # type: ignore[no-any-return]
+        return self._check(response, 200, "Save").json()
 
     def delete(self, name: str) -> None:
         self._check(self.http.delete(f"/proxies/{name}"), 204, "Delete")
@@ -65,7 +65,7 @@ class GoClient:
     def populate(self, proxies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = [{"toxics": None, "enabled": False, **p} for p in proxies]
         response = self._check(self.http.post("/populate", json=body), 201, "Populate")
-        return response.json()["proxies"]  # type: ignore[no-any-return]
+        return response.json()["proxies"]
 
     def reset_state(self) -> None:
         self._check(self.http.post("/reset", content=b""), 204, "ResetState")
@@ -74,7 +74,7 @@ class GoClient:
 
     def toxics(self, proxy: str) -> list[dict[str, Any]]:
         response = self.http.get(f"/proxies/{proxy}/toxics")
-        return self._check(response, 200, "Toxics").json()  # type: ignore[no-any-return]
+        return self._check(response, 200, "Toxics").json()
 
     def add_toxic(
         self,
@@ -91,7 +91,7 @@ class GoClient:
         body["toxicity"] = 1.0 if toxicity == -1 else toxicity
         body["attributes"] = attributes
         response = self.http.post(f"/proxies/{proxy}/toxics", json=body)
-        return self._check(response, 200, "AddToxic").json()  # type: ignore[no-any-return]
+        return self._check(response, 200, "AddToxic").json()
 
     def update_toxic(
         self, proxy: str, name: str, toxicity: float, attributes: dict[str, Any]
@@ -100,7 +100,7 @@ class GoClient:
         if toxicity != -1:
             body["toxicity"] = toxicity
         response = self.http.patch(f"/proxies/{proxy}/toxics/{name}", json=body)
-        return self._check(response, 200, "UpdateToxic").json()  # type: ignore[no-any-return]
+        return self._check(response, 200, "UpdateToxic").json()
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         response = self.http.delete(f"/proxies/{proxy}/toxics/{name}")
