@@ -331,3 +331,30 @@ def test_latency_toxic_bandwidth(client: GoClient, upstream: Any) -> None:
     # Latency shifts the stream in time and does not slow it: Toxiproxy asks 100 MB/s of
     # a dedicated machine; on two shared cores, through Python's toxic path, 20 MB/s.
     assert count / elapsed > 20e6, f"{count / elapsed / 1e6:.1f} MB/s"
+
+
+# -- bandwidth_test.go -----------------------------------------------------------------
+
+
+def test_bandwidth_toxic(client: GoClient) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(5)
+        upstream = f"127.0.0.1:{listener.getsockname()[1]}"
+        proxy = client.create_proxy("test", f"127.0.0.1:{free_port()}", upstream)
+        client.add_toxic("test", "", "bandwidth", "upstream", 1, {"rate": 1000})  # 1 MB/s
+        payload = b"hello world " * 20000  # 240 KB (480 KB there)
+        host, port = proxy["listen"].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            server_conn = listener.accept()[0]
+            # The client writes everything and closes at once; the proxy still delivers
+            # every byte, at the rate.
+            conn.sendall(payload)
+        with server_conn:
+            server_conn.settimeout(5)
+            start = time.perf_counter()
+            got = b""
+            while chunk := server_conn.recv(1 << 16):
+                got += chunk
+            elapsed = time.perf_counter() - start
+    assert got == payload
+    assert 0.24 - 0.1 <= elapsed < 0.24 + 0.15
