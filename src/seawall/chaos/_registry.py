@@ -88,8 +88,8 @@ class ProxyRegistry:
             proxy.clear_toxics()
             try:
                 proxy.start()
-            except FieldError as exc:
-                failed = failed or FieldError(f"{proxy.name}.listen", exc.reason)
+            except FieldError as exc:  # a ListenError stays one: Toxiproxy's 500
+                failed = failed or exc.within(proxy.name)
         if failed is not None:
             raise failed
 

@@ -119,6 +119,13 @@ class ListenError(FieldError):
         shown = f"[{host}]" if ":" in host else host
         self.wire = f"listen tcp {shown}:{port}: bind: {reason[:1].lower()}{reason[1:]}"
 
+    def within(self, prefix: str) -> FieldError:
+        located = FieldError.within(self, prefix)
+        error = ListenError.__new__(ListenError)
+        FieldError.__init__(error, located.field, self.reason)
+        error.wire = self.wire
+        return error
+
 
 class NotFound(SeawallError, LookupError):
     """No proxy or toxic of that name (the control API's 404).

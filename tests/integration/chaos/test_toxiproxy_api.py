@@ -201,6 +201,17 @@ def test_reset_state(client: GoClient) -> None:
     assert proxy_up(proxy["listen"])
 
 
+def test_reset_that_cannot_listen_is_500(client: GoClient) -> None:
+    listen, bound = _localhost()
+    client.create_proxy("mysql_master", listen, UPSTREAM, enabled=False)
+    client.add_toxic("mysql_master", "", "latency", "downstream", 1, None)
+    host, port = bound.rsplit(":", 1)
+    with socket.create_server((host, int(port))):
+        error = _error(client.reset_state)
+    assert error == f"ResetState: HTTP 500: listen tcp {bound}: bind: address already in use"
+    assert client.toxics("mysql_master") == []  # the toxics are removed all the same
+
+
 # -- /populate -------------------------------------------------------------------------
 
 
