@@ -110,6 +110,11 @@ class ProxyServer:
         self._connections.add(task)
         try:
             await serve_connection(api, reader, writer)
+        except asyncio.CancelledError:
+            # Stopping the server cancels its open connections. The task then ends
+            # normally: asyncio's stream callback (Python 3.11) logs a cancelled
+            # connection task as an error, and nothing awaits this one but aclose.
+            pass
         finally:
             self._connections.discard(task)
 

@@ -232,3 +232,14 @@ def test_control_api_port_in_use_is_an_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(OSError), ProxyServer(port=port):
             pass
+
+
+def test_stopping_with_open_connections_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    with ProxyServer(port=0) as proxy_server:
+        host, port = proxy_server.address
+        idle = socket.create_connection((host, port), timeout=5)  # open, no request yet
+        with httpx.Client(base_url=proxy_server.url) as client:
+            assert client.get("/version").status_code == 200  # a keep-alive connection
+    idle.close()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [], [r.getMessage() for r in errors]
