@@ -35,6 +35,10 @@ class Owner(Protocol):
 
     def half_closed(self) -> None: ...
 
+    def endpoint_closed(self) -> None:
+        """One of its sockets is closed for good."""
+        ...
+
 
 class Inbound(Protocol):
     """The link that writes into an endpoint, and owns the pipe its spliced bytes wait in."""
@@ -117,6 +121,7 @@ class Endpoint:
         self.sock.close()
         if self.inbound is not None:
             self.inbound.close_pipe()
+        self.conn.endpoint_closed()
 
     def reset(self) -> None:
         if not self.closed:

@@ -331,6 +331,8 @@ class Connection:
                 link.start()
 
     def refresh(self) -> None:
+        if self.closing:
+            return
         toxics = self.proxy.toxics
         rng = self.proxy.rng
         for link in self.links:
@@ -361,8 +363,13 @@ class Connection:
             self._connecting.cancel()
         for link in self.links:
             link.stop()
-        self.proxy.connections.discard(self)
         return True
+
+    def endpoint_closed(self) -> None:
+        # A closing connection stays the proxy's until its last socket is closed, so
+        # stopping the proxy also drops sockets still flushing after a graceful close.
+        if self.closing and all(s.closed for s in self._sockets()):
+            self.proxy.connections.discard(self)
 
     def close(self) -> None:
         """Close both sides after what was queued for them: FIN, not RST."""
@@ -371,9 +378,10 @@ class Connection:
                 sock.close()
 
     def abort(self) -> None:
-        if self._finish():
-            for sock in self._sockets():
-                sock.abort()
+        """Drop both sides now, also one still flushing after a graceful close."""
+        self._finish()
+        for sock in self._sockets():
+            sock.abort()
 
     def reset(self) -> None:
         """Close both sides with RST: each peer reads 'connection reset by peer'."""

@@ -8,9 +8,11 @@ and upper bounds leave room.
 
 from __future__ import annotations
 
+import gc
 import random
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -290,3 +292,22 @@ def test_updating_a_toxic_changes_it_live(upstream: Start, fault_proxy: Start) -
         assert 29 <= median_ms(round_trips(sock, 3)) < 60
         proxy.update_toxic("latency_downstream", latency=90)
         assert median_ms(round_trips(sock, 3)) >= 89
+
+
+def test_stopping_the_proxy_closes_connections_still_flushing(
+    upstream: Start, fault_proxy: Start
+) -> None:
+    def flood(conn: socket.socket) -> None:
+        while True:
+            conn.sendall(b"x" * 65536)
+
+    proxy = fault_proxy(upstream(flood).address)
+    with connect(proxy.listen):
+        proxy.add_toxic("timeout", stream="upstream", timeout=0)
+        time.sleep(0.3)  # the client reads nothing: output piles up at the proxy
+        proxy.remove_toxic("timeout_upstream")  # a graceful close, still flushing
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            proxy.close()  # the service is down: its sockets are closed, none left behind
+            gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
