@@ -493,3 +493,28 @@ def test_unknown_fields_are_ignored_with_a_warning(
     log = seawall_proxy.log.read_text()
     assert "ignoring unknown field 'rand_seed'" in log
     assert "ignoring unknown field 'attributes.latncy'" in log
+
+
+def test_toxiproxy_python_sees_the_timeout_lifecycle_and_errors(
+    python_client: Any, upstream: Any
+) -> None:
+    from toxiproxy.exceptions import NotFound
+
+    from tests.integration.chaos.conftest import echo
+
+    proxy = python_client.create(upstream=upstream(echo).address, name="redis")
+    listen = python_client.get_proxy("redis").listen
+    host, port = listen.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"PING")
+        assert sock.recv(100) == b"PING"
+        proxy.add_toxic(type="timeout", stream="upstream", attributes={"timeout": 0})
+        sock.sendall(b"GET a")  # dropped: its reply will never come
+        proxy.destroy_toxic("timeout_upstream")
+        sock.settimeout(1)
+        assert sock.recv(100) == b""  # closed, so no reply is paired with the wrong request
+    proxy.add_toxic(type="noop", name="placeholder")
+    assert list(proxy.toxics()) == ["placeholder"]
+    proxy.destroy()
+    with pytest.raises(NotFound, match="proxy not found"):
+        proxy.destroy()
