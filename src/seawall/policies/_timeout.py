@@ -68,14 +68,18 @@ def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> B
 
 
 class Timeout(Policy):
-    """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
+    """Bound each call by ``seconds`` (never beyond an enclosing deadline).
+
+    ``seconds`` is a positive number or a ``timedelta``; ``inf`` bounds nothing (the call
+    runs under whatever deadline encloses it, or none).
+    """
 
     __slots__ = ("_clock", "name", "seconds")
 
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
     ) -> None:
-        self.seconds = seconds_of(seconds, "Timeout")
+        self.seconds = seconds_of(seconds, "Timeout seconds", positive=True)
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
 
