@@ -21,7 +21,7 @@ from types import TracebackType
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import DeadlineExceeded
-from seawall._validate import optional_seconds, real
+from seawall._validate import MAX_SECONDS, optional_seconds, real
 from seawall._validate import seconds as checked_seconds
 
 __all__ = [
@@ -122,7 +122,7 @@ def downstream_timeout(
     infinite ``cap`` is no cap. A NaN, negative, bool or string ``cap`` raises
     :class:`~seawall.ConfigError`: returned as is, it would reach a socket.
     """
-    if cap is not None and (cap.__class__ is not float or not 0.0 <= cap < _INF):
+    if cap is not None and (cap.__class__ is not float or not 0.0 <= cap <= MAX_SECONDS):
         cap = optional_seconds(cap, "downstream_timeout cap")
     if reserve_ratio != RESERVE_RATIO:
         reserve_ratio = real(reserve_ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
