@@ -109,10 +109,10 @@ def remaining() -> float | None:
 
 
 def downstream_timeout(
-    cap: float | None = None,
+    cap: float | timedelta | None = None,
     *,
     reserve_ratio: float = RESERVE_RATIO,
-    min_reserve: float = MIN_RESERVE,
+    min_reserve: float | timedelta = MIN_RESERVE,
 ) -> float | None:
     """The timeout to give a call made from here: ``min(cap, remaining - reserve)``.
 
@@ -122,21 +122,26 @@ def downstream_timeout(
     infinite ``cap`` is no cap. A NaN, negative, bool or string ``cap`` raises
     :class:`~seawall.ConfigError`: returned as is, it would reach a socket.
     """
-    if cap is not None and (cap.__class__ is not float or not 0.0 <= cap <= MAX_SECONDS):
-        cap = optional_seconds(cap, "downstream_timeout cap")
-    if reserve_ratio != RESERVE_RATIO:
-        reserve_ratio = real(reserve_ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
+    limit: float | None
+    if cap is None or (type(cap) is float and 0.0 <= cap <= MAX_SECONDS):
+        limit = cap  # the common case, checked without a call
+    else:
+        limit = optional_seconds(cap, "downstream_timeout cap")
+    ratio = reserve_ratio
+    if ratio != RESERVE_RATIO:
+        ratio = real(ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
+    floor = MIN_RESERVE
     if min_reserve != MIN_RESERVE:
-        min_reserve = seconds_of(min_reserve, "min_reserve", infinite=False)
+        floor = seconds_of(min_reserve, "min_reserve", infinite=False)
     scope = _current.get()
     if scope is None:
-        return cap
+        return limit
     left = scope.when - scope.clock.now()
     if left == _INF:
-        return cap
-    budget = left - max(left * reserve_ratio, min_reserve)
-    if cap is not None and cap < budget:
-        budget = cap
+        return limit
+    budget = left - max(left * ratio, floor)
+    if limit is not None and limit < budget:
+        budget = limit
     return budget if budget > 0.0 else 0.0
 
 

@@ -95,7 +95,8 @@ class CircuitBreaker(Policy):
     ``window`` is seconds for ``window_type="time"`` (1 s buckets) or a number of calls for
     ``window_type="count"``. Thresholds apply only once ``min_calls`` calls are in the
     window. ``slow_call_duration`` (seconds) makes slow successes count towards
-    ``slow_call_rate``.
+    ``slow_call_rate`` (``None`` or ``inf``: no call is slow). A time window is 1 s to a
+    day; ``cooldown`` is finite (an endless one is :meth:`force_open`).
     """
 
     __slots__ = (

@@ -106,7 +106,9 @@ class Retry(Policy):
 
     ``timeout`` bounds the whole operation — every attempt and every backoff sleep — as
     one deadline scope opened around the loop (exactly a ``Timeout`` placed outside the
-    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way).
+    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way). It is
+    positive seconds or a ``timedelta``; ``None`` or ``inf`` leave only the attempts and
+    any enclosing deadline to end the operation.
     """
 
     __slots__ = ("_clock", "_on", "_rng", "attempts", "backoff", "budget", "name", "timeout")
