@@ -93,6 +93,14 @@ def test_infinite_bounds_are_no_bounds() -> None:
     assert pipeline.call(lambda: 1) == 1
 
 
+def test_an_optional_part_with_an_infinite_timeout_is_bounded_by_the_deadline_only() -> None:
+    part = seawall.optional(lambda: ["x"], default=[], timeout=INF)
+    assert part.timeout is None
+    result = seawall.partial_sync({"user": lambda: "ada", "recs": part})
+    assert dict(result) == {"user": "ada", "recs": ["x"]}
+    assert result.complete
+
+
 def test_a_total_timeout_below_the_default_attempt_timeout_shrinks_it() -> None:
     pipeline = seawall.standard("dep", total_timeout=3.0)
     assert pipeline.attempt_timeout.seconds == 3.0
@@ -188,6 +196,8 @@ REFUSED: list[tuple[Callable[[], object], str]] = [
     (lambda: seawall.Registry(str, idle_timeout=NAN), "idle_timeout"),
     (lambda: seawall.Registry(str, max_keys=1.5), "max_keys"),  # type: ignore[arg-type]
     (lambda: seawall.Registry(5), "factory"),  # type: ignore[arg-type]
+    (lambda: seawall.optional(str, default="", timeout="1"), "timeout"),  # type: ignore[arg-type]
+    (lambda: seawall.optional(str, default="", timeout=NAN), "timeout"),
     (lambda: LeaderElector(_store_lease(), lease_duration="15"), "lease_duration"),  # type: ignore[arg-type]
     (lambda: LeaderElector(_store_lease(), retry_period=True), "retry_period"),
     (lambda: LeaderElector(_store_lease(), renew_deadline=INF), "renew_deadline"),
