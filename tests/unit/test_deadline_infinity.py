@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import seawall
-from seawall import ConfigError
+from seawall import ConfigError, wire
 from seawall.lease import LeaderElector, MemoryLeaseStore
 from seawall.policies._alarm import arm
 from seawall.testing import FakeClock
@@ -75,6 +77,12 @@ def test_an_alarm_beyond_any_clock_is_never_armed(seconds: float) -> None:
         return alarm.fired or alarm.active
 
     assert asyncio.run(main()) is False
+
+
+@given(st.floats(min_value=0.0, allow_infinity=True, allow_nan=False))
+def test_any_long_budget_crosses_the_wire_as_a_header_the_receiver_reads(seconds: float) -> None:
+    assert wire.parse_timeout_ms(wire.encode_timeout_ms(seconds)) <= seconds
+    assert wire.parse_grpc_timeout(wire.encode_grpc_timeout(seconds)) <= seconds * (1 + 1e-9)
 
 
 def test_an_infinite_cap_is_no_cap() -> None:
