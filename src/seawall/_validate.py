@@ -16,6 +16,7 @@ The rules:
   :data:`MAX_SECONDS`: the operating system's timed waits overflow not far above it.
 * A count is an integer, never a bool or a float.
 * A ratio or factor is a finite real number within the documented interval.
+* A name is a string: it labels events, log lines and metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_SECONDS",
     "callable_or_none",
     "count",
+    "name",
     "optional_seconds",
     "real",
     "seconds",
@@ -136,6 +138,13 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
         return f"a number {'<' if high_open else '<='} {high:g}"
     left, right = "(" if low_open else "[", ")" if high_open else "]"
     return f"a number within {left}{low:g}, {high:g}{right}"
+
+
+def name(value: object, what: str = "name") -> str:
+    """A policy's name: a string, since it labels events, logs and metrics."""
+    if not isinstance(value, str):
+        _fail(what, "a string", value)
+    return value
 
 
 def callable_or_none(value: object, what: str) -> None:

@@ -3,6 +3,7 @@
 The fuzz tests feed each constructor arbitrary numbers (inf, NaN, negatives, huge values,
 bools, numeric strings, timedeltas) and then use whatever was built once, sync and async,
 on a FakeClock: a bad number must be refused where it was written, not on the first call.
+The table below pins each refusal directly, with the argument the error must name.
 """
 
 from __future__ import annotations
@@ -248,6 +249,101 @@ def test_a_leader_elector_either_refuses_its_timing_or_works(data: st.DataObject
     elector = built(lambda **kw: LeaderElector(store.lease(), clock=store.clock, **kw), kwargs)
     if elector is not None:
         assert elector.is_leader() is False
+
+
+def _store_lease() -> Any:
+    return MemoryLeaseStore(clock=FakeClock()).lease()
+
+
+# (what is built, the argument it is refused for)
+REFUSED: list[tuple[Callable[[], object], str]] = [
+    (lambda: seawall.downstream_timeout(NAN), "cap"),
+    (lambda: seawall.downstream_timeout(-1), "cap"),
+    (lambda: seawall.downstream_timeout(True), "cap"),
+    (lambda: seawall.downstream_timeout("1"), "cap"),  # type: ignore[arg-type]
+    (lambda: seawall.downstream_timeout(1.0, reserve_ratio=NAN), "reserve_ratio"),
+    (lambda: seawall.Timeout("5"), "Timeout seconds"),  # type: ignore[arg-type]
+    (lambda: seawall.Timeout(True), "Timeout seconds"),
+    (lambda: seawall.Timeout(NAN), "Timeout seconds"),
+    (lambda: seawall.Timeout(-1), "Timeout seconds"),
+    (lambda: seawall.Timeout(0), "Timeout seconds"),
+    (lambda: seawall.deadline("2"), "deadline seconds"),  # type: ignore[arg-type]
+    (lambda: seawall.deadline(NAN), "deadline seconds"),
+    (lambda: seawall.deadline(False), "deadline seconds"),
+    (lambda: seawall.Backoff.exponential(multiplier=NAN), "multiplier"),
+    (lambda: seawall.Backoff.exponential(initial=INF), "initial"),
+    (lambda: seawall.Backoff.exponential(jitter=True), "jitter"),
+    (lambda: seawall.Backoff.constant(NAN), "delay"),
+    (lambda: seawall.Backoff.full_jitter(base="1"), "base"),  # type: ignore[arg-type]
+    (lambda: seawall.Backoff.decorrelated(maximum=-1), "maximum"),
+    (lambda: seawall.standard("dep", timeout=5, total_timeout=1), "total_timeout"),
+    (lambda: seawall.standard("dep", timeout=INF), "total_timeout"),
+    (lambda: seawall.standard("dep", timeout=20), "total_timeout"),
+    (lambda: seawall.standard("dep", total_timeout=NAN), "total_timeout"),
+    (lambda: seawall.standard("dep", retry_budget=True), "retry_budget"),  # type: ignore[arg-type]
+    (lambda: seawall.standard("dep", fallback=[]), "fallback"),  # type: ignore[arg-type]
+    (lambda: seawall.Retry(True), "attempts"),
+    (lambda: seawall.Retry(3.0), "attempts"),  # type: ignore[arg-type]
+    (lambda: seawall.Retry(timeout="10"), "Retry timeout"),  # type: ignore[arg-type]
+    (lambda: seawall.Retry(timeout=0), "Retry timeout"),
+    (lambda: seawall.Retry(backoff=1.0), "backoff"),  # type: ignore[arg-type]
+    (lambda: seawall.Retry(budget=0.1), "budget"),  # type: ignore[arg-type]
+    (lambda: seawall.RetryBudget(window=INF), "window"),
+    (lambda: seawall.RetryBudget(min_per_second=NAN), "min_per_second"),
+    (lambda: seawall.RetryBudget(buckets=10**9), "buckets"),
+    (lambda: seawall.CircuitBreaker(min_calls=True), "min_calls"),
+    (lambda: seawall.CircuitBreaker(half_open_calls=2.5), "half_open_calls"),  # type: ignore[arg-type]
+    (lambda: seawall.CircuitBreaker(cooldown=INF), "cooldown"),
+    (lambda: seawall.CircuitBreaker(window=INF), "window"),
+    (lambda: seawall.CircuitBreaker(window=1e9), "window"),
+    (lambda: seawall.CircuitBreaker(window=True, window_type="count"), "window"),
+    (lambda: seawall.CircuitBreaker(slow_call_duration=-1), "slow_call_duration"),
+    (lambda: seawall.CircuitBreaker(failure_rate="0.5"), "failure_rate"),  # type: ignore[arg-type]
+    (lambda: seawall.CircuitBreaker(record=1), "record"),  # type: ignore[arg-type]
+    (lambda: seawall.Bulkhead(max_concurrent=True), "max_concurrent"),
+    (lambda: seawall.Bulkhead(max_concurrent=10**12), "max_concurrent"),
+    (lambda: seawall.Bulkhead(max_wait=NAN), "max_wait"),
+    (lambda: seawall.Fallback(factory=5), "factory"),  # type: ignore[arg-type]
+    (lambda: seawall.LoadShedder(limit=True), "limit"),
+    (lambda: seawall.LoadShedder(max_queue=-1), "max_queue"),
+    (lambda: seawall.LoadShedder(queue_interval=INF), "queue_interval"),
+    (lambda: seawall.LoadShedder(shares={"low": NAN}), "shares"),
+    (lambda: seawall.FixedLimit(True), "fixed concurrency limit"),
+    (lambda: seawall.FixedLimit(2.5), "fixed concurrency limit"),  # type: ignore[arg-type]
+    (lambda: seawall.AIMDLimit(initial=True), "initial"),
+    (lambda: seawall.AIMDLimit(latency_threshold=INF), "latency_threshold"),
+    (lambda: seawall.GradientLimit(window=INF), "window"),
+    (lambda: seawall.GradientLimit(min_samples=1.5), "min_samples"),  # type: ignore[arg-type]
+    (lambda: seawall.AdaptiveThrottle(window=INF), "window"),
+    (lambda: seawall.AdaptiveThrottle(buckets=True), "buckets"),
+    (lambda: seawall.SingleFlight(key=5), "key"),  # type: ignore[arg-type]
+    (lambda: seawall.Cache(ttl="5"), "ttl"),  # type: ignore[arg-type]
+    (lambda: seawall.Cache(ttl=INF), "ttl"),
+    (lambda: seawall.Cache(5, stale_if_error=INF), "stale_if_error"),
+    (lambda: seawall.Cache(5, max_entries=True), "max_entries"),
+    (lambda: seawall.Registry(str, idle_timeout=NAN), "idle_timeout"),
+    (lambda: seawall.Registry(str, max_keys=1.5), "max_keys"),  # type: ignore[arg-type]
+    (lambda: seawall.Registry(5), "factory"),  # type: ignore[arg-type]
+    (lambda: seawall.Timeout(1, name=5), "name"),  # type: ignore[arg-type]
+    (lambda: seawall.standard(5), "name"),  # type: ignore[arg-type]
+    (lambda: seawall.CircuitBreaker(None), "name"),  # type: ignore[arg-type]
+    (lambda: seawall.LoadShedder(b"api"), "name"),  # type: ignore[arg-type]
+    (lambda: seawall.optional(str, default="", timeout="1"), "timeout"),  # type: ignore[arg-type]
+    (lambda: seawall.optional(str, default="", timeout=NAN), "timeout"),
+    (lambda: LeaderElector(_store_lease(), lease_duration="15"), "lease_duration"),  # type: ignore[arg-type]
+    (lambda: LeaderElector(_store_lease(), retry_period=True), "retry_period"),
+    (lambda: LeaderElector(_store_lease(), renew_deadline=INF), "renew_deadline"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "argument"), REFUSED, ids=[f"{i}-{arg}" for i, (_, arg) in enumerate(REFUSED)]
+)
+def test_a_bad_number_is_refused_at_construction_naming_the_argument(
+    build: Callable[[], object], argument: str
+) -> None:
+    with pytest.raises(ConfigError, match=argument):
+        build()
 
 
 # -- the rules, one at a time ------------------------------------------------------------

@@ -32,6 +32,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import CircuitOpen, ConfigError, Rejected
 from seawall._events import BreakerStateChanged, CallRejected, Event, emit
 from seawall._validate import MAX_COUNT, callable_or_none, count, optional_seconds, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._window import CountWindow, TimeWindow, Window
 
@@ -146,7 +147,7 @@ class CircuitBreaker(Policy):
         half_open_calls = count(half_open_calls, "half_open_calls")
         callable_or_none(record, "record")
         callable_or_none(ignore, "ignore")
-        self.name = name
+        self.name = policy_name(name)
         self.failure_rate = failure_rate
         self.slow_call_rate = slow_call_rate
         # An infinite slow-call duration marks no call slow: the same as None.

@@ -30,6 +30,7 @@ from seawall._deadline import remaining
 from seawall._errors import BulkheadFull
 from seawall._events import CallRejected, emit
 from seawall._validate import MAX_COUNT, count, optional_seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 
 __all__ = ["Bulkhead", "BulkheadStats"]
@@ -108,7 +109,7 @@ class Bulkhead(Policy):
         # The slots are allocated up front, hence the ceiling on max_concurrent.
         max_concurrent = count(max_concurrent, "max_concurrent", maximum=MAX_COUNT)
         max_queue = count(max_queue, "max_queue", minimum=0)
-        self.name = name
+        self.name = policy_name(name)
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue
         self.max_wait = optional_seconds(max_wait, "max_wait")  # inf: wait as long as it takes

@@ -42,6 +42,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import Event, attempt_events_enabled, emit
 from seawall._validate import callable_or_none, count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._singleflight import KeyFunction, SingleFlight, default_key
 
@@ -205,7 +206,7 @@ class Cache(Policy):
         if store is not None and not isinstance(store, CacheStore):
             raise ConfigError(f"store must be a seawall CacheStore, got {store!r}")
         callable_or_none(key, "key")
-        self.name = name
+        self.name = policy_name(name)
         self._ttl = float(ttl)
         self._jitter = jitter
         self._swr = stale_while_revalidate

@@ -41,6 +41,7 @@ from seawall._events import (
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
 from seawall._validate import count, optional_seconds
+from seawall._validate import name as policy_name
 from seawall.policies._alarm import arm
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Args, Kwargs, Policy
@@ -141,7 +142,7 @@ class Retry(Policy):
         self.budget = budget
         # inf is no total bound: the same as None.
         self.timeout = optional_seconds(timeout, "Retry timeout", positive=True)
-        self.name = name
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
 

@@ -51,6 +51,7 @@ from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority, rank_of
 from seawall._validate import count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._limits import FixedLimit, Limit
 from seawall.policies._wait import await_future, wait_event
@@ -343,7 +344,7 @@ class LoadShedder(Policy):
                 "shares must lie in (0, 1] and not grow as priority falls "
                 f"(high >= normal >= low), got {merged}"
             )
-        self.name = name
+        self.name = policy_name(name)
         # A fixed limit learns nothing from samples: skip feeding it on every release.
         self._fixed = type(limit_obj) is FixedLimit
         self._default_rank = rank_of(default_priority)

@@ -39,6 +39,7 @@ from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority
 from seawall._validate import MAX_COUNT, count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 
 __all__ = ["AdaptiveThrottle", "ThrottleStats", "ThrottleWindow"]
@@ -182,7 +183,7 @@ class AdaptiveThrottle(Policy):
             high=1.0,
             low_open=True,
         )
-        self.name = name
+        self.name = policy_name(name)
         self._window = ThrottleWindow(
             k=k, window=window, buckets=buckets, cap=max_rejection_probability
         )

@@ -27,6 +27,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
+from seawall._validate import name as policy_name
 from seawall.policies._alarm import arm
 from seawall.policies._base import Args, Kwargs, Policy
 
@@ -80,7 +81,7 @@ class Timeout(Policy):
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
     ) -> None:
         self.seconds = seconds_of(seconds, "Timeout seconds", positive=True)
-        self.name = name
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
 
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
