@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import seawall
 from seawall import ConfigError
 from seawall._validate import MAX_SECONDS, count, optional_seconds, real, seconds
-from seawall.lease import LeaderElector, MemoryLeaseStore
+from seawall.lease import LeaderElector, LeaseTiming, MemoryLeaseStore
 from seawall.testing import FakeClock
 
 INF, NAN = math.inf, math.nan
@@ -333,6 +333,9 @@ REFUSED: list[tuple[Callable[[], object], str]] = [
     (lambda: LeaderElector(_store_lease(), lease_duration="15"), "lease_duration"),  # type: ignore[arg-type]
     (lambda: LeaderElector(_store_lease(), retry_period=True), "retry_period"),
     (lambda: LeaderElector(_store_lease(), renew_deadline=INF), "renew_deadline"),
+    (lambda: LeaseTiming(True, 0.5, 0.1), "lease_duration"),
+    (lambda: LeaseTiming(15.0, 10.0, 2.0, True), "clock_drift_margin"),
+    (lambda: LeaseTiming(15.0, 10.0, 2.0, INF), "clock_drift_margin"),
 ]
 
 
