@@ -240,6 +240,31 @@ def test_a_deadline_either_refuses_its_seconds_or_carries_them(seconds: Any, cap
     assert asyncio.run(seawall.Timeout(INF, clock=clock).acall(aone, 1)) == 1
 
 
+@settings(max_examples=60)
+@given(data=st.data())
+def test_a_registry_either_refuses_its_arguments_or_works(data: st.DataObject) -> None:
+    kwargs = data.draw(arguments(("max_keys", "idle_timeout")), label="kwargs")
+    clock = FakeClock()
+    registry = built(
+        lambda **kw: seawall.Registry(seawall.CircuitBreaker, clock=clock, **kw), kwargs
+    )
+    if registry is not None:
+        breaker = registry.get("db")
+        clock.advance(1e9)
+        assert registry.get("db") is not None
+        use_once(breaker)
+
+
+@settings(max_examples=60)
+@given(timeout=NUMBERS)
+def test_an_optional_part_either_refuses_its_timeout_or_works(timeout: Any) -> None:
+    part = built(
+        lambda timeout: seawall.optional(list, default=[], timeout=timeout), {"timeout": timeout}
+    )
+    if part is not None:
+        assert dict(seawall.partial_sync({"recs": part}, clock=FakeClock())) == {"recs": []}
+
+
 @settings(max_examples=40)
 @given(data=st.data())
 def test_a_leader_elector_either_refuses_its_timing_or_works(data: st.DataObject) -> None:
