@@ -30,6 +30,7 @@ from typing import NoReturn, TypeGuard
 from seawall._errors import ConfigError
 
 __all__ = [
+    "MAX_BUCKETS",
     "MAX_COUNT",
     "MAX_SECONDS",
     "callable_or_none",
@@ -44,7 +45,10 @@ MAX_SECONDS = 1e9
 """The longest finite duration taken (about 31 years); pass ``inf`` for "no limit"."""
 
 MAX_COUNT = 1_000_000
-"""The largest count for a size that is allocated up front (slots, window buckets)."""
+"""The largest size allocated up front (bulkhead slots, a breaker's count window)."""
+
+MAX_BUCKETS = 10_000
+"""The most slices a sliding window is cut into: finer slices measure nothing more."""
 
 
 def _fail(what: str, rule: str, value: object) -> NoReturn:
@@ -119,11 +123,7 @@ def real(
 
     The interval is ``[low, high]``; ``low_open``/``high_open`` exclude an end.
     """
-    result = (
-        float(value)
-        if isinstance(value, numbers.Real) and not isinstance(value, bool)
-        else math.nan
-    )
+    result = float(value) if _is_real(value) else math.nan
     above = result > low if low_open else result >= low
     below = result < high if high_open else result <= high
     if not (math.isfinite(result) and above and below):
