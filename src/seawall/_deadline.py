@@ -122,16 +122,16 @@ def downstream_timeout(
     infinite ``cap`` is no cap. A NaN, negative, bool or string ``cap`` raises
     :class:`~seawall.ConfigError`: returned as is, it would reach a socket.
     """
-    limit: float | None
-    if cap is None or (type(cap) is float and 0.0 <= cap <= MAX_SECONDS):
-        limit = cap  # the common case, checked without a call
-    else:
-        limit = optional_seconds(cap, "downstream_timeout cap")
-    ratio = reserve_ratio
-    if ratio != RESERVE_RATIO:
-        ratio = real(ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
-    floor = MIN_RESERVE
-    if min_reserve != MIN_RESERVE:
+    # The common cases (no cap, a plain float cap, the default reserve) cost no call.
+    limit: float | None = None
+    if cap is not None:
+        if type(cap) is float and 0.0 <= cap <= MAX_SECONDS:
+            limit = cap
+        else:
+            limit = optional_seconds(cap, "downstream_timeout cap")
+    ratio, floor = RESERVE_RATIO, MIN_RESERVE
+    if reserve_ratio is not RESERVE_RATIO or min_reserve is not MIN_RESERVE:
+        ratio = real(reserve_ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
         floor = seconds_of(min_reserve, "min_reserve", infinite=False)
     scope = _current.get()
     if scope is None:
