@@ -52,6 +52,22 @@ def test_an_infinite_timeout_never_fires_and_hands_down_the_cap() -> None:
     assert seen == [(None, 2.0), (None, 2.0)]
 
 
+def test_an_infinite_timeout_never_fires_however_long_the_call_takes() -> None:
+    clock = FakeClock()
+    timeout = seawall.Timeout(INF, clock=clock)
+
+    def slow() -> str:
+        clock.advance(1e12)
+        return "late but fine"
+
+    async def aslow() -> str:
+        await clock.asleep(1e12)
+        return "late but fine"
+
+    assert timeout.call(slow) == "late but fine"
+    assert asyncio.run(timeout.acall(aslow)) == "late but fine"
+
+
 def test_an_infinite_timeout_inside_a_deadline_keeps_the_deadline() -> None:
     clock = FakeClock()
 
