@@ -333,6 +333,7 @@ REFUSED: list[tuple[Callable[[], object], str]] = [
     (lambda: seawall.LoadShedder(max_queue=-1), "max_queue"),
     (lambda: seawall.LoadShedder(queue_interval=INF), "queue_interval"),
     (lambda: seawall.LoadShedder(shares={"low": NAN}), "shares"),
+    (lambda: seawall.LoadShedder(lifo="false"), "lifo"),  # type: ignore[arg-type]
     (lambda: seawall.FixedLimit(True), "fixed concurrency limit"),
     (lambda: seawall.FixedLimit(2.5), "fixed concurrency limit"),  # type: ignore[arg-type]
     (lambda: seawall.AIMDLimit(initial=True), "initial"),

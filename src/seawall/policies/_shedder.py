@@ -329,6 +329,8 @@ class LoadShedder(Policy):
                 "queue_target must be positive and at most queue_interval, got "
                 f"target={queue_target!r}, interval={queue_interval!r}"
             )
+        if not isinstance(lifo, bool):  # "false" would be true
+            raise ConfigError(f"lifo must be True or False, got {lifo!r}")
         if shares is not None and not isinstance(shares, Mapping):
             raise ConfigError(f"shares must be a mapping of priority to fraction, got {shares!r}")
         merged = dict(DEFAULT_SHARES)
