@@ -57,6 +57,9 @@ class RunContext:
     wall: Callable[[], float] = time.time
     control_url: str = DEFAULT_CONTROL_URL
     workdir: Path | None = None
+    # what Python providers that declare these parameters receive, as in Chaos Toolkit
+    configuration: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     burners: list[subprocess.Popen[bytes]] = field(default_factory=list)
