@@ -30,6 +30,7 @@ from typing import Literal
 
 from seawall._errors import ConfigError
 from seawall._events import Event, emit
+from seawall._validate import seconds
 from seawall.lease._backend import Observation
 
 __all__ = [
@@ -69,12 +70,13 @@ class LeaseTiming:
     clock_drift_margin: float | None = None
 
     def __post_init__(self) -> None:
+        # An infinite lease would never pass to another holder: every duration is finite.
         for what in ("lease_duration", "renew_deadline", "retry_period"):
-            value = getattr(self, what)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{what} must be a positive number of seconds, got {value!r}")
-        if self.clock_drift_margin is not None and not self.clock_drift_margin >= 0:
-            raise ConfigError(f"clock_drift_margin must be >= 0, got {self.clock_drift_margin!r}")
+            value = seconds(getattr(self, what), what, positive=True, infinite=False)
+            object.__setattr__(self, what, value)
+        if self.clock_drift_margin is not None:
+            margin = seconds(self.clock_drift_margin, "clock_drift_margin", infinite=False)
+            object.__setattr__(self, "clock_drift_margin", margin)
         if not self.retry_period < self.renew_deadline:
             raise ConfigError(
                 f"retry_period ({self.retry_period}s) must be shorter than renew_deadline "
