@@ -19,8 +19,7 @@ from seawall._formats._yaml import load_text
 from seawall.cli import main
 from seawall.kube import check_budget, generate, load_graph, spec_from_text, to_yaml
 from seawall.kube._budget import allowed_downstream
-from seawall.kube._graph import MAX_ATTEMPTS
-from seawall.kube._graph import graph_from_document
+from seawall.kube._graph import MAX_ATTEMPTS, graph_from_document
 from tests.kube.conftest import SHOP
 
 

@@ -55,8 +55,8 @@ BUDGET_ANNOTATION = "seawall.dev/budget-seconds"
 CALLS_ANNOTATION = "seawall.dev/calls"
 DEFAULT_MAX_AMPLIFICATION = 10.0
 _CALL_KEYS = {"service", "timeout", "attempts", "backoff", "retry_budget"}
-# Far beyond any sane retry policy (the seed caps attempts at 3-5); a larger count is a typo,
-# and an exponential backoff over it overflows a float.
+# Far beyond any sane retry policy (3-5 attempts is the usual cap); a larger count is a
+# typo, and an exponential backoff over it overflows a float.
 MAX_ATTEMPTS = 100
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
