@@ -43,6 +43,7 @@ __all__ = [
     "TimedOut",
     "add_hook",
     "attempt_events_enabled",
+    "clear_repeats",
     "emit",
     "flush_repeats",
     "rejection",
@@ -286,6 +287,12 @@ def flush_repeats() -> None:
 
 
 atexit.register(flush_repeats)
+
+
+def clear_repeats() -> None:
+    """Forget every open window without writing it (a test starting afresh)."""
+    with _repeats_lock:
+        _repeats.clear()
 
 
 def _log(event: Event, level: int) -> None:
