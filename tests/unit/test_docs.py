@@ -108,3 +108,15 @@ def test_a_dead_or_escaping_link_is_caught() -> None:
         "DESIGN.md: names a page that is not in the repository",
         "mentions a folder outside the repository",
     ]
+
+
+def test_docstrings_and_messages_name_only_pages_that_exist() -> None:
+    """Help texts and error messages that send a user to a page must name a real one."""
+    named: set[str] = set()
+    for folder in ("src", "benchmarks", "examples"):
+        for source in (ROOT / folder).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            named |= set(re.findall(r"docs/[\w-]+\.md", text))
+            assert "../shared" not in text, source
+    assert named  # the modules do point at their pages
+    assert sorted(n for n in named if not (ROOT / n).is_file()) == []
