@@ -1,6 +1,6 @@
 """Composition: pipelines of policies, and the ``standard()`` preset.
 
-The standard order (DESIGN.md), outermost first, and why each layer sits where it does::
+The standard order (docs/design.md), outermost first, and why each layer sits where it does::
 
     Fallback          catches everything below, even an open breaker or a spent deadline
     Timeout(total)    one budget for the whole operation, retries and backoff included —

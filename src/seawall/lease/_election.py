@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 from seawall._errors import ConfigError
 from seawall._events import Event, emit
@@ -147,6 +147,8 @@ _NOTHING = Step()
 class LeadershipAcquired(Event):
     """``identity`` became leader with fencing ``token``; it acts until ``valid_until``."""
 
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
+
     identity: str
     token: int
     valid_until: float
@@ -155,6 +157,8 @@ class LeadershipAcquired(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeadershipLost(Event):
     """``identity`` stopped acting as leader of term ``token`` for ``reason``."""
+
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
 
     identity: str
     token: int
@@ -165,6 +169,8 @@ class LeadershipLost(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeaderChanged(Event):
     """``identity`` observed a new holder of the election key (``None``: nobody)."""
+
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
 
     identity: str
     holder: str | None

@@ -37,6 +37,7 @@ from seawall._events import (
     RetryScheduled,
     attempt_events_enabled,
     emit,
+    rejection,
 )
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
@@ -160,7 +161,10 @@ class Retry(Policy):
     ) -> float | None:
         """The pure step: seconds to wait before the next attempt, or ``None`` to stop."""
         reason: RefusalReason
-        if not self._retryable(exc, outer):
+        if isinstance(exc, Rejected):
+            # A policy refused on purpose; say which, in the words an operator searches for.
+            reason, why = "rejected", rejection(exc)
+        elif not self._retryable(exc, outer):
             reason, why = "not_retryable", "the error is not transient"
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"
