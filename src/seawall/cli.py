@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 
@@ -24,9 +25,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "budget": ("seawall.kube._budget_cli", "check timeout budgets along a call graph"),
     "proxy": ("seawall.chaos._cli", "run the fault-injection proxy"),
     "serve": ("seawall.http._cli", "serve an ASGI app with graceful shutdown"),
-    "gameday": ("seawall.gameday._gameday_cli", "run the built-in game day (the main job)"),
-    "experiment": ("seawall.gameday._cli", "run chaos experiments"),
-    "postmortem": ("seawall.gameday._postmortem_cli", "draft a blameless postmortem"),
+    "gameday": ("seawall.gameday._cli", "run the built-in game day (the main job)"),
+    "experiment": ("seawall.experiment._cli", "run chaos experiments"),
+    "postmortem": ("seawall.experiment._postmortem_cli", "draft a blameless postmortem"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.
@@ -46,12 +47,20 @@ def _missing_extra(exc: ModuleNotFoundError) -> str:
     return f"seawall: this command needs {top!r}: pip install 'seawall[{extra}]'"
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("seawall")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="seawall", description="Make services fail well: checks, game days and tools."
     )
+    parser.add_argument("--version", action="version", version=f"seawall {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in args_list if not a.startswith("-")), None)
     for name, (module, help_text) in _COMMANDS.items():

@@ -32,6 +32,7 @@ is made (one host's policies are built then), never on the first request.
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 import uuid
@@ -196,8 +197,9 @@ class _Edge:
 
     def shape(self, request: httpx.Request) -> None:
         """Set this attempt's timeout and wire headers."""
-        budget = downstream_timeout(self.timeout)
-        assert budget is not None  # the cap is never None
+        budget = downstream_timeout(self.timeout)  # None: no cap, no total, no deadline
+        if budget is None:
+            budget = math.inf
         if budget <= 0.0:
             raise DeadlineExceeded("no time left for the request")
         given = request.extensions.get("timeout")
@@ -270,7 +272,7 @@ class Transport(httpx.BaseTransport):
     """A sync httpx transport with deadlines, retries, a breaker and a bulkhead per host.
 
     Options, each overriding one :func:`~seawall.standard` argument (``kind="http"``):
-    ``timeout`` (cap per attempt, 5 s; ``inf`` for none), ``total_timeout`` (every
+    ``timeout`` (cap per attempt, 5 s, at most the total), ``total_timeout`` (every
     attempt and backoff together, 10 s; ``inf`` for none), ``attempts`` (3), ``backoff``,
     ``retry_budget`` (ratio, 0.1; ``False`` for none), ``breaker`` (a dict of
     CircuitBreaker keyword arguments, e.g. ``failure_rate``, ``min_calls``, ``cooldown``),

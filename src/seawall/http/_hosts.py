@@ -8,7 +8,8 @@ arguments:
 =================== ==================================================================
 client option       ``standard()`` argument
 =================== ==================================================================
-``timeout``         ``timeout``: the cap per attempt (5 s); ``inf`` for none
+``timeout``         ``timeout``: the cap per attempt (5 s), at most ``total_timeout``;
+                    ``inf`` for none (with ``total_timeout=inf``)
 ``total_timeout``   ``total_timeout``: attempts and backoff together (10 s); ``inf``
                     for none; more than the 50 ms reserve
 ``attempts``        ``attempts`` (3)
@@ -37,7 +38,6 @@ from.
 from __future__ import annotations
 
 import inspect
-import math
 import random
 from datetime import timedelta
 from typing import Any, Literal
@@ -70,17 +70,7 @@ BREAKER_OPTIONS = tuple(
 
 def _seconds(value: float | timedelta | None, option: str) -> float | None:
     """Seconds for a client timeout: ``inf`` is no bound; zero would fail every request."""
-    if value is None:
-        return None
-    try:
-        seconds = seconds_of(value, option)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{option} must be a number of seconds, got {value!r}") from exc
-    if seconds == 0.0:
-        raise ConfigError(f"{option} must be more than 0 seconds (inf for none), got {value!r}")
-    return seconds
+    return None if value is None else seconds_of(value, option, positive=True)
 
 
 def _breaker_options(breaker: object) -> dict[str, Any]:
@@ -156,8 +146,6 @@ class HostPolicies:
         policies = standard(
             host, "http", retry_on=transient, clock=self._clock, rng=self._rng, **options
         )
-        if policies.retry.timeout == math.inf:
-            policies.retry.timeout = None  # an infinite total is no total bound
         return policies
 
     def _own_breaker(self, host: str, arguments: dict[str, Any]) -> CircuitBreaker | None:

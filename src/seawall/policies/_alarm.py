@@ -18,6 +18,8 @@ import threading
 import weakref
 from typing import Any
 
+from seawall._validate import MAX_SECONDS
+
 __all__ = ["RESOLUTION", "Alarm", "arm"]
 
 RESOLUTION = 0.005  # seconds per bucket
@@ -120,12 +122,18 @@ def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 
 
 def arm(seconds: float) -> Alarm:
-    """Cancel the current task ``seconds`` from now unless the alarm is disarmed first."""
+    """Cancel the current task ``seconds`` from now unless the alarm is disarmed first.
+
+    An alarm beyond :data:`~seawall._validate.MAX_SECONDS` (``inf``: no deadline) is never
+    armed: its bucket number would overflow, and it could never fire anyway.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")
     alarm = Alarm(loop.time() + seconds, task)
+    if not seconds <= MAX_SECONDS:  # an infinite deadline: nothing to schedule, ever
+        return alarm
     watchdog: _Watchdog | None = getattr(_last, "watchdog", None)
     if watchdog is None or watchdog.loop is not loop:
         watchdog = _watchdog_of(loop)

@@ -16,6 +16,8 @@ from typing import Any, TypeVar, cast
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import FallbackUsed, emit
+from seawall._validate import callable_or_none
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._retry import ErrorFilter, error_filter
 
@@ -41,10 +43,11 @@ class Fallback(Policy):
     ) -> None:
         if (value is _MISSING) == (factory is None):
             raise ConfigError("Fallback takes exactly one of value= or factory=")
+        callable_or_none(factory, "factory")
         self.value = value
         self._factory = factory
         self._on = error_filter(on)
-        self.name = name
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
 
     def _use(self, exc: BaseException) -> Any:

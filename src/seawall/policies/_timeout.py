@@ -27,6 +27,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
+from seawall._validate import name as policy_name
 from seawall.policies._alarm import arm
 from seawall.policies._base import Args, Kwargs, Policy
 
@@ -68,15 +69,19 @@ def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> B
 
 
 class Timeout(Policy):
-    """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
+    """Bound each call by ``seconds`` (never beyond an enclosing deadline).
+
+    ``seconds`` is a positive number or a ``timedelta``; ``inf`` bounds nothing (the call
+    runs under whatever deadline encloses it, or none).
+    """
 
     __slots__ = ("_clock", "name", "seconds")
 
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
     ) -> None:
-        self.seconds = seconds_of(seconds, "Timeout")
-        self.name = name
+        self.seconds = seconds_of(seconds, "Timeout seconds", positive=True)
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
 
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:

@@ -22,6 +22,7 @@ def test_stores_all_is_sorted_unique_and_importable() -> None:
 
 def test_the_middleware_is_exported_from_seawall_http() -> None:
     assert {"IdempotencyEvent", "IdempotencyMiddleware"} <= set(seawall.http.__all__)
+    assert {"DEFAULT_SESSION_COOKIES", "session_principal"} <= set(seawall.http.__all__)
     assert seawall.http.IdempotencyMiddleware.__module__ == "seawall.http._idempotency"
 
 
