@@ -7,8 +7,8 @@
         └── RowLimitExceeded    a write touched more rows than allowed; it was rolled back
 
 Neither is a :class:`seawall.Rejected`: nothing is overloaded and waiting does not help.
-The statement itself is wrong (or needs an explicit allowance), so Retry never retries
-it and a breaker must not count it as the database failing.
+The statement itself is wrong (or needs an explicit allowance), so Retry's default filter
+does not retry it.
 """
 
 from __future__ import annotations

@@ -184,3 +184,11 @@ def test_a_failing_statement_reaches_the_application_unchanged(pg: Any) -> None:
     conn = sqlguard.guard(pg, max_rows=10)
     with pytest.raises(psycopg.errors.UndefinedTable):
         conn.cursor().execute("DELETE FROM no_such_table WHERE id = 1")
+
+
+def test_a_limited_write_stays_in_the_applications_transaction(db: tuple[Any, str]) -> None:
+    raw, mark = db
+    conn = sqlguard.guard(raw, max_rows=100)
+    conn.cursor().execute(f"DELETE FROM orders WHERE id < {mark}", (50,))
+    conn.rollback()  # the savepoint must not have committed the DELETE on its own
+    assert _count(raw) == ROWS

@@ -28,6 +28,22 @@ def test_sql_refused_is_operator_error_not_overload() -> None:
     assert issubclass(sqlguard.RowLimitExceeded, sqlguard.SqlRefused)
 
 
+def test_retry_does_not_retry_a_refused_statement(db: sqlguard.GuardedConnection) -> None:
+    from seawall.testing import FakeClock
+
+    calls = 0
+
+    def wipe() -> None:
+        nonlocal calls
+        calls += 1
+        db.execute("DELETE FROM t")
+
+    retry = seawall.Retry(attempts=3, clock=FakeClock())
+    with pytest.raises(sqlguard.SqlRefused):
+        retry.call(wipe)
+    assert calls == 1
+
+
 def test_the_error_names_the_statement_the_rule_and_the_way_to_allow_it(
     db: sqlguard.GuardedConnection,
 ) -> None:
