@@ -8,6 +8,7 @@ driver: the guard's cost on them is one cached verdict lookup.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from seawall.sqlguard._rules import Finding
 __all__ = [
     "GuardedConnection",
     "GuardedCursor",
+    "begin_statement",
     "driver_dialect",
     "guard",
     "transaction_plan",
@@ -63,7 +65,7 @@ def transaction_plan(connection: Any) -> Plan:
     autocommit connection outside a transaction, where the statement is its own
     transaction: BEGIN, and COMMIT or ROLLBACK it.
     """
-    if type(connection).__module__.split(".")[0] in {"sqlite3", "pysqlite2"}:
+    if _is_sqlite(connection):
         if connection.in_transaction:
             return "savepoint"
         autocommit = getattr(connection, "autocommit", -1)  # Python 3.12+
@@ -78,6 +80,17 @@ def transaction_plan(connection: Any) -> Plan:
     if not autocommit:
         return "savepoint"
     return "savepoint" if _in_transaction(connection) else "own"
+
+
+def begin_statement(connection: Any) -> str:
+    """The BEGIN the driver itself would send (sqlite3 adds its ``isolation_level``)."""
+    if _is_sqlite(connection) and connection.isolation_level:
+        return f"BEGIN {connection.isolation_level}"
+    return "BEGIN"
+
+
+def _is_sqlite(connection: object) -> bool:
+    return type(connection).__module__.split(".")[0] in {"sqlite3", "pysqlite2"}
 
 
 def _in_transaction(connection: Any) -> bool:
@@ -190,12 +203,21 @@ class GuardedCursor:
                 cursor.execute("COMMIT")
             self._guard.rows_touched(text, rows, limit)
             return result
+        raw = self._connection.unguarded
         if plan == "begin_savepoint":
-            cursor.execute("BEGIN")
+            cursor.execute(begin_statement(raw))
         cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
-        # A failing statement is left to the application exactly as the driver raised it
-        # (in PostgreSQL the transaction is then aborted, as it would be unguarded).
-        result = method(sql, *args, **kwargs)
+        try:
+            result = method(sql, *args, **kwargs)
+        except BaseException:
+            # The driver's error reaches the application unchanged. In PostgreSQL the
+            # transaction is then aborted, as it would be unguarded, and the savepoint goes
+            # with its rollback. SQLite keeps going, so the savepoint is released here: on an
+            # autocommit connection it is the transaction, and must not stay open.
+            if _is_sqlite(raw):
+                with contextlib.suppress(Exception):
+                    cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            raise
         rows = self._cursor.rowcount
         if rows > limit:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")

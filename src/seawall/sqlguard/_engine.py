@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.sqlguard._dbapi import transaction_plan
+from seawall.sqlguard._dbapi import begin_statement, transaction_plan
 from seawall.sqlguard._guard import AllowArg, SqlGuard, Unparseable
 from seawall.sqlguard._rules import Finding
 
@@ -73,7 +73,7 @@ class EngineGuard:
             # the statement alone; run it in a transaction of its own.
             cursor.execute("BEGIN")
         elif plan == "begin_savepoint":
-            cursor.execute("BEGIN")
+            cursor.execute(begin_statement(dbapi))
         if plan != "own":
             cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
         setattr(context, _LIMIT, (limit, plan, cursor))

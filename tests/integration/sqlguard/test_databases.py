@@ -192,3 +192,25 @@ def test_a_limited_write_stays_in_the_applications_transaction(db: tuple[Any, st
     conn.cursor().execute(f"DELETE FROM orders WHERE id < {mark}", (50,))
     conn.rollback()  # the savepoint must not have committed the DELETE on its own
     assert _count(raw) == ROWS
+
+
+def test_a_failing_limited_write_leaves_no_transaction_open_on_autocommit_sqlite() -> None:
+    raw = sqlite3.connect(":memory:", isolation_level=None)
+    raw.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, v INT NOT NULL)")
+    raw.execute("INSERT INTO orders VALUES (1, 1), (2, 2)")
+    conn = sqlguard.guard(raw, max_rows=100)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE orders SET v = NULL WHERE id < 3")
+    assert not raw.in_transaction
+    raw.close()
+
+
+def test_sqlite_isolation_level_is_kept_when_the_guard_opens_the_transaction() -> None:
+    raw = sqlite3.connect(":memory:", isolation_level="IMMEDIATE")
+    raw.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+    raw.commit()
+    statements: list[str] = []
+    raw.set_trace_callback(statements.append)
+    sqlguard.guard(raw, max_rows=10).execute("DELETE FROM orders WHERE id = 1")
+    assert statements[0] == "BEGIN IMMEDIATE"
+    raw.close()
