@@ -17,10 +17,12 @@ What is measured
     savepoint (two more round trips), the price of being able to undo it alone.
 
 Method
-    One process, one server, one run: the rows are timed side by side in 100 short
-    rounds per repeat whose order alternates, so drift of the shared machine lands on
-    every row alike. Each repeat runs ``--statements`` statements per row; the ratio
-    reported is the median over repeats. The guard's own checking cost (a cached verdict
+    One process, one server, one run, in lockstep: each guarded row is paired with the
+    raw connection, statement ``i`` runs on both before statement ``i + 1`` runs on
+    either, in an order that alternates, and each is timed on its own, so drift and bursts
+    of load on the shared machine land on both alike. Each connection works on its own
+    keys (no lock waits). Each repeat runs ``--statements`` statements per row and pair;
+    a ratio is the guarded time over the raw time of the same pair, median over repeats. The guard's own checking cost (a cached verdict
     lookup, timed alone in a tight loop) is shown beside it in µs per statement: it is
     the part of the ratio that is not noise.
     Without ``--dsn`` a throwaway PostgreSQL is started on 127.0.0.1 (as the tests do)
@@ -41,28 +43,29 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 1.05
-ROUNDS = 100
+MIN_STATEMENTS = 100
 
 
-def workload(conn: Any, statements: int, offset: int) -> None:
-    """``statements`` statements of four repeated texts, committed every 100."""
-    cur = conn.cursor()
-    for i in range(statements):
-        key = (offset + i) % 1000
-        kind = i % 4
-        if kind == 0:
-            cur.execute("SELECT id, status, amount FROM orders WHERE id = %s", (key,))
-            cur.fetchall()
-        elif kind == 1:
-            cur.execute("UPDATE orders SET amount = amount + 1 WHERE id = %s", (key,))
-        elif kind == 2:
-            cur.execute("SELECT count(*) FROM orders WHERE id BETWEEN %s AND %s", (key, key + 10))
-            cur.fetchall()
-        else:
-            cur.execute("INSERT INTO events (order_id, kind) VALUES (%s, %s)", (key, "touched"))
-        if i % 100 == 99:
-            conn.commit()
-    conn.commit()
+def statement(conn: Any, cur: Any, i: int, base: int) -> None:
+    """Statement ``i`` of the workload: four repeated texts, a commit every 100.
+
+    Each connection works on its own 1,000 keys from ``base``, so no connection ever waits
+    for another's row locks.
+    """
+    key = base + i % 1000
+    kind = i % 4
+    if kind == 0:
+        cur.execute("SELECT id, status, amount FROM orders WHERE id = %s", (key,))
+        cur.fetchall()
+    elif kind == 1:
+        cur.execute("UPDATE orders SET amount = amount + 1 WHERE id = %s", (key,))
+    elif kind == 2:
+        cur.execute("SELECT count(*) FROM orders WHERE id BETWEEN %s AND %s", (key, key + 10))
+        cur.fetchall()
+    else:
+        cur.execute("INSERT INTO events (order_id, kind) VALUES (%s, %s)", (key, "touched"))
+    if i % 100 == 99:
+        conn.commit()
 
 
 def setup(dsn: str) -> None:
@@ -72,7 +75,7 @@ def setup(dsn: str) -> None:
         conn.execute("DROP TABLE IF EXISTS orders, events")
         conn.execute("CREATE TABLE orders (id int PRIMARY KEY, status text, amount int)")
         conn.execute("CREATE TABLE events (id serial PRIMARY KEY, order_id int, kind text)")
-        conn.execute("INSERT INTO orders SELECT g, 'open', 0 FROM generate_series(0, 999) g")
+        conn.execute("INSERT INTO orders SELECT g, 'open', 0 FROM generate_series(0, 2999) g")
 
 
 def measure(dsn: str, statements: int, repeats: int) -> dict[str, Any]:
@@ -85,20 +88,34 @@ def measure(dsn: str, statements: int, repeats: int) -> dict[str, Any]:
     guarded = sqlguard.guard(psycopg.connect(dsn))
     limited = sqlguard.guard(psycopg.connect(dsn), max_rows=100)
     rows: dict[str, Any] = {"raw psycopg": raw, "guard()": guarded, "guard(max_rows=100)": limited}
-    for conn in rows.values():
-        workload(conn, 200, 0)  # warm up: connections, plans, the verdict cache
-    per_round = max(1, statements // ROUNDS)
+    cursors = {name: conn.cursor() for name, conn in rows.items()}
+    bases = {name: 1000 * n for n, name in enumerate(rows)}
+    for name, conn in rows.items():  # warm up: connections, plans, the verdict cache
+        for i in range(200):
+            statement(conn, cursors[name], i, bases[name])
+        conn.commit()
+    # Each guarded row is paired with the raw row in a phase of its own: the savepoints of
+    # the limited row leave work on the server that would otherwise land on whichever row
+    # runs next, and bias it.
     times: dict[str, list[float]] = {name: [] for name in rows}
+    guarded_rows = ("guard()", "guard(max_rows=100)")
+    raw_times: dict[str, list[float]] = {name: [] for name in guarded_rows}
+    clock = time.perf_counter
     for _ in range(repeats):
-        spent = dict.fromkeys(rows, 0.0)
-        for r in range(ROUNDS):
-            order = list(rows) if r % 2 == 0 else list(reversed(rows))
-            for name in order:
-                start = time.perf_counter()
-                workload(rows[name], per_round, r * per_round)
-                spent[name] += time.perf_counter() - start
-        for name, seconds in spent.items():
-            times[name].append(seconds)
+        for name in guarded_rows:
+            pair = ("raw psycopg", name)
+            spent = dict.fromkeys(pair, 0.0)
+            for i in range(statements):
+                for row in pair if i % 2 == 0 else pair[::-1]:
+                    conn, cur, base = rows[row], cursors[row], bases[row]
+                    start = clock()
+                    statement(conn, cur, i, base)
+                    spent[row] += clock() - start
+            for row in pair:
+                rows[row].commit()
+            times[name].append(spent[name])
+            raw_times[name].append(spent["raw psycopg"])
+            times["raw psycopg"].append(spent["raw psycopg"])
     for conn in rows.values():
         conn.close()
     check = guarded.guard
@@ -111,17 +128,17 @@ def measure(dsn: str, statements: int, repeats: int) -> dict[str, Any]:
         for text in texts:
             check.admit(text, text)
     check_us = (time.perf_counter() - start) / 100_000 * 1e6
-    base = times["raw psycopg"]
     result: dict[str, Any] = {
-        "statements_per_row": per_round * ROUNDS,
+        "statements_per_row": statements,
         "repeats": repeats,
         "check_us": check_us,
     }
     for name, series in times.items():
-        ratios = [t / b for t, b in zip(series, base, strict=True)]
+        base = raw_times.get(name)
+        ratios = [t / b for t, b in zip(series, base, strict=True)] if base else [1.0]
         result[name] = {
             "median_s": statistics.median(series),
-            "us_per_statement": statistics.median(series) / (per_round * ROUNDS) * 1e6,
+            "us_per_statement": statistics.median(series) / statements * 1e6,
             "ratio": statistics.median(ratios),
             "ratio_min": min(ratios),
             "ratio_max": max(ratios),
@@ -149,8 +166,8 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     parser.add_argument("--quick", action="store_true", help="1,000 statements, 1 repeat")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
-    if args.statements < ROUNDS or args.repeats < 1:
-        parser.error(f"--statements must be at least {ROUNDS} and --repeats at least 1")
+    if args.statements < MIN_STATEMENTS or args.repeats < 1:
+        parser.error(f"--statements must be at least {MIN_STATEMENTS} and --repeats at least 1")
     if args.quick:
         args.statements, args.repeats = 1_000, 1
     with server(args.dsn) as dsn:

@@ -116,6 +116,10 @@ def render(sql: object, context: object) -> str | None:
     return None
 
 
+_CURSOR_METHODS = ("fetchone", "fetchmany", "fetchall", "close", "nextset", "scroll")
+_CONNECTION_METHODS = ("commit", "rollback", "close")
+
+
 class GuardedCursor:
     """A DB-API cursor whose ``execute``/``executemany`` are checked; the rest is the driver's."""
 
@@ -123,6 +127,21 @@ class GuardedCursor:
         self._cursor = cursor
         self._connection = connection
         self._guard = connection.guard
+        self._verdict = connection.guard.judge.verdict
+        # The driver's own methods, bound once: a __getattr__ fallback costs about 2 µs a
+        # call, as much as the whole check, on the hottest calls an application makes.
+        for name in _CURSOR_METHODS:
+            method = getattr(cursor, name, None)
+            if method is not None:
+                setattr(self, name, method)
+
+    @property
+    def rowcount(self) -> Any:
+        return self._cursor.rowcount
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
 
     @property
     def connection(self) -> GuardedConnection:
@@ -134,6 +153,9 @@ class GuardedCursor:
         return self._cursor
 
     def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(sql) is str and self._verdict(sql).plain:  # the common case, kept short
+            result = self._cursor.execute(sql, *args, **kwargs)
+            return self if result is self._cursor else result
         return self._run(self._cursor.execute, sql, args, kwargs)
 
     def executemany(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
@@ -245,6 +267,10 @@ class GuardedConnection:
     def __init__(self, connection: Any, guard: SqlGuard) -> None:
         self._connection = connection
         self.guard = guard
+        for name in _CONNECTION_METHODS:
+            method = getattr(connection, name, None)
+            if method is not None:
+                setattr(self, name, method)
 
     @property
     def unguarded(self) -> Any:

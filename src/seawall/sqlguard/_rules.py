@@ -19,7 +19,7 @@ The rules, by the name :func:`seawall.sqlguard.allow` takes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import _lru_cache_wrapper, lru_cache
 from typing import Any, Literal
 
@@ -49,12 +49,18 @@ class Verdict:
     """What the guard concluded about one SQL text.
 
     ``writes`` is true when the text updates or deletes rows (the case a row limit
-    watches); ``parsed`` is false when the parser could not read it.
+    watches); ``parsed`` is false when the parser could not read it; ``plain`` is true
+    when none of that applies, so the statement can go straight to the driver.
     """
 
     findings: tuple[Finding, ...]
     writes: bool
     parsed: bool = True
+    #: Nothing to check at run time: parsed, no finding, no write a row limit could watch.
+    plain: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.parsed and not self.findings and not self.writes)
 
 
 class Judge:
