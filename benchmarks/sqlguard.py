@@ -84,25 +84,33 @@ def measure(dsn: str, statements: int, repeats: int) -> dict[str, Any]:
     from seawall import sqlguard
 
     setup(dsn)
-    raw = psycopg.connect(dsn)
-    guarded = sqlguard.guard(psycopg.connect(dsn))
-    limited = sqlguard.guard(psycopg.connect(dsn), max_rows=100)
-    rows: dict[str, Any] = {"raw psycopg": raw, "guard()": guarded, "guard(max_rows=100)": limited}
-    cursors = {name: conn.cursor() for name, conn in rows.items()}
-    bases = {name: 1000 * n for n, name in enumerate(rows)}
-    for name, conn in rows.items():  # warm up: connections, plans, the verdict cache
+    # Two server connections swap roles every repeat: the raw row runs on one, the guarded
+    # row on a guard around the other. Two backends of one server differ by several percent
+    # on a shared machine; swapping cancels that out of the ratio.
+    first, second = psycopg.connect(dsn), psycopg.connect(dsn)
+    guarded_rows = ("guard()", "guard(max_rows=100)")
+    wrapped = {
+        (name, id(conn)): sqlguard.guard(conn, max_rows=None if name == "guard()" else 100)
+        for name in guarded_rows
+        for conn in (first, second)
+    }
+    bases = {"raw psycopg": 0, "guard()": 1000, "guard(max_rows=100)": 2000}
+    for conn in (first, second, *wrapped.values()):  # warm up: plans, the verdict cache
+        cur = conn.cursor()
         for i in range(200):
-            statement(conn, cursors[name], i, bases[name])
+            statement(conn, cur, i, 0 if conn in (first, second) else 1000)
         conn.commit()
     # Each guarded row is paired with the raw row in a phase of its own: the savepoints of
     # the limited row leave work on the server that would otherwise land on whichever row
     # runs next, and bias it.
-    times: dict[str, list[float]] = {name: [] for name in rows}
-    guarded_rows = ("guard()", "guard(max_rows=100)")
+    times: dict[str, list[float]] = {"raw psycopg": [], **{name: [] for name in guarded_rows}}
     raw_times: dict[str, list[float]] = {name: [] for name in guarded_rows}
     clock = time.perf_counter
-    for _ in range(repeats):
+    for repeat in range(repeats):
+        raw, other = (first, second) if repeat % 2 == 0 else (second, first)
         for name in guarded_rows:
+            rows = {"raw psycopg": raw, name: wrapped[name, id(other)]}
+            cursors = {row: conn.cursor() for row, conn in rows.items()}
             pair = ("raw psycopg", name)
             spent = dict.fromkeys(pair, 0.0)
             for i in range(statements):
@@ -111,14 +119,14 @@ def measure(dsn: str, statements: int, repeats: int) -> dict[str, Any]:
                     start = clock()
                     statement(conn, cur, i, base)
                     spent[row] += clock() - start
-            for row in pair:
-                rows[row].commit()
+            for conn in rows.values():
+                conn.commit()
             times[name].append(spent[name])
             raw_times[name].append(spent["raw psycopg"])
             times["raw psycopg"].append(spent["raw psycopg"])
-    for conn in rows.values():
-        conn.close()
-    check = guarded.guard
+    first.close()
+    second.close()
+    check = wrapped["guard()", id(first)].guard
     texts = [
         "SELECT id, status, amount FROM orders WHERE id = %s",
         "UPDATE orders SET amount = amount + 1 WHERE id = %s",
@@ -161,7 +169,7 @@ def server(dsn: str | None) -> Iterator[str]:
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--statements", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--dsn", default=None, help="a libpq connection string to use instead")
     parser.add_argument("--quick", action="store_true", help="1,000 statements, 1 repeat")
     parser.add_argument("--json", default=None, help="also write the results here")
