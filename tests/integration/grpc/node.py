@@ -141,8 +141,8 @@ def aio_handler(name: str, downstream: grpc.aio.Channel | None) -> Any:
         if action == "sleep":
             seconds, extra = arg
             end = time.monotonic() + seconds
-            while not context.done() and time.monotonic() < end:
-                await asyncio.sleep(0.005)
+            while not context.done() and time.monotonic() < end:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)  # polls the call's own cancellation
             return _report(name, context, arrived, **extra)
         return _report(name, context, arrived, **arg)
 
@@ -155,7 +155,11 @@ def _generic(handle: Any) -> grpc.GenericRpcHandler:
     )
 
 
-CLIENT = {"timeout": 5.0, "total_timeout": 5.0, "backoff": seawall.Backoff.exponential(initial=0.05)}
+CLIENT = {
+    "timeout": 5.0,
+    "total_timeout": 5.0,
+    "backoff": seawall.Backoff.exponential(initial=0.05),
+}
 
 
 def run_sync(args: argparse.Namespace) -> None:

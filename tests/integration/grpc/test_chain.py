@@ -41,7 +41,8 @@ def test_the_budget_shrinks_at_every_hop(chain: Chain) -> None:
     assert b["time_remaining"] <= a["time_remaining"] * 0.9 + 0.02
     assert c["time_remaining"] <= b["time_remaining"] * 0.9 + 0.02
     # the server's deadline scope is what the handler's own downstream calls read
-    assert c["remaining"] is not None and c["remaining"] <= c["time_remaining"] + 0.01
+    assert c["remaining"] is not None
+    assert c["remaining"] <= c["time_remaining"] + 0.01
 
 
 def test_a_hanging_c_leaves_a_answering_within_its_own_deadline(chain: Chain) -> None:
@@ -60,7 +61,8 @@ def test_unavailable_is_retried_with_one_idempotency_key(chain: Chain) -> None:
     seen = answer["down"]["down"]["seen"]
     assert [s["attempt"] for s in seen] == ["1", "2", "3"]
     keys = {s["key"] for s in seen}
-    assert len(keys) == 1 and None not in keys
+    assert len(keys) == 1
+    assert None not in keys
 
 
 def test_pushback_is_honoured(chain: Chain) -> None:
