@@ -189,17 +189,18 @@ class Target:
         given = details.timeout
         if given is not None and given <= budget:
             budget, own = given, True
-        metadata = [(k, v) for k, v in (details.metadata or ()) if k.lower() not in _OURS]
-        sent = {k.lower() for k, _ in (details.metadata or ())}
-        if key and self.idempotency_keys:
-            if IDEMPOTENCY_KEY in sent:
-                metadata += [(k, v) for k, v in details.metadata if k.lower() == IDEMPOTENCY_KEY]
+        metadata: list[tuple[str, Any]] = []
+        sent: dict[str, Any] = {}
+        for k, v in details.metadata or ():
+            name = k.lower()
+            if name in _OURS:
+                sent[name] = v  # the caller's own key or priority wins; the attempt is ours
             else:
-                metadata.append((IDEMPOTENCY_KEY, idempotency_key()))
-        priority = current_priority()
-        if PRIORITY_HEADER in sent:
-            metadata += [(k, v) for k, v in details.metadata if k.lower() == PRIORITY_HEADER]
-        elif priority is not None:
+                metadata.append((k, v))
+        if key and self.idempotency_keys:
+            metadata.append((IDEMPOTENCY_KEY, sent.get(IDEMPOTENCY_KEY) or idempotency_key()))
+        priority = sent.get(PRIORITY_HEADER) or current_priority()
+        if priority is not None:
             metadata.append((PRIORITY_HEADER, priority))
         metadata.append((ATTEMPT_HEADER, str(current_attempt())))
         if aio:
@@ -223,8 +224,8 @@ class Target:
 
     def _attempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         shaped, own = self.shape(details, key=True, aio=False)
-        outcome = continuation(shaped, request)
         try:
+            outcome = continuation(shaped, request)
             outcome.result()  # a failed call's outcome raises its RpcError here
         except grpc.RpcError as exc:
             remember(exc, parse_pushback(_trailing(exc)), own)

@@ -13,6 +13,7 @@ import grpc
 import grpc.aio
 
 from seawall import ConfigError
+from seawall.grpc._channel import GuardedChannel
 from seawall.grpc._client import NO_RETRIES, Target, _method_name
 
 __all__ = [
@@ -140,20 +141,22 @@ def channel(
     credentials: grpc.ChannelCredentials | None = None,
     options: ChannelOptions = (),
     **policy_options: Any,
-) -> grpc.Channel:
-    """A sync channel to ``target`` with grpcio's retries off and seawall's interceptors.
+) -> GuardedChannel:
+    """A sync channel to ``target`` with grpcio's retries off and seawall's policies.
 
     Insecure without ``credentials``; ``options`` are grpcio channel options;
-    ``policy_options`` are :func:`client_interceptors`' options.
+    ``policy_options`` are :func:`client_interceptors`' options. Unary calls run the
+    interceptor's logic directly, without grpcio's per-call interception cost; the
+    channel's ``target`` attribute holds the breaker and bulkhead.
     """
-    interceptors = client_interceptors(target, **policy_options)
+    (interceptor,) = client_interceptors(target, **policy_options)
     merged = _channel_options(options)
     raw = (
         grpc.insecure_channel(target, options=merged)
         if credentials is None
         else grpc.secure_channel(target, credentials, options=merged)
     )
-    return grpc.intercept_channel(raw, *interceptors)
+    return GuardedChannel(raw, interceptor.target, grpc.intercept_channel(raw, interceptor))
 
 
 def aio_channel(

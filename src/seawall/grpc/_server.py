@@ -38,6 +38,7 @@ __all__ = [
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+_CACHE_LIMIT = 4096
 
 
 def call_priority(metadata: Sequence[Any] | None, default: str = "normal") -> str:
@@ -90,6 +91,8 @@ class _Edge:
         self.shedder = shedder
         self.default_priority = default_priority
         self.trust_priority = bool(trust_priority)
+        # id(handler) -> (handler, wrapped); the handler is kept, so its id is not reused
+        self._cache: dict[int, tuple[Any, Any]] = {}
 
     def budget(self, context: Any) -> float:
         try:
@@ -100,16 +103,33 @@ class _Edge:
             return self.max_timeout
         return max(0.0, min(float(left), self.max_timeout))
 
-    def priority_of(self, details: Any) -> str:
+    def priority_of(self, context: Any) -> str:
         if not self.trust_priority:
             return self.default_priority
-        return call_priority(details.invocation_metadata, self.default_priority)
+        try:
+            metadata = context.invocation_metadata()
+        except Exception:  # a context without metadata: the default, never a crash
+            return self.default_priority
+        return call_priority(metadata, self.default_priority)
 
-    def sheds(self, details: Any) -> bool:
-        method = details.method
+    def sheds(self, method: Any) -> bool:
         if isinstance(method, bytes):
             method = method.decode("utf-8", "replace")
         return self.shedder is not None and not str(method).startswith(HEALTH_PREFIX)
+
+    def wrapped(self, handler: Any, method: Any, wrap: Callable[[Any, str, bool], Any]) -> Any:
+        """``handler`` wrapped once per handler object, not once per call."""
+        kind = _kind(handler)
+        if kind is None:
+            return handler
+        cached = self._cache.get(id(handler))
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        result = wrap(handler, kind, self.sheds(method))
+        if len(self._cache) >= _CACHE_LIMIT:  # handlers made per call must not grow it
+            self._cache.clear()
+        self._cache[id(handler)] = (handler, result)
+        return result
 
 
 def _rebuild(
@@ -138,15 +158,15 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        kind = None if handler is None else _kind(handler)
-        if kind is None:
-            return handler
+        if handler is None:
+            return None
+        return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
+
+    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
         edge = self._edge
         inner = getattr(handler, kind)
-        name = edge.priority_of(handler_call_details)
-        shed = edge.sheds(handler_call_details)
 
-        def admit(context: Any) -> Any:
+        def admit(context: Any, name: str) -> Any:
             if not shed:
                 return None
             assert edge.shedder is not None
@@ -161,7 +181,8 @@ class ServerInterceptor(grpc.ServerInterceptor):
         if kind.endswith("_stream"):
 
             def streaming(request: Any, context: Any) -> Iterator[Any]:
-                admission = admit(context)
+                name = edge.priority_of(context)
+                admission = admit(context, name)
                 try:
                     with deadline(edge.budget(context)), priority(name):
                         yield from inner(request, context)
@@ -172,7 +193,8 @@ class ServerInterceptor(grpc.ServerInterceptor):
             return _rebuild(handler, kind, streaming)
 
         def unary(request: Any, context: Any) -> Any:
-            admission = admit(context)
+            name = edge.priority_of(context)
+            admission = admit(context, name)
             try:
                 with deadline(edge.budget(context)), priority(name):
                     return inner(request, context)
@@ -191,15 +213,15 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
-        kind = None if handler is None else _kind(handler)
-        if kind is None:
-            return handler
+        if handler is None:
+            return None
+        return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
+
+    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
         edge = self._edge
         inner = getattr(handler, kind)
-        name = edge.priority_of(handler_call_details)
-        shed = edge.sheds(handler_call_details)
 
-        async def admit(context: Any) -> Any:
+        async def admit(context: Any, name: str) -> Any:
             if not shed:
                 return None
             assert edge.shedder is not None
@@ -214,7 +236,8 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
         if kind.endswith("_stream"):
 
             async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-                admission = await admit(context)
+                name = edge.priority_of(context)
+                admission = await admit(context, name)
                 try:
                     async with deadline(edge.budget(context)), priority(name):
                         result = inner(request, context)
@@ -230,7 +253,8 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
             return _rebuild(handler, kind, streaming)
 
         async def unary(request: Any, context: Any) -> Any:
-            admission = await admit(context)
+            name = edge.priority_of(context)
+            admission = await admit(context, name)
             try:
                 async with deadline(edge.budget(context)), priority(name):
                     return await inner(request, context)

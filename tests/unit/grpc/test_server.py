@@ -30,11 +30,15 @@ class Context:
 
     def __init__(self, left: Any) -> None:
         self.left = left
+        self.metadata: Any = ()
         self.trailing: Any = None
         self.code: grpc.StatusCode | None = None
 
     def time_remaining(self) -> Any:
         return self.left
+
+    def invocation_metadata(self) -> Any:
+        return self.metadata
 
     def set_trailing_metadata(self, metadata: Any) -> None:
         self.trailing = metadata
@@ -57,6 +61,7 @@ def run(
 ) -> Any:
     handler = grpc.unary_unary_rpc_method_handler(behaviour)
     wrapped = interceptor.intercept_service(lambda d: handler, CallDetails(method, metadata))
+    context.metadata = metadata
     return wrapped.unary_unary(b"", context)
 
 
@@ -102,6 +107,17 @@ def test_shed_calls_get_resource_exhausted_with_pushback_and_health_is_never_she
     assert int(value) > 0
     assert health[0] == "normal"
     assert shedder.statistics().inflight == 0
+
+
+def test_handlers_are_wrapped_once_not_per_call() -> None:
+    interceptor = seawall.grpc.server_interceptor()
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: seen())
+    first = interceptor.intercept_service(lambda d: handler, CallDetails("/s/M", ()))
+    again = interceptor.intercept_service(lambda d: handler, CallDetails("/s/M", ()))
+    assert first is again
+    context = Context(1.0)
+    context.metadata = (("x-request-priority", "low"),)
+    assert again.unary_unary(b"", context)[0] == "low"
 
 
 @pytest.mark.parametrize(
@@ -170,7 +186,13 @@ def test_aio_interceptor_scopes_and_sheds() -> None:
             return handler
 
         details = CallDetails("/svc.S/M", metadata)
-        return (await interceptor.intercept_service(continuation, details)).unary_unary
+        behaviour = (await interceptor.intercept_service(continuation, details)).unary_unary
+
+        async def call(request: bytes, context: Any) -> Any:
+            context.metadata = metadata
+            return await behaviour(request, context)
+
+        return call
 
     async def scoped(request: bytes, context: Any) -> Any:
         refused = AioContext(1.0)
