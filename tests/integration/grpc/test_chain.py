@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from typing import Any
@@ -85,3 +86,30 @@ def test_priority_travels_down_the_chain(chain: Chain) -> None:
         answer = ask(chain.a.target, {"A": "relay", "B": "relay", "C": "echo"}, budget=2.0)
     assert answer["priority"] == answer["down"]["priority"] == "high"
     assert answer["down"]["down"]["priority"] == "high"
+
+
+def test_the_interceptors_on_a_channel_of_ones_own(chain: Chain) -> None:
+    raw = grpc.insecure_channel(chain.c.target, options=seawall.grpc.NO_RETRIES)
+    interceptors = seawall.grpc.client_interceptors(chain.c.target, timeout=5.0)
+    with grpc.intercept_channel(raw, *interceptors) as channel:
+        call = channel.unary_unary(METHOD)
+        request = json.dumps({"ops": {"C": "flaky:1"}, "tag": str(uuid.uuid4())}).encode()
+        with seawall.deadline(3.0):
+            seen = json.loads(call(request))["seen"]
+            # .future() goes through the same interceptor
+            echo = json.loads(call.future(json.dumps({"ops": {}}).encode()).result())
+    assert [s["attempt"] for s in seen] == ["1", "2"]
+    assert len({s["key"] for s in seen}) == 1
+    assert echo["time_remaining"] <= 3.0 * 0.9
+
+
+def test_an_unreachable_target_is_retried_then_fails_within_the_deadline() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as failure:
+        ask(f"127.0.0.1:{port}", {}, budget=1.0)
+    assert failure.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert time.monotonic() - started < 1.0
+    assert "not retried after attempt" in "\n".join(getattr(failure.value, "__notes__", []))
