@@ -65,7 +65,9 @@ def test_sigterm_flips_health_and_lets_in_flight_calls_finish(flavour: str) -> N
         exited = time.monotonic() - sent
     finally:
         node.stop()
-    assert flipped < 0.1
+    # at once: well inside the drain delay, while the server still serves (a loaded
+    # 2-core machine delays the signal handler and the probe by tens of ms, no more)
+    assert flipped < DRAIN / 2
     assert result.get("answer", {}).get("node") == "D", result
     assert code == 0
     assert exited < DRAIN + GRACE
