@@ -215,3 +215,21 @@ def test_aio_interceptor_scopes_and_sheds() -> None:
     assert refused.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert refused.trailing[0][0] == "grpc-retry-pushback-ms"
     assert shedder.statistics().inflight == 0
+
+
+def test_streaming_responses_run_inside_the_scopes() -> None:
+    shedder = seawall.LoadShedder("stream", limit=4)
+    interceptor = seawall.grpc.server_interceptor(shedder=shedder, max_timeout=2.0)
+
+    def stream(request: bytes, context: Any) -> Any:
+        yield seen()
+        yield seen()
+
+    handler = grpc.unary_stream_rpc_method_handler(stream)
+    wrapped = interceptor.intercept_service(lambda d: handler, CallDetails("/s/M", ()))
+    context = Context(1.0)
+    context.metadata = (("x-request-priority", "critical"),)
+    items = list(wrapped.unary_stream(b"", context))
+    assert [p for p, _ in items] == ["critical", "critical"]
+    assert all(left is not None and left <= 1.0 for _, left in items)
+    assert shedder.statistics().inflight == 0
