@@ -41,7 +41,19 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         self._send = send
         self._method = method
 
-    def _continuation(self, details: Any, request: Any) -> _Answered:
+    def _plain(self, details: Any, request: Any) -> _Answered:
+        # grpcio's __call__ skips building the call object that with_call returns
+        response = self._raw(
+            request,
+            timeout=details.timeout,
+            metadata=details.metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+            compression=details.compression,
+        )
+        return _Answered(response, None)
+
+    def _with_call(self, details: Any, request: Any) -> _Answered:
         response, call = self._raw.with_call(
             request,
             timeout=details.timeout,
@@ -54,6 +66,7 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
 
     def _invoke(
         self,
+        continuation: Callable[[Any, Any], _Answered],
         request: Any,
         timeout: float | None,
         metadata: Any,
@@ -64,7 +77,7 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         details = _SyncDetails(
             self._method, timeout, metadata, credentials, wait_for_ready, compression
         )
-        return self._send(self._continuation, details, request)  # type: ignore[no-any-return]
+        return self._send(continuation, details, request)  # type: ignore[no-any-return]
 
     def __call__(
         self,
@@ -76,7 +89,7 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         compression: Any = None,
     ) -> Any:
         return self._invoke(
-            request, timeout, metadata, credentials, wait_for_ready, compression
+            self._plain, request, timeout, metadata, credentials, wait_for_ready, compression
         ).response
 
     def with_call(
@@ -89,7 +102,7 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         compression: Any = None,
     ) -> tuple[Any, Any]:
         answered = self._invoke(
-            request, timeout, metadata, credentials, wait_for_ready, compression
+            self._with_call, request, timeout, metadata, credentials, wait_for_ready, compression
         )
         return answered.response, answered.call
 
