@@ -1,0 +1,157 @@
+"""The channel :func:`~seawall.grpc.channel` returns: the client interceptor, applied directly.
+
+``grpc.intercept_channel`` builds a new multi-callable for every call it intercepts, which
+costs about as much as seawall's whole client policy stack. This channel runs the same
+:class:`~seawall.grpc._client.Target` logic (timeout, metadata, retries, breaker,
+bulkhead) on unary calls made with ``stub.Method(...)`` or ``.with_call(...)``, over one
+multi-callable per method. ``.future(...)`` and the streaming kinds go through the
+ordinary intercepted channel, with the same interceptor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from seawall.grpc._client import Target, _SyncDetails
+
+__all__ = ["GuardedChannel"]
+
+
+class _Answered:
+    """A finished call as the attempt sees it: ``result()`` is the response."""
+
+    __slots__ = ("call", "response")
+
+    def __init__(self, response: Any, call: Any) -> None:
+        self.response = response
+        self.call = call
+
+    def result(self) -> Any:
+        return self.response
+
+
+class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
+    def __init__(self, raw: Any, intercepted: Any, send: Callable[..., Any], method: str) -> None:
+        self._raw = raw
+        self._intercepted = intercepted
+        self._send = send
+        self._method = method
+
+    def _plain(self, details: Any, request: Any) -> _Answered:
+        # grpcio's __call__ skips building the call object that with_call returns
+        response = self._raw(
+            request,
+            timeout=details.timeout,
+            metadata=details.metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+            compression=details.compression,
+        )
+        return _Answered(response, None)
+
+    def _with_call(self, details: Any, request: Any) -> _Answered:
+        response, call = self._raw.with_call(
+            request,
+            timeout=details.timeout,
+            metadata=details.metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+            compression=details.compression,
+        )
+        return _Answered(response, call)
+
+    def _invoke(
+        self,
+        continuation: Callable[[Any, Any], _Answered],
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> _Answered:
+        details = _SyncDetails(
+            self._method, timeout, metadata, credentials, wait_for_ready, compression
+        )
+        return self._send(continuation, details, request)  # type: ignore[no-any-return]
+
+    def __call__(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> Any:
+        return self._invoke(
+            self._plain, request, timeout, metadata, credentials, wait_for_ready, compression
+        ).response
+
+    def with_call(
+        self,
+        request: Any,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> tuple[Any, Any]:
+        answered = self._invoke(
+            self._with_call, request, timeout, metadata, credentials, wait_for_ready, compression
+        )
+        return answered.response, answered.call
+
+    def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted.future(request, *args, **kwargs)
+
+
+class GuardedChannel(grpc.Channel):
+    """A sync channel whose calls go through one target's seawall policies."""
+
+    def __init__(self, raw: grpc.Channel, target: Target, intercepted: grpc.Channel) -> None:
+        self._raw = raw
+        self.target = target
+        self._intercepted = intercepted
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return _UnaryUnary(
+            self._raw.unary_unary(method, *args, **kwargs),
+            self._intercepted.unary_unary(method, *args, **kwargs),
+            self.target.sender(method),
+            method,
+        )
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted.unary_stream(method, *args, **kwargs)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted.stream_unary(method, *args, **kwargs)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._intercepted.stream_stream(method, *args, **kwargs)
+
+    def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
+        self._raw.subscribe(callback, try_to_connect=try_to_connect)
+
+    def unsubscribe(self, callback: Any) -> None:
+        self._raw.unsubscribe(callback)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> GuardedChannel:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.close()
+        return None

@@ -1,0 +1,253 @@
+"""The client edge for grpcio: interceptors that apply seawall's policies per target.
+
+Per unary call:
+
+* the call's timeout is the deadline's :func:`~seawall.downstream_timeout` (what is left
+  minus the reserve), capped at ``timeout`` per attempt (1 s, the internal-RPC default)
+  and at any ``timeout=`` the caller passed, so the callee's ``grpc-timeout`` is always
+  shorter than the caller's own budget;
+* each method's retries come from :func:`seawall.standard` with ``kind="rpc"``: 3
+  attempts in all, backoff from 100 ms, a 2 s total, never sleeping past the deadline;
+  what is retried is the table in :mod:`seawall.grpc._status` (UNAVAILABLE; RESOURCE_EXHAUSTED
+  with server pushback; DEADLINE_EXCEEDED only when the per-attempt cap fired);
+* every attempt of one call carries the same ``idempotency-key``, its ``x-request-attempt``
+  and the caller's ``x-request-priority`` in metadata;
+* the target has one circuit breaker, one bulkhead and one retry budget, shared by its
+  methods: a sick server is one dependency, however many methods it serves.
+
+Streaming calls cannot be replayed, so they get the timeout and metadata, not retries.
+grpcio's own retries must be off (``grpc.enable_retries=0``) or both layers would
+retry: :func:`channel` and :func:`aio_channel` build channels that way.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple
+
+import grpc
+import grpc.aio
+
+from seawall import (
+    Backoff,
+    Bulkhead,
+    CircuitBreaker,
+    Clock,
+    ConfigError,
+    DeadlineExceeded,
+    Pipeline,
+    RetryBudget,
+    current_attempt,
+    current_priority,
+    downstream_timeout,
+    idempotency_key,
+    standard,
+)
+from seawall.grpc._status import breaker_failure, parse_pushback, remember, retryable
+from seawall.wire import ATTEMPT_HEADER, PRIORITY_HEADER
+
+__all__ = ["IDEMPOTENCY_KEY", "NO_RETRIES", "Target"]
+
+IDEMPOTENCY_KEY = "idempotency-key"
+# grpcio's own retry layer would retry beneath seawall's and multiply attempts.
+NO_RETRIES: tuple[tuple[str, int], ...] = (("grpc.enable_retries", 0),)
+_OURS = frozenset({IDEMPOTENCY_KEY, PRIORITY_HEADER, ATTEMPT_HEADER})
+
+
+class _Details(NamedTuple):
+    method: Any
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+class _SyncDetails(_Details, grpc.ClientCallDetails):
+    """The shaped details of one attempt (grpcio reads them by attribute)."""
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds > 0.0):
+        raise ConfigError(f"{name} must be positive and finite, got {value!r}")
+    return seconds
+
+
+def _method_name(method: str | bytes) -> str:
+    return method.decode("utf-8", "replace") if isinstance(method, bytes) else method
+
+
+class Target:
+    """One server's policies: its breaker, bulkhead and budget, and a Retry per method.
+
+    Built by :func:`client_interceptors` / :func:`aio_client_interceptors`; its
+    ``breaker`` and ``bulkhead`` are there to read (``statistics()``) and tune.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float = 1.0,
+        total_timeout: float = 2.0,
+        attempts: int = 3,
+        backoff: Backoff | None = None,
+        retry_budget: float = 0.1,
+        failure_rate: float = 0.5,
+        min_calls: int = 20,
+        cooldown: float = 30.0,
+        max_concurrent: int = 64,
+        max_queue: int = 64,
+        idempotency_keys: bool = True,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigError(f"target must be a non-empty 'host:port' string, got {target!r}")
+        self.target = target
+        self.timeout = _positive("timeout", timeout)
+        self.total_timeout = _positive("total_timeout", total_timeout)
+        if isinstance(retry_budget, bool) or not isinstance(retry_budget, (int, float)):
+            raise ConfigError(f"retry_budget must be a ratio, got {retry_budget!r}")
+        self.idempotency_keys = bool(idempotency_keys)
+        self._clock = clock
+        self._rng = rng
+        self.budget = RetryBudget(ratio=retry_budget, clock=clock)
+        self.breaker = CircuitBreaker(
+            target,
+            failure_rate=failure_rate,
+            min_calls=min_calls,
+            cooldown=cooldown,
+            record=breaker_failure,
+            clock=clock,
+        )
+        self.bulkhead = Bulkhead(
+            target, max_concurrent=max_concurrent, max_queue=max_queue, clock=clock
+        )
+        self._options: dict[str, Any] = {"attempts": attempts, "backoff": backoff}
+        self._lock = threading.Lock()
+        self._sync: dict[str, Callable[..., Any]] = {}
+        self._async: dict[str, Callable[..., Awaitable[Any]]] = {}
+        self._pipeline("")  # checks attempts and backoff now, not on the first call
+
+    def _pipeline(self, method: str) -> Pipeline:
+        policies = standard(
+            f"{self.target}{method}",
+            kind="rpc",
+            timeout=self.timeout,
+            total_timeout=self.total_timeout,
+            retry_on=retryable,
+            retry_budget=self.budget,
+            clock=self._clock,
+            rng=self._rng,
+            **self._options,
+        )
+        return Pipeline(policies.retry, self.breaker, self.bulkhead)
+
+    def sender(self, method: str) -> Callable[..., Any]:
+        """The retried, guarded sync attempt for ``method`` (composed once per method)."""
+        send = self._sync.get(method)
+        if send is None:
+            with self._lock:
+                send = self._sync.get(method)
+                if send is None:
+                    send = self._pipeline(method)(self._attempt)
+                    self._sync[method] = send
+        return send
+
+    def asender(self, method: str) -> Callable[..., Awaitable[Any]]:
+        """The asyncio twin of :meth:`sender`."""
+        send = self._async.get(method)
+        if send is None:
+            with self._lock:
+                send = self._async.get(method)
+                if send is None:
+                    send = self._pipeline(method)(self._aattempt)
+                    self._async[method] = send
+        return send
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    def shape(self, details: Any, *, key: bool, aio: bool) -> tuple[Any, bool]:
+        """This attempt's details (timeout, metadata) and whether a deadline bounds it.
+
+        The second value is true when the timeout given is the caller's (its ``timeout=``
+        or its deadline) rather than the per-attempt cap: a DEADLINE_EXCEEDED then means
+        the caller is out of time, and is not retried.
+        """
+        budget = downstream_timeout(self.timeout)
+        assert budget is not None  # the cap is never None
+        if budget <= 0.0:
+            raise DeadlineExceeded("no time left for the RPC")
+        own = budget < self.timeout
+        given = details.timeout
+        if given is not None and given <= budget:
+            budget, own = given, True
+        metadata: list[tuple[str, Any]] = []
+        sent: dict[str, Any] = {}
+        for k, v in details.metadata or ():
+            name = k.lower()
+            if name in _OURS:
+                sent[name] = v  # the caller's own key or priority wins; the attempt is ours
+            else:
+                metadata.append((k, v))
+        if key and self.idempotency_keys:
+            metadata.append((IDEMPOTENCY_KEY, sent.get(IDEMPOTENCY_KEY) or idempotency_key()))
+        priority = sent.get(PRIORITY_HEADER) or current_priority()
+        if priority is not None:
+            metadata.append((PRIORITY_HEADER, priority))
+        metadata.append((ATTEMPT_HEADER, str(current_attempt())))
+        if aio:
+            shaped: Any = grpc.aio.ClientCallDetails(
+                details.method,
+                budget,
+                grpc.aio.Metadata(*metadata),
+                details.credentials,
+                details.wait_for_ready,
+            )
+        else:
+            shaped = _SyncDetails(
+                details.method,
+                budget,
+                metadata,
+                details.credentials,
+                details.wait_for_ready,
+                getattr(details, "compression", None),
+            )
+        return shaped, own
+
+    def _attempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        shaped, own = self.shape(details, key=True, aio=False)
+        try:
+            outcome = continuation(shaped, request)
+            outcome.result()  # a failed call's outcome raises its RpcError here
+        except grpc.RpcError as exc:
+            remember(exc, parse_pushback(_trailing(exc)), own)
+            raise
+        return outcome
+
+    async def _aattempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        shaped, own = self.shape(details, key=True, aio=True)
+        call = await continuation(shaped, request)
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            remember(exc, parse_pushback(exc.trailing_metadata()), own)
+            raise
+        return call
+
+
+def _trailing(exc: grpc.RpcError) -> Sequence[Any] | None:
+    trailing = getattr(exc, "trailing_metadata", None)
+    if not callable(trailing):
+        return None
+    try:
+        return trailing()  # type: ignore[no-any-return]
+    except Exception:  # an RpcError that is not a finished call has no metadata
+        return None

@@ -1,0 +1,311 @@
+"""The server edge for grpcio: a deadline scope and priority shedding per call.
+
+For every call the interceptor:
+
+* opens a :func:`seawall.deadline` scope of ``context.time_remaining()`` — the caller's
+  ``grpc-timeout`` as grpcio parsed it — capped at ``max_timeout``, so a caller cannot
+  hold the server longer than it allows, and a call without a deadline gets the cap;
+* reads ``x-request-priority`` (critical / high / normal / low; anything else counts as
+  the default, since a header must never crash the server) and opens the matching
+  :func:`seawall.priority` scope, so the client interceptors propagate it downstream;
+* asks a :class:`~seawall.LoadShedder` for a permit; a refused call is answered at once
+  with RESOURCE_EXHAUSTED and ``grpc-retry-pushback-ms`` trailing metadata, the gRPC
+  form of ``Retry-After``. The health service is never shed: a busy replica is not a
+  dead one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from seawall import ConfigError, LoadShed, LoadShedder, deadline, priority
+from seawall.grpc._status import PUSHBACK_KEY
+from seawall.wire import PRIORITIES, PRIORITY_HEADER
+
+__all__ = [
+    "HEALTH_PREFIX",
+    "AsyncServerInterceptor",
+    "ServerInterceptor",
+    "aio_server_interceptor",
+    "call_priority",
+    "server_interceptor",
+]
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+_KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+_CACHE_LIMIT = 4096
+
+
+def call_priority(metadata: Sequence[Any] | None, default: str = "normal") -> str:
+    """The priority a call's metadata asks for; ``default`` when absent or malformed."""
+    for item in metadata or ():
+        key = getattr(item, "key", None)
+        value = getattr(item, "value", None)
+        if key is None:
+            try:
+                key, value = item
+            except (TypeError, ValueError):
+                continue
+        if isinstance(key, str) and key.lower() == PRIORITY_HEADER:
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            text = value.strip().lower() if isinstance(value, str) else ""
+            return text if text in PRIORITIES else default
+    return default
+
+
+def _pushback_ms(shed: LoadShed) -> str:
+    wait = shed.retry_after
+    if wait is None or not math.isfinite(wait) or wait < 0.0:
+        wait = 0.0
+    return str(math.ceil(wait * 1000.0))
+
+
+class _Edge:
+    """What both interceptors share: configuration, and the per-call decisions."""
+
+    def __init__(
+        self,
+        *,
+        max_timeout: float,
+        shedder: LoadShedder | None,
+        default_priority: str,
+        trust_priority: bool,
+    ) -> None:
+        if isinstance(max_timeout, bool) or not isinstance(max_timeout, (int, float)):
+            raise ConfigError(f"max_timeout must be a number of seconds, got {max_timeout!r}")
+        if not (math.isfinite(max_timeout) and max_timeout > 0.0):
+            raise ConfigError(f"max_timeout must be positive and finite, got {max_timeout!r}")
+        if shedder is not None and not isinstance(shedder, LoadShedder):
+            raise ConfigError(f"shedder must be a seawall.LoadShedder, got {shedder!r}")
+        if default_priority not in PRIORITIES:
+            raise ConfigError(
+                f"default_priority must be one of {', '.join(PRIORITIES)}, got {default_priority!r}"
+            )
+        self.max_timeout = float(max_timeout)
+        self.shedder = shedder
+        self.default_priority = default_priority
+        self.trust_priority = bool(trust_priority)
+        # id(handler) -> (handler, wrapped); the handler is kept, so its id is not reused
+        self._cache: dict[int, tuple[Any, Any]] = {}
+
+    def budget(self, context: Any) -> float:
+        try:
+            left = context.time_remaining()
+        except Exception:  # a context without a deadline API: the server's own cap
+            left = None
+        if not isinstance(left, (int, float)) or not math.isfinite(left):
+            return self.max_timeout
+        return max(0.0, min(float(left), self.max_timeout))
+
+    def priority_of(self, context: Any) -> str:
+        if not self.trust_priority:
+            return self.default_priority
+        try:
+            metadata = context.invocation_metadata()
+        except Exception:  # a context without metadata: the default, never a crash
+            return self.default_priority
+        return call_priority(metadata, self.default_priority)
+
+    def sheds(self, method: Any) -> bool:
+        if isinstance(method, bytes):
+            method = method.decode("utf-8", "replace")
+        return self.shedder is not None and not str(method).startswith(HEALTH_PREFIX)
+
+    def wrapped(self, handler: Any, method: Any, wrap: Callable[[Any, str, bool], Any]) -> Any:
+        """``handler`` wrapped once per handler object, not once per call."""
+        kind = _kind(handler)
+        if kind is None:
+            return handler
+        cached = self._cache.get(id(handler))
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        result = wrap(handler, kind, self.sheds(method))
+        if len(self._cache) >= _CACHE_LIMIT:  # handlers made per call must not grow it
+            self._cache.clear()
+        self._cache[id(handler)] = (handler, result)
+        return result
+
+
+def _rebuild(
+    handler: grpc.RpcMethodHandler[Any, Any], kind: str, behaviour: Callable[..., Any]
+) -> Any:
+    make = getattr(grpc, f"{kind}_rpc_method_handler")
+    return make(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _kind(handler: grpc.RpcMethodHandler[Any, Any]) -> str | None:
+    for kind in _KINDS:
+        if getattr(handler, kind, None) is not None:
+            return kind
+    return None
+
+
+class ServerInterceptor(grpc.ServerInterceptor):
+    """Deadline scope, priority and shedding for a sync ``grpc.server``."""
+
+    def __init__(self, edge: _Edge) -> None:
+        self._edge = edge
+
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
+
+    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
+        edge = self._edge
+        inner = getattr(handler, kind)
+
+        def admit(context: Any, name: str) -> Any:
+            if not shed:
+                return None
+            assert edge.shedder is not None
+            admission = edge.shedder.admit(name)
+            try:
+                admission.__enter__()
+            except LoadShed as refused:
+                context.set_trailing_metadata(((PUSHBACK_KEY, _pushback_ms(refused)),))
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(refused))
+            return admission
+
+        if kind.endswith("_stream"):
+
+            def streaming(request: Any, context: Any) -> Iterator[Any]:
+                name = edge.priority_of(context)
+                admission = admit(context, name)
+                try:
+                    with deadline(edge.budget(context)), priority(name):
+                        yield from inner(request, context)
+                finally:
+                    if admission is not None:
+                        admission.__exit__(None, None, None)
+
+            return _rebuild(handler, kind, streaming)
+
+        def unary(request: Any, context: Any) -> Any:
+            name = edge.priority_of(context)
+            admission = admit(context, name)
+            try:
+                with deadline(edge.budget(context)), priority(name):
+                    return inner(request, context)
+            finally:
+                if admission is not None:
+                    admission.__exit__(None, None, None)
+
+        return _rebuild(handler, kind, unary)
+
+
+class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
+    """The ``grpc.aio`` twin of :class:`ServerInterceptor`."""
+
+    def __init__(self, edge: _Edge) -> None:
+        self._edge = edge
+
+    async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
+
+    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
+        edge = self._edge
+        inner = getattr(handler, kind)
+
+        async def admit(context: Any, name: str) -> Any:
+            if not shed:
+                return None
+            assert edge.shedder is not None
+            admission = edge.shedder.admit(name)
+            try:
+                await admission.__aenter__()
+            except LoadShed as refused:
+                context.set_trailing_metadata(((PUSHBACK_KEY, _pushback_ms(refused)),))
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(refused))
+            return admission
+
+        if kind.endswith("_stream"):
+
+            async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+                name = edge.priority_of(context)
+                admission = await admit(context, name)
+                try:
+                    async with deadline(edge.budget(context)), priority(name):
+                        result = inner(request, context)
+                        if hasattr(result, "__aiter__"):
+                            async for item in result:
+                                yield item
+                        else:
+                            await result
+                finally:
+                    if admission is not None:
+                        await admission.__aexit__(None, None, None)
+
+            return _rebuild(handler, kind, streaming)
+
+        async def unary(request: Any, context: Any) -> Any:
+            name = edge.priority_of(context)
+            admission = await admit(context, name)
+            try:
+                async with deadline(edge.budget(context)), priority(name):
+                    return await inner(request, context)
+            finally:
+                if admission is not None:
+                    await admission.__aexit__(None, None, None)
+
+        return _rebuild(handler, kind, unary)
+
+
+def _edge(
+    max_timeout: float,
+    shedder: LoadShedder | None,
+    default_priority: str,
+    trust_priority: bool,
+) -> _Edge:
+    return _Edge(
+        max_timeout=max_timeout,
+        shedder=shedder,
+        default_priority=default_priority,
+        trust_priority=trust_priority,
+    )
+
+
+def server_interceptor(
+    *,
+    max_timeout: float = 30.0,
+    shedder: LoadShedder | None = None,
+    default_priority: str = "normal",
+    trust_priority: bool = True,
+) -> ServerInterceptor:
+    """The interceptor for ``grpc.server(..., interceptors=[...])``.
+
+    ``max_timeout`` caps the deadline scope (a call without ``grpc-timeout`` gets it);
+    ``shedder`` admits calls by priority (none: nothing is shed; size it below the
+    server's thread pool, or the pool queues before the shedder can refuse);
+    ``default_priority`` is what a call without a valid ``x-request-priority`` gets;
+    ``trust_priority=False`` ignores the header (for servers facing untrusted callers).
+    """
+    return ServerInterceptor(_edge(max_timeout, shedder, default_priority, trust_priority))
+
+
+def aio_server_interceptor(
+    *,
+    max_timeout: float = 30.0,
+    shedder: LoadShedder | None = None,
+    default_priority: str = "normal",
+    trust_priority: bool = True,
+) -> AsyncServerInterceptor:
+    """The interceptor for ``grpc.aio.server(interceptors=[...])``.
+
+    The options are :func:`server_interceptor`'s.
+    """
+    return AsyncServerInterceptor(_edge(max_timeout, shedder, default_priority, trust_priority))
