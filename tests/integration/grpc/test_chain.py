@@ -91,7 +91,7 @@ def test_priority_travels_down_the_chain(chain: Chain) -> None:
 
 def test_the_interceptors_on_a_channel_of_ones_own(chain: Chain) -> None:
     raw = grpc.insecure_channel(chain.c.target, options=seawall.grpc.NO_RETRIES)
-    interceptors = seawall.grpc.client_interceptors(chain.c.target, timeout=5.0)
+    interceptors = seawall.grpc.client_interceptors(chain.c.target, timeout=5.0, total_timeout=5.0)
     with grpc.intercept_channel(raw, *interceptors) as channel:
         call = channel.unary_unary(METHOD)
         request = json.dumps({"ops": {"C": "flaky:1"}, "tag": str(uuid.uuid4())}).encode()
