@@ -52,3 +52,21 @@ def serve() -> Iterator[Any]:
     except ImportError:
         need(False, "uvicorn is not installed (pip install 'seawall[http]')")
     return ThreadedUvicorn
+
+
+@pytest.fixture(scope="session")
+def hanging_server() -> Iterator[Any]:
+    """A loopback socket that accepts every connection, reads it, and never answers."""
+    from tests.integration.sockets import FaultServer
+
+    with FaultServer("hang") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dropping_server() -> Iterator[Any]:
+    """A loopback socket that reads every request and closes without an answer."""
+    from tests.integration.sockets import FaultServer
+
+    with FaultServer("drop") as server:
+        yield server

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections import defaultdict
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +20,7 @@ import pytest
 import seawall
 from seawall.http import AsyncClient, Client, HTTPStatusError, parse_retry_after
 from seawall.testing import FakeClock
+from tests.integration.sockets import FaultServer
 
 
 class Recorder:
@@ -176,6 +178,24 @@ def test_a_breaker_per_host_opens_and_fails_fast(server: Any) -> None:
         assert transport.breaker_for(url).state == "open"  # type: ignore[attr-defined]
         assert transport.breaker_for("http://other.invalid").state == "closed"  # type: ignore[attr-defined]
     assert "never" not in app.seen
+
+
+def test_the_total_bounds_a_real_hanging_server(hanging_server: FaultServer) -> None:
+    # The defaults (5 s per attempt, 10 s in all) scaled down 25x, on a socket that
+    # accepts and never answers: 0.2 s, a 0.1 s backoff, then what the 0.5 s total
+    # leaves (0.2 s) minus the 50 ms reserve; the next backoff would end past the total.
+    before = len(hanging_server.requests)
+    client = Client(timeout=0.2, total_timeout=0.5, backoff=seawall.Backoff.constant(0.1))
+    start = time.monotonic()
+    with client, pytest.raises(httpx.ReadTimeout) as info:
+        client.get(f"{hanging_server.url}/total")
+    elapsed = time.monotonic() - start
+    assert 0.4 <= elapsed < 0.75
+    assert len(hanging_server.requests) - before == 2
+    budgets = [int(hanging_server.headers(before + n)["x-request-timeout-ms"]) for n in (0, 1)]
+    assert budgets[0] == 200
+    assert 100 <= budgets[1] <= 150  # what the total left, not another 200
+    assert "past the deadline" in " ".join(info.value.__notes__)
 
 
 def test_spent_deadline_sends_nothing(server: Any) -> None:

@@ -2,12 +2,16 @@
 
 ``Transport`` / ``AsyncTransport`` wrap any httpx transport. Per request:
 
-* the attempt timeout comes from the deadline — ``downstream_timeout(cap)``, capped at
-  5 s — and is applied to httpx's connect/read/write/pool timeouts; the callee is told
-  its budget in ``X-Request-Timeout-Ms``, the attempt in ``X-Request-Attempt`` and the
+* each host's retry, budget, breaker and bulkhead are :func:`~seawall.standard`'s
+  (``kind="http"``), so the client keeps its defaults and its validation: 5 s per
+  attempt, 10 s in all, 3 attempts; each option overrides one ``standard()`` argument;
+* the attempt timeout comes from the deadline — ``downstream_timeout(cap)``, what the
+  total (and any caller's deadline) leaves minus the reserve, capped at ``timeout`` —
+  and is applied to httpx's connect/read/write/pool timeouts; the callee is told its
+  budget in ``X-Request-Timeout-Ms``, the attempt in ``X-Request-Attempt`` and the
   priority in ``X-Request-Priority``;
-* only network errors and 5xx/408/429 are retried, never other 4xx; ``Retry-After`` is
-  honoured when it fits the deadline;
+* only network errors and 5xx/408/429 are retried (:func:`seawall.transient`), never
+  other 4xx; ``Retry-After`` is honoured when it fits the deadline;
 * GET/HEAD/OPTIONS/PUT/DELETE/TRACE are idempotent and retried; POST/PATCH are retried
   only with an ``Idempotency-Key``, which the transport adds (one UUID per logical
   request, the same on every attempt) unless the caller set one or turned it off;
@@ -18,6 +22,11 @@ When retries end on a retryable status, the last response is returned as httpx w
 (``raise_for_status`` stays the caller's choice); with ``raise_for_status=True`` an
 :class:`HTTPStatusError` carrying ``status_code`` and ``retry_after`` is raised instead.
 An open breaker or full bulkhead raises :class:`~seawall.Rejected` without a request.
+
+The attempt bound is httpx's own timeouts rather than ``standard()``'s attempt
+``Timeout`` layer: the socket waits are where a sync call can be bounded at all, and the
+callee is told the very number its caller waits. Every option is checked when the client
+is made (one host's policies are built then), never on the first request.
 """
 
 from __future__ import annotations
@@ -28,23 +37,23 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any, cast
+from datetime import UTC, timedelta
+from typing import Any, Literal, cast
 
 import httpx
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import downstream_timeout
-from seawall._errors import DeadlineExceeded, SeawallError
+from seawall._errors import ConfigError, DeadlineExceeded, SeawallError
 from seawall._operation import current_attempt, current_operation
 from seawall._pipeline import Pipeline
 from seawall._priority import current_priority
+from seawall._transient import transient, transient_status
+from seawall.http._hosts import HostPolicies
 from seawall.policies._backoff import Backoff
 from seawall.policies._breaker import CircuitBreaker
-from seawall.policies._budget import RetryBudget
-from seawall.policies._bulkhead import Bulkhead
 from seawall.policies._registry import Registry
-from seawall.policies._retry import Retry, transient
+from seawall.policies._retry import Retry
 from seawall.wire import (
     ATTEMPT_HEADER,
     PRIORITY_HEADER,
@@ -63,10 +72,11 @@ __all__ = [
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 KEYED_METHODS = frozenset({"POST", "PATCH"})
-RETRYABLE_STATUS = frozenset({408, 429})
-DEFAULT_TIMEOUT = 5.0
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _PHASES = ("connect", "read", "write", "pool")
+# A budget this long (31 years) is no bound: the wire's 12-digit millisecond field cannot
+# carry more, and a socket cannot be told to wait longer.
+_UNBOUNDED = 1e9
 
 
 class HTTPStatusError(SeawallError):
@@ -119,13 +129,14 @@ class _Edge:
     def __init__(
         self,
         *,
-        timeout: float,
-        attempts: int,
+        timeout: float | timedelta | None,
+        total_timeout: float | timedelta | None,
+        attempts: int | None,
         backoff: Backoff | None,
-        retry_budget: float,
+        retry_budget: float | Literal[False] | None,
         breaker: dict[str, Any] | None,
-        max_concurrent: int,
-        max_queue: int,
+        max_concurrent: int | None,
+        max_queue: int | None,
         idempotency_keys: bool,
         raise_for_status: bool,
         max_hosts: int,
@@ -134,36 +145,30 @@ class _Edge:
         attempt: Callable[[httpx.Request], Any],
     ) -> None:
         self.attempt = attempt
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff = backoff
-        self.retry_budget = retry_budget
-        self.breaker_options = dict(breaker or {})
-        self.max_concurrent = max_concurrent
-        self.max_queue = max_queue
-        self.idempotency_keys = idempotency_keys
-        self.raise_for_status = raise_for_status
+        self.idempotency_keys = _flag(idempotency_keys, "idempotency_keys")
+        self.raise_for_status = _flag(raise_for_status, "raise_for_status")
+        if not isinstance(max_hosts, int) or isinstance(max_hosts, bool) or max_hosts < 1:
+            raise ConfigError(f"max_hosts must be an integer >= 1, got {max_hosts!r}")
         self.clock = clock or SYSTEM_CLOCK
-        self.rng = rng or random.Random()
+        self.policies = HostPolicies(
+            timeout=timeout,
+            total_timeout=total_timeout,
+            attempts=attempts,
+            backoff=backoff,
+            retry_budget=retry_budget,
+            breaker=breaker,
+            max_concurrent=max_concurrent,
+            max_queue=max_queue,
+            clock=self.clock,
+            rng=rng or random.Random(),
+        )
+        self.timeout = self.policies.timeout
         self.hosts: Registry[_Dependency] = Registry(
             self._dependency, max_keys=max_hosts, clock=self.clock
         )
 
     def _dependency(self, host: str) -> _Dependency:
-        budget = RetryBudget(ratio=self.retry_budget, clock=self.clock)
-        breaker = CircuitBreaker(host, clock=self.clock, **self.breaker_options)
-        bulkhead = Bulkhead(
-            host, max_concurrent=self.max_concurrent, max_queue=self.max_queue, clock=self.clock
-        )
-        retry = Retry(
-            self.attempts,
-            backoff=self.backoff,
-            on=transient,
-            budget=budget,
-            name=host,
-            clock=self.clock,
-            rng=self.rng,
-        )
+        retry, breaker, bulkhead = self.policies.build(host)
         single = Retry(1, on=transient, name=host, clock=self.clock)
         return _Dependency(
             Pipeline(retry, breaker, bulkhead)(self.attempt),
@@ -196,14 +201,18 @@ class _Edge:
         if budget <= 0.0:
             raise DeadlineExceeded("no time left for the request")
         given = request.extensions.get("timeout")
-        if given:
-            request.extensions["timeout"] = {
-                phase: budget if (t := given.get(phase)) is None or t > budget else t
-                for phase in _PHASES
-            }
+        wire = {ATTEMPT_HEADER: str(current_attempt())}
+        if budget >= _UNBOUNDED:  # no cap, no total and no deadline: httpx waits as told
+            request.extensions["timeout"] = given or dict.fromkeys(_PHASES)
         else:
-            request.extensions["timeout"] = dict.fromkeys(_PHASES, budget)
-        wire = {TIMEOUT_HEADER: encode_timeout_ms(budget), ATTEMPT_HEADER: str(current_attempt())}
+            if given:
+                request.extensions["timeout"] = {
+                    phase: budget if (t := given.get(phase)) is None or t > budget else t
+                    for phase in _PHASES
+                }
+            else:
+                request.extensions["timeout"] = dict.fromkeys(_PHASES, budget)
+            wire[TIMEOUT_HEADER] = encode_timeout_ms(budget)
         priority = current_priority()
         if priority is not None:
             wire[PRIORITY_HEADER] = priority
@@ -212,7 +221,7 @@ class _Edge:
     def judge(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         """Raise for a retryable status so the policies see a failure."""
         status = response.status_code
-        if status >= 500 or status in RETRYABLE_STATUS:
+        if transient_status(status):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             raise HTTPStatusError(request, response, retry_after)
         return response
@@ -227,15 +236,23 @@ def _host_key(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}:{port}"
 
 
+def _flag(value: object, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{option} must be True or False, got {value!r}")
+    return value
+
+
 def _edge_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # None: standard()'s own default (5 s per attempt, 10 s in all, 3 attempts, 64/64).
     defaults: dict[str, Any] = {
-        "timeout": DEFAULT_TIMEOUT,
-        "attempts": 3,
+        "timeout": None,
+        "total_timeout": None,
+        "attempts": None,
         "backoff": None,
-        "retry_budget": 0.1,
+        "retry_budget": None,
         "breaker": None,
-        "max_concurrent": 64,
-        "max_queue": 64,
+        "max_concurrent": None,
+        "max_queue": None,
         "idempotency_keys": True,
         "raise_for_status": False,
         "max_hosts": 1000,
@@ -252,10 +269,15 @@ def _edge_options(kwargs: dict[str, Any]) -> dict[str, Any]:
 class Transport(httpx.BaseTransport):
     """A sync httpx transport with deadlines, retries, a breaker and a bulkhead per host.
 
-    Options: ``timeout`` (cap per attempt, 5 s), ``attempts`` (3), ``backoff``,
-    ``retry_budget`` (ratio, 0.1), ``breaker`` (CircuitBreaker keyword arguments),
-    ``max_concurrent`` / ``max_queue`` (64 / 64 per host), ``idempotency_keys`` (True),
-    ``raise_for_status`` (False), ``max_hosts``, ``clock``, ``rng``.
+    Options, each overriding one :func:`~seawall.standard` argument (``kind="http"``):
+    ``timeout`` (cap per attempt, 5 s; ``inf`` for none), ``total_timeout`` (every
+    attempt and backoff together, 10 s; ``inf`` for none), ``attempts`` (3), ``backoff``,
+    ``retry_budget`` (ratio, 0.1; ``False`` for none), ``breaker`` (a dict of
+    CircuitBreaker keyword arguments, e.g. ``failure_rate``, ``min_calls``, ``cooldown``),
+    ``max_concurrent`` / ``max_queue`` (64 / 64 per host), ``clock``, ``rng``; and the
+    client's own ``idempotency_keys`` (True),
+    ``raise_for_status`` (False), ``max_hosts`` (1000). A bad value raises
+    :class:`~seawall.ConfigError` here.
     """
 
     def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
@@ -336,15 +358,16 @@ def Client(**kwargs: Any) -> httpx.Client:
 
     seawall options (see :class:`Transport`) are taken out of ``kwargs``; everything else
     goes to ``httpx.Client``. A ``transport=`` given is wrapped, not replaced. ``timeout``
-    is seawall's per-attempt cap.
+    is seawall's per-attempt cap, so httpx's own default timeout is off: a per-request
+    ``timeout=`` still applies, within seawall's.
     """
     ours, rest = _split(dict(kwargs))
     inner = rest.pop("transport", None)
-    return httpx.Client(transport=Transport(inner, **ours), **rest)
+    return httpx.Client(transport=Transport(inner, **ours), timeout=None, **rest)
 
 
 def AsyncClient(**kwargs: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` whose transport is a seawall :class:`AsyncTransport`."""
     ours, rest = _split(dict(kwargs))
     inner = rest.pop("transport", None)
-    return httpx.AsyncClient(transport=AsyncTransport(inner, **ours), **rest)
+    return httpx.AsyncClient(transport=AsyncTransport(inner, **ours), timeout=None, **rest)

@@ -15,9 +15,13 @@ that bookkeeping and is **never held while the protected call runs** — pybreak
 flaw is a lock around the call, which serialises every caller behind a slow dependency.
 In the closed state admission takes no lock at all.
 
-By default every ``Exception`` is a failure except :class:`~seawall.Rejected`: a full
-bulkhead or a shed request says nothing about the dependency's health. Cancellation and
-other ``BaseException`` s are neither success nor failure.
+What an error says about the dependency's health comes from the same table that decides
+what is transient (:mod:`seawall._transient`): every ``Exception`` is a failure, except
+:class:`~seawall.Rejected` — a full bulkhead or a shed request says nothing about the
+dependency — and an HTTP answer whose status is not retried (404, 422: the dependency is
+up and answering), which is a success. Cancellation and other ``BaseException`` s are
+neither success nor failure. ``record=`` replaces the failure test, ``ignore=`` adds
+errors that count as neither.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from datetime import timedelta
 from typing import Final, Literal, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._errors import CircuitOpen, ConfigError, Rejected
+from seawall._errors import CircuitOpen, ConfigError
 from seawall._events import BreakerStateChanged, CallRejected, Event, emit
+from seawall._transient import dependency_failed, judged
 from seawall._validate import MAX_COUNT, callable_or_none, count, optional_seconds, real, seconds
 from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
@@ -84,10 +89,6 @@ class BreakerStats:
 
 def _never(exc: BaseException) -> bool:
     return False
-
-
-def _always(exc: BaseException) -> bool:
-    return True
 
 
 class CircuitBreaker(Policy):
@@ -174,7 +175,7 @@ class CircuitBreaker(Policy):
             self.min_calls = min(min_calls, window)
         else:
             raise ConfigError(f"window_type must be 'time' or 'count', got {window_type!r}")
-        self._record = record or _always
+        self._record = record or dependency_failed
         self._ignore = ignore or _never
         self._lock = threading.Lock()
         self._state: str = CLOSED
@@ -336,7 +337,7 @@ class CircuitBreaker(Policy):
     def _on_error(self, exc: BaseException, gen: int, probe: bool, start: float) -> None:
         if gen < 0:
             return
-        if not isinstance(exc, Exception) or isinstance(exc, Rejected) or self._ignore(exc):
+        if not judged(exc) or self._ignore(exc):
             self._release(gen, probe)
         else:
             self._outcome(gen, probe, start, self._record(exc))

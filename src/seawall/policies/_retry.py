@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar, cast
@@ -41,6 +40,7 @@ from seawall._events import (
 )
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
+from seawall._transient import transient
 from seawall._validate import count, optional_seconds
 from seawall._validate import name as policy_name
 from seawall.policies._alarm import arm
@@ -56,36 +56,6 @@ T = TypeVar("T")
 ErrorFilter = (
     type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
 )
-
-_TRANSIENT_STATUS = frozenset({408, 429})
-
-
-def _status_of(exc: BaseException) -> int | None:
-    for attr in ("status_code", "status"):
-        status = getattr(exc, attr, None)
-        if isinstance(status, int) and not isinstance(status, bool):
-            return status
-    response = getattr(exc, "response", None)  # httpx.HTTPStatusError, requests.HTTPError
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is worth retrying: network errors, timeouts, 5xx, 408 and 429.
-
-    Status errors are recognised by a ``status_code`` or ``status`` attribute (or a
-    ``response.status_code``), so errors from any HTTP library qualify. 4xx other than
-    408/429 mean "you sent something invalid": retrying changes nothing.
-    """
-    if isinstance(exc, Rejected):
-        return False
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    status = _status_of(exc)
-    if status is not None:
-        return status >= 500 or status in _TRANSIENT_STATUS
-    httpx = sys.modules.get("httpx")
-    return httpx is not None and isinstance(exc, httpx.TransportError)
 
 
 def error_filter(on: ErrorFilter) -> Callable[[BaseException], bool]:

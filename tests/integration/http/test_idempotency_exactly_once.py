@@ -68,8 +68,14 @@ def run_charges(
     # Backoff sleeps on a FakeClock, so 500 requests take seconds, not minutes. At a 30 %
     # fault rate the default 10 % retry budget would (rightly) stop retrying; and with up
     # to 10 attempts a charge fails only if all 10 answers are reset (0.3**10 ≈ 6e-6).
+    # Ten attempts back off for longer than the default 10 s total, and the four workers'
+    # sleeps all advance the one clock: no total bound here.
     client = Client(
-        clock=FakeClock(), attempts=10, retry_budget=10.0, breaker={"failure_rate": 1.0}
+        clock=FakeClock(),
+        attempts=10,
+        total_timeout=float("inf"),
+        retry_budget=10.0,
+        breaker={"failure_rate": 1.0},
     )
 
     def worker(ids: range, url: str) -> None:
