@@ -184,7 +184,7 @@ class Edge:
         return self.hosts.get(key).breaker
 
     def prepare(
-        self, method: str, key: str, headers: MutableMapping[str, str], *, replayable: bool = True
+        self, method: str, key: str, headers: MutableMapping[str, Any], *, replayable: bool = True
     ) -> Callable[[Any], Any]:
         """Choose how to send a request to host ``key``; add the idempotency key it needs.
 
@@ -205,7 +205,7 @@ class Edge:
             return dependency.retrying
         return dependency.single
 
-    def shape(self, headers: MutableMapping[str, str]) -> float | None:
+    def shape(self, headers: MutableMapping[str, Any]) -> float | None:
         """Set this attempt's wire headers; return its timeout (None: nothing bounds it).
 
         Raises :class:`~seawall.DeadlineExceeded` when no time is left to send anything.
