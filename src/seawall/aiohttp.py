@@ -24,6 +24,7 @@ import asyncio
 from typing import Any, cast
 
 import aiohttp
+from yarl import URL
 
 from seawall._errors import ConfigError
 from seawall._outbound import Edge, HTTPStatusError, edge_options, host_key, split_options
@@ -58,8 +59,6 @@ class Middleware:
 
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""
-        from yarl import URL
-
         return self._edge.breaker_for(_key(URL(url)))
 
     async def __call__(
