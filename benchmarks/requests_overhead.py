@@ -14,39 +14,21 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
 import requests
 
 import seawall.requests
-from benchmarks.http_overhead import Server
+from benchmarks.http_overhead import Server, sequential_gets, side_by_side
 
 TARGET = 0.90
-
-
-def rate(session: requests.Session, url: str, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        session.get(url).raise_for_status()
-    return calls / (time.perf_counter() - start)
 
 
 def pair(rounds: int, calls: int) -> tuple[float, float, list[float]]:
     server = Server("benchmarks._apps:bare")
     try:
-        url = server.url + "/"
         with requests.Session() as plain, seawall.requests.Session() as ours:
-            rate(plain, url, calls // 4)  # warm both pools and code paths
-            rate(ours, url, calls // 4)
-            a, b, ratios = [], [], []
-            for i in range(rounds):
-                first, second = (plain, ours) if i % 2 == 0 else (ours, plain)
-                r1, r2 = rate(first, url, calls), rate(second, url, calls)
-                p, o = (r1, r2) if first is plain else (r2, r1)
-                a.append(p)
-                b.append(o)
-                ratios.append(o / p)
-        return statistics.median(a), statistics.median(b), ratios
+            rate = sequential_gets(server.url + "/", calls)
+            return side_by_side(rounds, plain, ours, rate)
     finally:
         server.stop()
 
@@ -55,7 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    rounds, calls = (4, 300) if args.quick else (10, 1500)
+    rounds, calls = (4, 200) if args.quick else (30, 300)
     plain, ours, ratios = pair(rounds, calls)
     ratio = statistics.median(ratios)
     print("\n what                          req/s      ratio   target   result")

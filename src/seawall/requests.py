@@ -24,6 +24,7 @@ bulkhead raises :class:`~seawall.Rejected` without sending anything.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -39,7 +40,14 @@ __all__ = ["Adapter", "HTTPStatusError", "Session"]
 
 
 def _key(url: str) -> str:
-    parts = urlsplit(url)
+    # Only the scheme and authority name the host: parse those, once per distinct pair.
+    scheme, _, rest = url.partition("://")
+    return _authority_key(scheme, rest.partition("/")[0].partition("?")[0].partition("#")[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _authority_key(scheme: str, authority: str) -> str:
+    parts = urlsplit(f"{scheme}://{authority}")
     return host_key(parts.scheme, parts.hostname, parts.port)
 
 

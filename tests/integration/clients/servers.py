@@ -21,6 +21,8 @@ from collections import defaultdict
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.integration.sockets import FaultServer
+
 
 class Recorder:
     """The ASGI app (see the module docstring)."""
@@ -60,45 +62,13 @@ class Recorder:
         await send({"type": "http.response.body", "body": payload})
 
 
-class ResetProxy:
+class ResetProxy(FaultServer):
     """A loopback TCP proxy to ``port`` that resets the attempts a request asks it to."""
 
     def __init__(self, port: int) -> None:
+        super().__init__("hang")
         self.upstream = port
         self.resets: list[bytes] = []  # the request heads of the connections reset
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._open: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ResetProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            sockets = [self._listener, *self._open]
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
-        for sock in sockets:
-            sock.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self._open.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         head = b""

@@ -231,3 +231,22 @@ def test_aiohttp_without_client_middlewares_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setattr(seawall.aiohttp.aiohttp, "__version__", "3.11.18")
     with pytest.raises(seawall.ConfigError, match=r"aiohttp >= 3\.12"):
         seawall.aiohttp.Middleware()
+
+
+@pytest.mark.parametrize(
+    ("given", "budget", "sent"),
+    [
+        (None, 2.0, (2.0, 2.0)),
+        (30, 2.0, (2.0, 2.0)),
+        ((0.5, 10.0), 2.0, (0.5, 2.0)),
+        ((None, 1.0), 2.0, (2.0, 1.0)),
+        ((0.5, 10.0), None, (0.5, 10.0)),
+        (None, None, None),
+    ],
+)
+def test_requests_gets_the_callers_timeout_within_the_budget(
+    given: Any, budget: float | None, sent: Any
+) -> None:
+    from seawall.requests import _bounded
+
+    assert _bounded(given, budget) == sent
