@@ -33,7 +33,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -147,33 +149,50 @@ def server_pair(rounds: int, seconds: float) -> tuple[float, float, list[float]]
         protected.stop()
 
 
+def side_by_side(
+    rounds: int, plain: Any, ours: Any, rate: Callable[[Any], float]
+) -> tuple[float, float, list[float]]:
+    """Median rates of ``plain`` and ``ours`` and the per-round ratios ours/plain.
+
+    Each round times both back to back, alternating which goes first, and judges the
+    round's pair: drift on a shared machine then lands on both sides of every ratio.
+    """
+    rate(plain)  # warm both pools and code paths
+    rate(ours)
+    a, b, ratios = [], [], []
+    for i in range(rounds):
+        first, second = (plain, ours) if i % 2 == 0 else (ours, plain)
+        r1, r2 = rate(first), rate(second)
+        p, o = (r1, r2) if first is plain else (r2, r1)
+        a.append(p)
+        b.append(o)
+        ratios.append(o / p)
+    return statistics.median(a), statistics.median(b), ratios
+
+
+def sequential_gets(url: str, calls: int) -> Callable[[Any], float]:
+    """A rate function: ``calls`` GETs of ``url`` one after another, per second."""
+
+    def rate(client: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            client.get(url).raise_for_status()
+        return calls / (time.perf_counter() - start)
+
+    return rate
+
+
 def client_pair(rounds: int, requests: int) -> tuple[float, float, float]:
     server = Server("benchmarks._apps:bare")
     try:
         plain = httpx.Client()
         ours = seawall.http.Client()
 
-        def rate(client: httpx.Client) -> float:
-            start = time.perf_counter()
-            for _ in range(requests):
-                client.get(server.url + "/").raise_for_status()
-            return requests / (time.perf_counter() - start)
-
-        rate(plain)
-        rate(ours)
-        a, b, ratios = [], [], []
-        for i in range(rounds):
-            # Alternate which goes first, and judge each round's back-to-back pair: drift
-            # on a shared machine then lands on both sides of every ratio.
-            first, second = (plain, ours) if i % 2 == 0 else (ours, plain)
-            r1, r2 = rate(first), rate(second)
-            p, o = (r1, r2) if first is plain else (r2, r1)
-            a.append(p)
-            b.append(o)
-            ratios.append(o / p)
+        rate = sequential_gets(server.url + "/", requests)
+        a, b, ratios = side_by_side(rounds, plain, ours, rate)
         plain.close()
         ours.close()
-        return statistics.median(a), statistics.median(b), statistics.median(ratios)
+        return a, b, statistics.median(ratios)
     finally:
         server.stop()
 

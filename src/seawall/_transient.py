@@ -130,7 +130,8 @@ def transient(exc: BaseException) -> bool:
         retried: ``ClientConnectionError`` (``ClientConnectorError``, ``ClientOSError``,
         ``ServerDisconnectedError``, ``ServerTimeoutError``), ``ClientPayloadError``;
         not: ``ClientSSLError``, ``ServerFingerprintMismatch``; ``ClientResponseError``
-        by its ``.status``.
+        (and ``ContentTypeError``, ``TooManyRedirects``, ``WSServerHandshakeError``) by
+        its ``.status``.
     ``httpx``
         retried: ``TransportError`` (``ConnectError``, ``ReadTimeout``,
         ``RemoteProtocolError``, ...); not: ``UnsupportedProtocol``,

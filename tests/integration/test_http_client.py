@@ -7,12 +7,9 @@ server, the sockets and the failures (real statuses, a refused connection) are r
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
-from collections import defaultdict
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -20,47 +17,8 @@ import pytest
 import seawall
 from seawall.http import AsyncClient, Client, HTTPStatusError, parse_retry_after
 from seawall.testing import FakeClock
+from tests.integration.clients.servers import Recorder
 from tests.integration.sockets import FaultServer
-
-
-class Recorder:
-    """An ASGI app that records every request and fails on demand.
-
-    ``/fail/{key}?n=N&status=S&retry_after=R`` answers S (default 503) to the first N
-    requests for ``key``, then 200. Every request's headers are kept per key.
-    """
-
-    def __init__(self) -> None:
-        self.seen: dict[str, list[dict[str, str]]] = defaultdict(list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        headers["body"] = body.decode()
-        key = scope["path"].rsplit("/", 1)[-1]
-        self.seen[key].append(headers)
-        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-        status = 200
-        extra: list[tuple[bytes, bytes]] = []
-        if len(self.seen[key]) <= int(query.get("n", "0")):
-            status = int(query.get("status", "503"))
-            if "retry_after" in query:
-                extra.append((b"retry-after", query["retry_after"].encode()))
-        payload = json.dumps({"attempt": len(self.seen[key])}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seawall
+import seawall.aiohttp
+import seawall.requests
 from seawall.http import AsyncClient, Client
 from seawall.testing import FakeClock
 
@@ -120,7 +122,16 @@ def test_a_callers_shorter_deadline_still_wins() -> None:
         ({"raise_for_status": "yes"}, "raise_for_status"),
     ],
 )
-@pytest.mark.parametrize("make", [Client, AsyncClient])
+@pytest.mark.parametrize(
+    "make",
+    [
+        Client,
+        AsyncClient,
+        seawall.requests.Adapter,
+        seawall.requests.Session,
+        seawall.aiohttp.Middleware,
+    ],
+)
 def test_bad_options_are_refused_at_construction(
     make: Any, options: dict[str, Any], named: str
 ) -> None:
@@ -214,3 +225,36 @@ def test_any_value_works_or_is_refused_at_construction(option: str, value: objec
         return
     with client:
         assert client.get(URL).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "make", [seawall.requests.Adapter, seawall.requests.Session, seawall.aiohttp.Middleware]
+)
+def test_the_other_clients_refuse_unknown_options(make: Any) -> None:
+    with pytest.raises(TypeError, match="retries"):
+        make(retries=3)
+
+
+def test_aiohttp_without_client_middlewares_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seawall.aiohttp.aiohttp, "__version__", "3.11.18")
+    with pytest.raises(seawall.ConfigError, match=r"aiohttp >= 3\.12"):
+        seawall.aiohttp.Middleware()
+
+
+@pytest.mark.parametrize(
+    ("given", "budget", "sent"),
+    [
+        (None, 2.0, (2.0, 2.0)),
+        (30, 2.0, (2.0, 2.0)),
+        ((0.5, 10.0), 2.0, (0.5, 2.0)),
+        ((None, 1.0), 2.0, (2.0, 1.0)),
+        ((0.5, 10.0), None, (0.5, 10.0)),
+        (None, None, None),
+    ],
+)
+def test_requests_gets_the_callers_timeout_within_the_budget(
+    given: Any, budget: float | None, sent: Any
+) -> None:
+    from seawall.requests import _bounded
+
+    assert _bounded(given, budget) == sent

@@ -129,12 +129,18 @@ class HostPolicies:
         }
         self._given = {k: v for k, v in given.items() if v is not None}
         self._standard = _standard_arguments(self._given)
+        # An infinite cap is no cap: each attempt gets what the total leaves. standard()
+        # refuses a cap above the total, so it keeps its own and the edge ignores it.
+        uncapped = self._standard.get("timeout") == math.inf and total != math.inf
+        if uncapped:
+            del self._standard["timeout"]
         try:
             prototype = self._standard_pipeline("client", self._standard)
             self._own_breaker("client", self._standard)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{self._culprit()}: {exc}") from exc
-        self.timeout: float = prototype.attempt_timeout.seconds  # the cap per attempt
+        # The cap per attempt.
+        self.timeout: float = math.inf if uncapped else prototype.attempt_timeout.seconds
 
     def _standard_pipeline(self, host: str, arguments: dict[str, Any]) -> StandardPipeline:
         options = {k: v for k, v in arguments.items() if k not in ("retry_budget", "breaker")}

@@ -1,0 +1,270 @@
+"""The client edge's rules, whatever library sends the request.
+
+Every outbound integration (httpx's transports, the ``requests`` adapter, the aiohttp
+middleware) sends through one :class:`Edge`, so a request is treated the same whichever
+library carries it:
+
+* each host gets its own retry (with its own retry budget), circuit breaker and
+  bulkhead from :func:`~seawall.standard` (``kind="http"``), kept in a bounded
+  registry: separate pools per dependency, and a crawler cannot grow the map forever;
+* each attempt's timeout comes from the deadline: ``downstream_timeout(cap)``, what the
+  total (and any caller's deadline) leaves minus the reserve, capped at ``timeout``;
+  the callee is told that very budget in ``X-Request-Timeout-Ms``, the attempt in
+  ``X-Request-Attempt`` and the priority in ``X-Request-Priority``;
+* only network errors and 5xx/408/429 are retried (:func:`seawall.transient`), never
+  other 4xx; ``Retry-After`` is honoured when it fits the deadline;
+* GET/HEAD/OPTIONS/PUT/DELETE/TRACE are idempotent and retried; POST/PATCH are retried
+  only with an ``Idempotency-Key``, which the edge adds (one UUID per logical request,
+  the same on every attempt) unless the caller set one or turned keys off.
+
+The library-specific part is small: how a timeout is handed to the socket, how a
+response's status and headers are read, and how a discarded response is closed.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+import uuid
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any, Literal
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import downstream_timeout
+from seawall._errors import ConfigError, DeadlineExceeded, SeawallError
+from seawall._hosts import HostPolicies
+from seawall._operation import current_attempt, current_operation
+from seawall._pipeline import Pipeline
+from seawall._priority import current_priority
+from seawall._transient import transient, transient_status
+from seawall.policies._backoff import Backoff
+from seawall.policies._breaker import CircuitBreaker
+from seawall.policies._registry import Registry
+from seawall.policies._retry import Retry
+from seawall.wire import (
+    ATTEMPT_HEADER,
+    PRIORITY_HEADER,
+    TIMEOUT_HEADER,
+    encode_timeout_ms,
+)
+
+__all__ = [
+    "OPTIONS",
+    "Edge",
+    "HTTPStatusError",
+    "edge_options",
+    "host_key",
+    "parse_retry_after",
+    "split_options",
+]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+KEYED_METHODS = frozenset({"POST", "PATCH"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A budget this long (31 years) is no bound: the wire's 12-digit millisecond field cannot
+# carry more, and a socket cannot be told to wait longer.
+UNBOUNDED = 1e9
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class HTTPStatusError(SeawallError):
+    """A response with a retryable status (5xx, 408, 429), as an error.
+
+    Carries ``status_code`` and ``retry_after`` (seconds, from ``Retry-After``) so
+    :func:`seawall.transient` and Retry understand it, and the library's own
+    ``request`` and ``response``.
+    """
+
+    def __init__(self, request: Any, response: Any, retry_after: float | None) -> None:
+        status = getattr(response, "status_code", None)
+        if status is None:  # aiohttp names it .status
+            status = response.status
+        super().__init__(f"{request.method} {request.url} answered {status}")
+        self.request = request
+        self.response = response
+        self.status_code: int = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` value (delta-seconds or an HTTP-date); None if bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wall = time.time() if now is None else now
+    return max(0.0, when.timestamp() - wall)
+
+
+def host_key(scheme: str, host: str | None, port: int | None) -> str:
+    """The registry key of one dependency: scheme, host and port (default filled in)."""
+    scheme = scheme.lower()
+    return f"{scheme}://{host or ''}:{port or _DEFAULT_PORTS.get(scheme, 80)}"
+
+
+@dataclass(slots=True)
+class _Dependency:
+    """One host's senders: the attempt function wrapped in the host's own retry budget,
+    breaker and bulkhead (composed once per host, not per request)."""
+
+    retrying: Callable[[Any], Any]
+    single: Callable[[Any], Any]
+    breaker: CircuitBreaker  # kept for breaker_for()
+
+
+class Edge:
+    """Configuration, per-host policies and request shaping, for any client library.
+
+    ``attempt(request)`` sends one attempt (sync or async); it calls :meth:`shape` first
+    and :meth:`judge` on the response.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float | timedelta | None,
+        total_timeout: float | timedelta | None,
+        attempts: int | None,
+        backoff: Backoff | None,
+        retry_budget: float | Literal[False] | None,
+        breaker: dict[str, Any] | None,
+        max_concurrent: int | None,
+        max_queue: int | None,
+        idempotency_keys: bool,
+        raise_for_status: bool,
+        max_hosts: int,
+        clock: Clock | None,
+        rng: random.Random | None,
+        attempt: Callable[[Any], Any],
+    ) -> None:
+        self.attempt = attempt
+        self.idempotency_keys = _flag(idempotency_keys, "idempotency_keys")
+        self.raise_for_status = _flag(raise_for_status, "raise_for_status")
+        if not isinstance(max_hosts, int) or isinstance(max_hosts, bool) or max_hosts < 1:
+            raise ConfigError(f"max_hosts must be an integer >= 1, got {max_hosts!r}")
+        self.clock = clock or SYSTEM_CLOCK
+        self.policies = HostPolicies(
+            timeout=timeout,
+            total_timeout=total_timeout,
+            attempts=attempts,
+            backoff=backoff,
+            retry_budget=retry_budget,
+            breaker=breaker,
+            max_concurrent=max_concurrent,
+            max_queue=max_queue,
+            clock=self.clock,
+            rng=rng or random.Random(),
+        )
+        self.timeout = self.policies.timeout
+        self.hosts: Registry[_Dependency] = Registry(
+            self._dependency, max_keys=max_hosts, clock=self.clock
+        )
+
+    def _dependency(self, host: str) -> _Dependency:
+        retry, breaker, bulkhead = self.policies.build(host)
+        single = Retry(1, on=transient, name=host, clock=self.clock)
+        return _Dependency(
+            Pipeline(retry, breaker, bulkhead)(self.attempt),
+            Pipeline(single, breaker, bulkhead)(self.attempt),
+            breaker,
+        )
+
+    def breaker_for(self, key: str) -> CircuitBreaker:
+        """The circuit breaker of the host with registry key ``key`` (see :func:`host_key`)."""
+        return self.hosts.get(key).breaker
+
+    def prepare(
+        self, method: str, key: str, headers: MutableMapping[str, Any], *, replayable: bool = True
+    ) -> Callable[[Any], Any]:
+        """Choose how to send a request to host ``key``; add the idempotency key it needs.
+
+        ``headers`` must match names case-insensitively, as every client library's do. A
+        body that cannot be sent twice (a stream already read) is sent once.
+        """
+        dependency = self.hosts.get(key)
+        if not replayable:
+            return dependency.single
+        method = method.upper()
+        if method in KEYED_METHODS and IDEMPOTENCY_HEADER not in headers:
+            if not self.idempotency_keys:
+                return dependency.single
+            # The caller's own retry (if any) owns the logical operation; else a new key.
+            op = current_operation()
+            headers[IDEMPOTENCY_HEADER] = op.key if op is not None else str(uuid.uuid4())
+        if method in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in headers:
+            return dependency.retrying
+        return dependency.single
+
+    def shape(self, headers: MutableMapping[str, Any]) -> float | None:
+        """Set this attempt's wire headers; return its timeout (None: nothing bounds it).
+
+        Raises :class:`~seawall.DeadlineExceeded` when no time is left to send anything.
+        """
+        budget = downstream_timeout(self.timeout)
+        if budget is not None and budget >= UNBOUNDED:
+            budget = None  # no cap, no total and no deadline: the library waits as told
+        if budget is not None and budget <= 0.0:
+            raise DeadlineExceeded("no time left for the request")
+        headers[ATTEMPT_HEADER] = str(current_attempt())
+        if budget is not None:
+            headers[TIMEOUT_HEADER] = encode_timeout_ms(budget)
+        priority = current_priority()
+        if priority is not None:
+            headers[PRIORITY_HEADER] = priority
+        return budget
+
+    def judge(self, request: Any, response: Any, status: int, retry_after: str | None) -> Any:
+        """Raise for a retryable status so the policies see a failure; else ``response``."""
+        if transient_status(status):
+            raise HTTPStatusError(request, response, parse_retry_after(retry_after))
+        return response
+
+
+def _flag(value: object, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{option} must be True or False, got {value!r}")
+    return value
+
+
+# None: standard()'s own default (5 s per attempt, 10 s in all, 3 attempts, 64/64).
+_DEFAULTS: dict[str, Any] = {
+    "timeout": None,
+    "total_timeout": None,
+    "attempts": None,
+    "backoff": None,
+    "retry_budget": None,
+    "breaker": None,
+    "max_concurrent": None,
+    "max_queue": None,
+    "idempotency_keys": True,
+    "raise_for_status": False,
+    "max_hosts": 1000,
+    "clock": None,
+    "rng": None,
+}
+OPTIONS = frozenset(_DEFAULTS)
+
+
+def edge_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every :class:`Edge` option, defaults filled in; an unknown one is a TypeError."""
+    unknown = set(kwargs) - OPTIONS
+    if unknown:
+        raise TypeError(f"unexpected seawall client options: {', '.join(sorted(unknown))}")
+    return {**_DEFAULTS, **kwargs}
+
+
+def split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(seawall's options, the rest for the library's own session or client)."""
+    ours = {k: v for k, v in kwargs.items() if k in OPTIONS}
+    rest = {k: v for k, v in kwargs.items() if k not in OPTIONS}
+    return ours, rest
