@@ -38,6 +38,7 @@ from.
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from datetime import timedelta
 from typing import Any, Literal
