@@ -34,7 +34,6 @@ from seawall._deadline import current_deadline, downstream_timeout, remaining, s
 from seawall._degraded import mark_degraded
 from seawall._errors import ConfigError, DeadlineExceeded
 from seawall._events import Event, emit
-from seawall.policies._wait import wait_event
 
 __all__ = ["OptionalPart", "PartDegraded", "PartialResult", "optional", "partial", "partial_sync"]
 
@@ -283,7 +282,7 @@ def partial_sync(
             marks = [cutoffs[f] for f in pending if f in cutoffs]
             if essential_until is not None and unfinished:
                 marks.append(essential_until)
-            wait_event(changed, min(marks) - now if marks else None, clock)
+            clock.wait(changed, min(marks) - now if marks else None)
         ordered = {spec.name: values[spec.name] for spec in specs}
         mark_degraded(errors)
         return PartialResult(ordered, frozenset(errors), errors)

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
+from seawall._alarm import Alarm, arm
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, nearest
 from seawall._deadline import _current as _deadline_scope
@@ -40,7 +41,6 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
 from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, send_problem
-from seawall.policies._alarm import Alarm, arm
 from seawall.policies._timeout import expired
 from seawall.wire import budget_from_headers
 

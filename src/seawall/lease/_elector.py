@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from seawall._clock import SYSTEM_CLOCK, Clock, SystemClock
+from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import seconds_of
 from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend, Observation
 from seawall.lease._election import (
@@ -47,27 +47,13 @@ OnStarted = Callable[[Leadership], object]
 OnStopped = Callable[[Leadership, StopReason], object]
 OnNewLeader = Callable[[str | None], object]
 
-# On a virtual clock, waits advance time in slices and give real threads an instant between
-# them, so the backend's worker thread can answer before virtual time runs on.
+# How long a waiter gives a stale leadership signal to be cleared before it looks again.
 _SLICE = 0.001
-_YIELD = 1e-4
 
 
 def default_identity() -> str:
     """``host-pid-random``: unique per elector, readable in the store."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _wait(event: threading.Event, timeout: float | None, clock: Clock) -> None:
-    if timeout is None:
-        event.wait()
-    elif isinstance(clock, SystemClock):
-        event.wait(max(timeout, 0.0))
-    else:
-        until = clock.now() + timeout
-        while not event.is_set() and clock.now() < until:
-            if not event.wait(_YIELD):
-                clock.sleep(min(_SLICE, until - clock.now()))
 
 
 class _Shell:
@@ -236,10 +222,10 @@ class LeaderElector(_Shell):
             left = None if until is None else until - clock.now()
             if (left is not None and left <= 0) or self._stopping:
                 return None
-            _wait(self._leading, left, clock)
+            clock.wait(self._leading, left)
             if self._leading.is_set() and self.leadership() is None:
                 # Stale signal from a term that already ended: wait for the next one.
-                _wait(self._wake, _SLICE, clock)
+                clock.wait(self._wake, _SLICE)
 
     def _apply(self, step: Step) -> None:
         self._callbacks(step)
@@ -249,7 +235,7 @@ class LeaderElector(_Shell):
             self._leading.clear()
 
     def _park(self, timeout: float | None) -> None:
-        _wait(self._wake, timeout, self._clock)
+        self._clock.wait(self._wake, timeout)
         self._wake.clear()
 
     def _release(self) -> None:
@@ -425,18 +411,22 @@ class AsyncLeaderElector(_Shell):
 
     async def _park(self, limit: float | None, task: asyncio.Future[Any] | None = None) -> None:
         assert self._wake is not None
-        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+        woken = asyncio.ensure_future(self._wake.wait())
+        either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(_: asyncio.Future[Any]) -> None:
+            if not either.done():
+                either.set_result(None)
+
+        woken.add_done_callback(settle)
         if task is not None:
-            waiters.add(task)
-        if limit is not None and not isinstance(self._clock, SystemClock):
-            waiters.add(asyncio.ensure_future(self._clock.asleep(limit)))
-            limit = None
+            task.add_done_callback(settle)
         try:
-            await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            await self._clock.wait_future(either, limit)
         finally:
-            for waiter in waiters:
-                if waiter is not task:
-                    waiter.cancel()
+            woken.cancel()
+            if task is not None:
+                task.remove_done_callback(settle)
             self._wake.clear()
 
     async def _release(self) -> None:

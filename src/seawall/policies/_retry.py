@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar, cast
 
+from seawall._alarm import arm
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, current_deadline, seconds_of
 from seawall._errors import ConfigError, DeadlineExceeded, Rejected
@@ -40,7 +41,6 @@ from seawall._events import (
 )
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
-from seawall.policies._alarm import arm
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._budget import RetryBudget

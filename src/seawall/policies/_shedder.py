@@ -51,7 +51,6 @@ from seawall._events import CallRejected, emit
 from seawall._priority import current_priority, rank_of
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._limits import FixedLimit, Limit
-from seawall.policies._wait import await_future, wait_event
 from seawall.wire import PRIORITIES
 
 __all__ = ["AdmissionState", "LoadShedder", "ShedderStats"]
@@ -497,7 +496,7 @@ class LoadShedder(Policy):
         if admitted or waiter is None:
             return
         try:
-            woken = wait_event(event, wait, self._clock)
+            woken = self._clock.wait(event, wait)
         except BaseException:
             self._cancelled(waiter)
             raise
@@ -527,7 +526,7 @@ class LoadShedder(Policy):
         if admitted or waiter is None:
             return
         try:
-            woken = await await_future(fut, wait, self._clock)
+            woken = await self._clock.wait_future(fut, wait)
         except BaseException:
             self._cancelled(waiter)
             raise

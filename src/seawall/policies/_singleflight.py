@@ -29,7 +29,6 @@ from typing import Any, Generic, TypeVar, cast, overload
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import current_deadline, remaining
 from seawall.policies._base import Args, Kwargs, Policy
-from seawall.policies._wait import wait_event
 
 __all__ = ["SingleFlight", "default_key", "singleflight"]
 
@@ -123,7 +122,7 @@ class SingleFlight(Policy):
                 leader = False
         if leader:
             return cast(T, self._lead(key, flight, fn, args, kwargs))
-        if not wait_event(flight.done, remaining(), self._clock):
+        if not self._clock.wait(flight.done, remaining()):
             scope = current_deadline()
             assert scope is not None  # a finite wait only happens under a deadline
             raise scope.exceeded(f"deadline passed waiting for a coalesced call of {key!r}")

@@ -23,11 +23,11 @@ from contextvars import Token
 from datetime import timedelta
 from typing import TypeVar
 
+from seawall._alarm import arm
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
-from seawall.policies._alarm import arm
 from seawall.policies._base import Args, Kwargs, Policy
 
 __all__ = ["Timeout", "enter_scope", "expired", "own_timeout"]
