@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "AttemptStarted",
@@ -32,6 +32,7 @@ __all__ = [
     "add_hook",
     "attempt_events_enabled",
     "emit",
+    "flush",
     "remove_hook",
 ]
 
@@ -180,3 +181,18 @@ def emit(event: Event) -> None:
             hook(event)
         except Exception:
             logger.exception("seawall event hook %r failed", hook)
+
+
+def flush(core: Any) -> None:
+    """Emit the events a decision core recorded, in order.
+
+    Cores record what they decided (a state change, a rejection) on their ``_events``
+    list and never call hooks themselves; the driver flushes them after the decision.
+    """
+    events: list[Event] = core._events
+    while events:
+        try:
+            event = events.pop(0)
+        except IndexError:
+            return
+        emit(event)

@@ -20,20 +20,17 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import remaining, seconds_of
 from seawall._errors import BulkheadFull, ConfigError
 from seawall._events import CallRejected, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 
 __all__ = ["Bulkhead", "BulkheadStats"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +136,12 @@ class Bulkhead(Policy):
         """Free a slot: give the token back, and hand it to the first waiter if any."""
         self._tokens.append(None)
         if self._waiters:
-            with self._lock:
-                self._hand_over_locked()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Hand free slots to queued waiters, first come first served."""
+        with self._lock:
+            self._hand_over_locked()
 
     def _hand_over_locked(self) -> None:
         tokens = self._tokens
@@ -193,7 +194,7 @@ class Bulkhead(Policy):
             raise self._full(False)
         assert isinstance(waiter, _Waiter)
         assert waiter.event is not None
-        if waiter.event.wait(self._wait_budget()):
+        if self._clock.wait(waiter.event, self._wait_budget()):
             return
         if self._abandon(waiter):
             return  # granted just as the wait ran out: the slot is ours
@@ -210,42 +211,18 @@ class Bulkhead(Policy):
         assert isinstance(waiter, _Waiter)
         assert waiter.future is not None
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.future), self._wait_budget())
-        except BaseException as exc:
+            if await self._clock.wait_future(waiter.future, self._wait_budget()):
+                return
+        except BaseException:
             if self._abandon(waiter):
-                # Granted just as we gave up: the slot is ours, so pass it on.
-                if isinstance(exc, TimeoutError):
-                    return
-                self.release()
-            if isinstance(exc, TimeoutError):
-                raise self._full(True) from None
+                self.release()  # granted just as we were cancelled: pass the slot on
             raise
+        if self._abandon(waiter):
+            return  # granted just as the wait ran out: the slot is ours
+        raise self._full(True)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        try:  # the fast path: a free slot and nobody queued ahead, no lock
-            if self._waiters:
-                raise IndexError
-            self._tokens.pop()
-            self._admitted += 1  # best effort under thread contention (no lock here)
-        except IndexError:
-            self.acquire()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self.release()
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        try:
-            if self._waiters:
-                raise IndexError
-            self._tokens.pop()
-            self._admitted += 1  # best effort under thread contention (no lock here)
-        except IndexError:
-            await self.aacquire()
-        try:
-            return await fn(*args, **kwargs)
-        finally:
-            self.release()
+    def _layout(self) -> tuple[str, ...]:
+        return ("bulkhead",)
 
     def statistics(self) -> BulkheadStats:
         with self._lock:

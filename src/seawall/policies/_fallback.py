@@ -9,19 +9,17 @@ exhausted deadline. ``on=`` chooses which errors it may swallow, as in Retry.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import FallbackUsed, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 from seawall.policies._retry import ErrorFilter, error_filter
 
 __all__ = ["Fallback"]
 
-T = TypeVar("T")
 _MISSING: Any = object()
 
 
@@ -53,27 +51,8 @@ class Fallback(Policy):
             return self._factory(exc)
         return self.value
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not self._on(exc):
-                raise
-            result = self._use(exc)
-        if inspect.isawaitable(result):
-            raise ConfigError("an async fallback factory needs acall() or an async function")
-        return cast(T, result)
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except Exception as exc:
-            if not self._on(exc):
-                raise
-            result = self._use(exc)
-        if inspect.isawaitable(result):
-            result = await result
-        return cast(T, result)
+    def _layout(self) -> tuple[str, ...]:
+        return ("fallback",)
 
     def __repr__(self) -> str:
         return f"Fallback(name={self.name!r})"

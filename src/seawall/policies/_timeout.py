@@ -1,13 +1,13 @@
 """Timeout: bound a call by a deadline, derived from whatever budget is left.
 
 ``Timeout(seconds)`` opens a deadline scope of ``seconds`` (or less, if an enclosing
-deadline is nearer) around the call. What it can enforce differs by shell, on purpose:
+deadline is nearer) around the call. What it can enforce differs by form, on purpose:
 
 * **async**: the awaited work is cancelled at the effective deadline and
   :class:`~seawall.DeadlineExceeded` is raised — asyncio can interrupt an ``await``.
 * **sync**: cooperative. Python cannot safely interrupt a running thread, and running the
   call on a helper thread would abandon it (still holding sockets and locks) when the time
-  is up. So the sync shell opens the scope — I/O below it (the seawall HTTP client,
+  is up. So the sync form opens the scope — I/O below it (the seawall HTTP client,
   ``seawall.downstream_timeout()``) uses the remaining time — and raises
   ``DeadlineExceeded`` *after* the call if it overran, discarding its result. A call that
   ignores the deadline is not cut short.
@@ -17,22 +17,16 @@ Either way, a deadline that is already spent raises at once without calling.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from contextvars import Token
 from datetime import timedelta
-from typing import TypeVar
 
-from seawall._alarm import arm
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 
 __all__ = ["Timeout", "enter_scope", "expired", "own_timeout"]
-
-T = TypeVar("T")
 
 
 def enter_scope(
@@ -79,45 +73,16 @@ class Timeout(Policy):
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
-        try:
-            result = fn(*args, **kwargs)
-        except TimeoutError as exc:
-            mapped = own_timeout(exc, scope, self.name, "timeout")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            _current.reset(token)
-        if self._clock.now() > scope.when:
-            raise expired(scope, self.name, "timeout")
-        return result
+    # -- what the driver asks of a timeout --------------------------------------------
 
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
-        alarm = arm(scope.when - self._clock.now())
-        try:
-            result = await fn(*args, **kwargs)
-        except asyncio.CancelledError as exc:
-            if alarm.fired and alarm.task.uncancel() == 0:
-                raise expired(scope, self.name, "timeout", exc) from None
-            raise
-        except TimeoutError as exc:
-            mapped = own_timeout(exc, scope, self.name, "timeout")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            alarm.disarm()
-            _current.reset(token)
-        if alarm.fired:  # the work swallowed our cancellation and returned anyway
-            alarm.task.uncancel()
-            raise expired(scope, self.name, "timeout")
-        # On a virtual clock no real timer fires: an overrun shows up here instead.
-        if self._clock.now() > scope.when:
-            raise expired(scope, self.name, "timeout")
-        return result
+    def _layout(self) -> tuple[str, ...]:
+        return ("attempt",)
+
+    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        return expired(scope, self.name, "timeout", cause)
+
+    def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
+        return own_timeout(exc, scope, self.name, "timeout")
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds!r}, name={self.name!r})"
