@@ -23,14 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import linecache
+import re
+import textwrap
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from logging import DEBUG
+from typing import TYPE_CHECKING, Any, cast
 
-from seawall._deadline import _current, nearest
+from seawall import _events as events
+from seawall._deadline import Deadline, _current
 from seawall._errors import ConfigError
-from seawall._events import attempt_events_enabled, flush
+from seawall._events import attempt_events_enabled, flush, logger
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
+from seawall.policies._window import TimeWindow
+
+# The logger's own cache of "is DEBUG enabled": a dict lookup, not a Python call, on
+# every retried call; logging clears it in place when levels change.
+_debug_cache: dict[int, bool] = logger._cache  # type: ignore[attr-defined]
+CLOSED = "closed"  # the breaker's closed state, compared by identity on the hot path
 
 if TYPE_CHECKING:
     from seawall.policies._base import Policy
@@ -84,75 +95,104 @@ def segments(policies: tuple[Policy, ...]) -> list[Segment]:
     return out
 
 
-def compile_sync(seg: Segment, fn: Fn) -> Fn:
-    """``fn`` run under the cores of ``seg``: one function, one frame per call."""
-    shell = seg.shell
-    if shell is not None:
-        guard = shell._guard
+# Which parts a compiled driver has. The templates below test these names; compiling a
+# segment replaces each with True or False, and the compiler drops the dead branches, so
+# a lone breaker pays for no retry loop and standard() for no fallback. As written (all
+# True) the templates are ordinary Python that the type checker and linters read.
+FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = True
+_FLAGS = (
+    "FALLBACK",
+    "TOTAL",
+    "RETRY",
+    "BUDGET",
+    "BREAKER",
+    "TIMED",
+    "TIME_WINDOW",
+    "BULKHEAD",
+    "ATTEMPT",
+)
 
-        def shelled(*args: Any, **kwargs: Any) -> Any:
-            return guard(fn, args, kwargs)
 
-        return shelled
-    # The cores, typed loosely: each is None or present, and the body checks before use.
+def _sync_template(seg: Segment, fn: Fn) -> Fn:
     fallback: Any = seg.fallback
     total: Any = seg.total
     retry: Any = seg.retry
     breaker: Any = seg.breaker
     bulkhead: Any = seg.bulkhead
     attempt: Any = seg.attempt
-    t_clock: Any = total._clock if total is not None else None
-    t_seconds: Any = total._total_seconds if total is not None else None
-    r_sleep: Any = retry._clock.sleep if retry is not None else None
-    budget: Any = retry.budget if retry is not None else None
-    b_now: Any = breaker._now if breaker is not None else None
-    b_lock: Any = breaker._lock if breaker is not None else None
-    b_window: Any = breaker._window if breaker is not None else None
-    b_timed = breaker is not None and breaker.slow_call_duration is not None
-    tokens: Any = bulkhead._tokens if bulkhead is not None else None
-    waiters: Any = bulkhead._waiters if bulkhead is not None else None
-    a_clock: Any = attempt._clock if attempt is not None else None
-    a_seconds = attempt.seconds if attempt is not None else 0.0
     current = _current
-    from seawall.policies._breaker import CLOSED
+    operation = _operation
+    debug_cache = _debug_cache
+    if TOTAL:
+        t_clock = total._clock
+        t_now = t_clock.now
+        t_seconds = total.timeout
+    if RETRY:
+        r_sleep = retry._clock.sleep
+        if BUDGET:
+            budget = retry.budget
+            budget_now = budget._clock.now
+    if BREAKER:
+        b_now = breaker._now
+        b_acquire, b_release = breaker._lock.acquire, breaker._lock.release
+        b_window = breaker._window
+    if BULKHEAD:
+        tokens = bulkhead._tokens
+        waiters = bulkhead._waiters
+    if ATTEMPT:
+        a_clock = attempt._clock
+        a_now = a_clock.now
+        a_seconds = attempt.seconds
 
     def run(*args: Any, **kwargs: Any) -> Any:
+        outer: Any
         try:
-            # -- the operation's deadline ----------------------------------------------
-            outer: Any
-            if total is not None:
-                outer, now = nearest(t_seconds, t_clock)
-                if outer.when <= now:
+            if TOTAL:  # the operation's deadline: nearest() inlined
+                now = t_now()
+                when = now + t_seconds
+                parent = current.get()
+                if parent is not None:
+                    far = parent.when if parent.clock is t_clock else now + parent.remaining()
+                    if far < when:
+                        when = far
+                outer = Deadline(when, t_clock, t_seconds)
+                if when <= now:
                     raise total._expired(outer)
                 scope_token = current.set(outer)
-            else:
-                outer, scope_token = current.get(), None
+            elif RETRY:
+                outer = current.get()
             try:
-                # -- the retry loop ----------------------------------------------------
-                op: Operation | None = None
-                if retry is not None:
+                if RETRY:
                     op = Operation()
-                    op_token = _operation.set(op)
-                    if budget is not None:
-                        budget.deposit()
-                previous: float | None = None
+                    op_token = operation.set(op)
+                    if BUDGET:  # budget.deposit() inlined while the bucket is current
+                        if budget_now() < budget._end:
+                            budget._current[0] += 1
+                            budget._requests += 1
+                        else:
+                            budget.deposit()
+                    previous = None
                 try:
                     while True:
-                        if op is not None and (op.attempt > 1 or attempt_events_enabled()):
+                        if RETRY and (
+                            op.attempt > 1
+                            or events._hooks
+                            or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
+                        ):
                             retry._started(op.attempt)
                         try:
-                            # -- one attempt: breaker, bulkhead, attempt deadline ------
-                            if breaker is not None:
+                            if BREAKER:
                                 gen = breaker._gen
                                 if breaker._state is not CLOSED:
                                     gen = breaker.admit()
                                     flush(breaker)
                                     if gen.__class__ is not int:
                                         raise gen
-                                start = b_now() if b_timed else 0.0
+                                if TIMED:
+                                    start = b_now()
                             try:
-                                if bulkhead is not None:
-                                    if waiters or not tokens:
+                                if BULKHEAD:
+                                    if waiters:
                                         bulkhead.acquire()
                                     else:
                                         try:
@@ -161,9 +201,19 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
                                         except IndexError:
                                             bulkhead.acquire()
                                 try:
-                                    if attempt is not None:
-                                        scope, now = nearest(a_seconds, a_clock)
-                                        if scope.when <= now:
+                                    if ATTEMPT:  # the attempt's deadline: nearest() inlined
+                                        now = a_now()
+                                        when = now + a_seconds
+                                        parent = current.get()
+                                        if parent is not None:
+                                            if parent.clock is a_clock:
+                                                far = parent.when
+                                            else:
+                                                far = now + parent.remaining()
+                                            if far < when:
+                                                when = far
+                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
                                         try:
@@ -175,37 +225,47 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
                                             raise mapped from exc
                                         finally:
                                             current.reset(token)
-                                        if a_clock.now() > scope.when:
+                                        if a_now() > when:
                                             raise attempt._expired(scope)
                                     else:
                                         result = fn(*args, **kwargs)
                                 finally:
-                                    if bulkhead is not None:
+                                    if BULKHEAD:
                                         tokens.append(None)
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
-                                if breaker is not None:
-                                    breaker.failed(exc, gen, start)
+                                if BREAKER:
+                                    breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
                                 raise
-                            if breaker is not None:
-                                now = b_now()
-                                b_lock.acquire()
-                                if not b_timed and gen == breaker._gen and breaker._state is CLOSED:
-                                    b_window.success(now)
-                                    tripped = b_window.failures and breaker._tripped(b_window)
-                                    b_lock.release()
-                                    if tripped:
+                            if BREAKER:
+                                if TIMED:
+                                    breaker.succeeded(gen, start)
+                                    flush(breaker)
+                                elif gen == breaker._gen and breaker._state is CLOSED:
+                                    # A fast success in the closed state: the hot path. A
+                                    # time window's current bucket counts it without the
+                                    # lock (see TimeWindow); anything else takes the lock.
+                                    now = b_now()
+                                    if TIME_WINDOW and now < b_window._end:
+                                        b_window._calls[b_window._j] += 1
+                                    else:
+                                        b_acquire()
+                                        if gen == breaker._gen:
+                                            b_window.success(now)
+                                        b_release()
+                                    # A success lowers the failure rate, but can bring the
+                                    # window up to min_calls above the threshold.
+                                    if b_window.failures and breaker._tripped(b_window):
                                         breaker.succeeded(gen, now, record=False)
                                         flush(breaker)
                                 else:
-                                    b_lock.release()
-                                    breaker.succeeded(gen, start)
+                                    breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             break
                         except Exception as exc:
-                            if op is None:
+                            if not RETRY:
                                 raise
                             delay = retry.decide(exc, op.attempt, previous, outer)
                             flush(retry)
@@ -215,23 +275,23 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
                         previous = delay
                         op.attempt += 1
                 finally:
-                    if op is not None:
-                        _operation.reset(op_token)
+                    if RETRY:
+                        operation.reset(op_token)
             except TimeoutError as exc:
-                if scope_token is None:
+                if not TOTAL:
                     raise
                 mapped = total._own(exc, outer)
                 if mapped is exc:
                     raise
                 raise mapped from exc
             finally:
-                if scope_token is not None:
+                if TOTAL:
                     current.reset(scope_token)
-            if scope_token is not None and t_clock.now() > outer.when:
+            if TOTAL and t_now() > outer.when:
                 raise total._expired(outer)
             return result
         except Exception as exc:
-            if fallback is None or not fallback._on(exc):
+            if not FALLBACK or not fallback._on(exc):
                 raise
             value = fallback._use(exc)
             if inspect.isawaitable(value):
@@ -243,77 +303,88 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
     return run
 
 
-def compile_async(seg: Segment, fn: AFn) -> AFn:
-    """The async form of :func:`compile_sync`: deadlines cancel the awaited call."""
-    shell = seg.shell
-    if shell is not None:
-        aguard = shell._aguard
-
-        async def shelled(*args: Any, **kwargs: Any) -> Any:
-            return await aguard(fn, args, kwargs)
-
-        return shelled
-    # The cores, typed loosely: each is None or present, and the body checks before use.
+def _async_template(seg: Segment, fn: AFn) -> AFn:
     fallback: Any = seg.fallback
     total: Any = seg.total
     retry: Any = seg.retry
     breaker: Any = seg.breaker
     bulkhead: Any = seg.bulkhead
     attempt: Any = seg.attempt
-    t_clock: Any = total._clock if total is not None else None
-    t_seconds: Any = total._total_seconds if total is not None else None
-    r_asleep: Any = retry._clock.asleep if retry is not None else None
-    budget: Any = retry.budget if retry is not None else None
-    b_now: Any = breaker._now if breaker is not None else None
-    b_lock: Any = breaker._lock if breaker is not None else None
-    b_window: Any = breaker._window if breaker is not None else None
-    b_timed = breaker is not None and breaker.slow_call_duration is not None
-    tokens: Any = bulkhead._tokens if bulkhead is not None else None
-    waiters: Any = bulkhead._waiters if bulkhead is not None else None
-    a_clock: Any = attempt._clock if attempt is not None else None
-    a_seconds = attempt.seconds if attempt is not None else 0.0
     current = _current
-    from seawall.policies._breaker import CLOSED
+    operation = _operation
+    debug_cache = _debug_cache
+    if TOTAL:
+        t_clock = total._clock
+        t_now = t_clock.now
+        t_seconds = total.timeout
+    if RETRY:
+        r_asleep = retry._clock.asleep
+        if BUDGET:
+            budget = retry.budget
+            budget_now = budget._clock.now
+    if BREAKER:
+        b_now = breaker._now
+        b_acquire, b_release = breaker._lock.acquire, breaker._lock.release
+        b_window = breaker._window
+    if BULKHEAD:
+        tokens = bulkhead._tokens
+        waiters = bulkhead._waiters
+    if ATTEMPT:
+        a_clock = attempt._clock
+        a_now = a_clock.now
+        a_seconds = attempt.seconds
 
     async def run(*args: Any, **kwargs: Any) -> Any:
+        outer: Any
         try:
-            # -- the operation's deadline: an alarm cancels the task when it passes,
-            # unless each attempt arms its own (never later than this one).
-            alarm = None
-            outer: Any
-            if total is not None:
-                outer, now = nearest(t_seconds, t_clock)
-                if outer.when <= now:
+            if TOTAL:  # the operation's deadline; without an attempt deadline, an alarm
+                now = t_now()
+                when = now + t_seconds
+                parent = current.get()
+                if parent is not None:
+                    far = parent.when if parent.clock is t_clock else now + parent.remaining()
+                    if far < when:
+                        when = far
+                outer = Deadline(when, t_clock, t_seconds)
+                if when <= now:
                     raise total._expired(outer)
                 scope_token = current.set(outer)
-                if attempt is None:
-                    alarm = t_clock.cancel_at(outer.when)
-            else:
-                outer, scope_token = current.get(), None
+                if not ATTEMPT:
+                    alarm = t_clock.cancel_at(when)
+            elif RETRY:
+                outer = current.get()
             try:
-                op: Operation | None = None
-                if retry is not None:
+                if RETRY:
                     op = Operation()
-                    op_token = _operation.set(op)
-                    if budget is not None:
-                        budget.deposit()
-                previous: float | None = None
+                    op_token = operation.set(op)
+                    if BUDGET:
+                        if budget_now() < budget._end:
+                            budget._current[0] += 1
+                            budget._requests += 1
+                        else:
+                            budget.deposit()
+                    previous = None
                 try:
                     while True:
-                        if op is not None and (op.attempt > 1 or attempt_events_enabled()):
+                        if RETRY and (
+                            op.attempt > 1
+                            or events._hooks
+                            or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
+                        ):
                             retry._started(op.attempt)
                         try:
-                            if breaker is not None:
+                            if BREAKER:
                                 gen = breaker._gen
                                 if breaker._state is not CLOSED:
                                     gen = breaker.admit()
                                     flush(breaker)
                                     if gen.__class__ is not int:
                                         raise gen
-                                start = b_now() if b_timed else 0.0
+                                if TIMED:
+                                    start = b_now()
                             try:
-                                if bulkhead is not None:
-                                    if waiters or not tokens:
+                                if BULKHEAD:
+                                    if waiters:
                                         await bulkhead.aacquire()
                                     else:
                                         try:
@@ -322,19 +393,29 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
                                         except IndexError:
                                             await bulkhead.aacquire()
                                 try:
-                                    if attempt is not None:
-                                        scope, now = nearest(a_seconds, a_clock)
-                                        if scope.when <= now:
+                                    if ATTEMPT:
+                                        now = a_now()
+                                        when = now + a_seconds
+                                        parent = current.get()
+                                        if parent is not None:
+                                            if parent.clock is a_clock:
+                                                far = parent.when
+                                            else:
+                                                far = now + parent.remaining()
+                                            if far < when:
+                                                when = far
+                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
-                                        own = a_clock.cancel_at(scope.when)
+                                        own = a_clock.cancel_at(when)
                                         try:
                                             result = await fn(*args, **kwargs)
                                         except asyncio.CancelledError as exc:
                                             if own.fired and own.task.uncancel() == 0:
                                                 # An attempt cut short by the operation's
-                                                # own deadline is the operation's timeout.
-                                                if total is not None and outer.when <= scope.when:
+                                                # deadline is the operation's timeout.
+                                                if TOTAL and outer.when <= when:
                                                     raise total._expired(outer, exc) from None
                                                 raise attempt._expired(scope, exc) from None
                                             raise
@@ -349,37 +430,43 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
                                         if own.fired:  # the work swallowed the cancellation
                                             own.task.uncancel()
                                             raise attempt._expired(scope)
-                                        if a_clock.now() > scope.when:
+                                        # On a virtual clock an overrun shows up here.
+                                        if a_now() > when:
                                             raise attempt._expired(scope)
                                     else:
                                         result = await fn(*args, **kwargs)
                                 finally:
-                                    if bulkhead is not None:
+                                    if BULKHEAD:
                                         tokens.append(None)
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
-                                if breaker is not None:
-                                    breaker.failed(exc, gen, start)
+                                if BREAKER:
+                                    breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
                                 raise
-                            if breaker is not None:
-                                now = b_now()
-                                b_lock.acquire()
-                                if not b_timed and gen == breaker._gen and breaker._state is CLOSED:
-                                    b_window.success(now)
-                                    tripped = b_window.failures and breaker._tripped(b_window)
-                                    b_lock.release()
-                                    if tripped:
+                            if BREAKER:
+                                if TIMED:
+                                    breaker.succeeded(gen, start)
+                                    flush(breaker)
+                                elif gen == breaker._gen and breaker._state is CLOSED:
+                                    now = b_now()
+                                    if TIME_WINDOW and now < b_window._end:
+                                        b_window._calls[b_window._j] += 1
+                                    else:
+                                        b_acquire()
+                                        if gen == breaker._gen:
+                                            b_window.success(now)
+                                        b_release()
+                                    if b_window.failures and breaker._tripped(b_window):
                                         breaker.succeeded(gen, now, record=False)
                                         flush(breaker)
                                 else:
-                                    b_lock.release()
-                                    breaker.succeeded(gen, start)
+                                    breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             break
                         except Exception as exc:
-                            if op is None:
+                            if not RETRY:
                                 raise
                             delay = retry.decide(exc, op.attempt, previous, outer)
                             flush(retry)
@@ -389,32 +476,32 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
                         previous = delay
                         op.attempt += 1
                 finally:
-                    if op is not None:
-                        _operation.reset(op_token)
+                    if RETRY:
+                        operation.reset(op_token)
             except asyncio.CancelledError as exc:
-                if alarm is not None and alarm.fired and alarm.task.uncancel() == 0:
+                if TOTAL and not ATTEMPT and alarm.fired and alarm.task.uncancel() == 0:
                     raise total._expired(outer, exc) from None
                 raise
             except TimeoutError as exc:
-                if scope_token is None:
+                if not TOTAL:
                     raise
                 mapped = total._own(exc, outer)
                 if mapped is exc:
                     raise
                 raise mapped from exc
             finally:
-                if alarm is not None:
-                    alarm.disarm()
-                if scope_token is not None:
+                if TOTAL:
+                    if not ATTEMPT:
+                        alarm.disarm()
                     current.reset(scope_token)
-            if alarm is not None and alarm.fired:  # the work swallowed the cancellation
+            if TOTAL and not ATTEMPT and alarm.fired:  # the work swallowed the cancellation
                 alarm.task.uncancel()
                 raise total._expired(outer)
-            if scope_token is not None and t_clock.now() > outer.when:
+            if TOTAL and t_now() > outer.when:
                 raise total._expired(outer)
             return result
         except Exception as exc:
-            if fallback is None or not fallback._on(exc):
+            if not FALLBACK or not fallback._on(exc):
                 raise
             value = fallback._use(exc)
             if inspect.isawaitable(value):
@@ -422,6 +509,67 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
             return value
 
     return run
+
+
+_compiled: dict[tuple[str, tuple[bool, ...]], Callable[..., Any]] = {}
+
+
+def _flags(seg: Segment) -> tuple[bool, ...]:
+    breaker, retry = seg.breaker, seg.retry
+    return (
+        seg.fallback is not None,
+        seg.total is not None,
+        retry is not None,
+        retry is not None and retry.budget is not None,
+        breaker is not None,
+        breaker is not None and breaker.slow_call_duration is not None,
+        breaker is not None and isinstance(breaker._window, TimeWindow),
+        seg.bulkhead is not None,
+        seg.attempt is not None,
+    )
+
+
+def _specialise(template: Callable[..., Any], flags: tuple[bool, ...]) -> Callable[..., Any]:
+    """``template`` with each flag replaced by its value, compiled once per combination."""
+    key = (template.__name__, flags)
+    factory = _compiled.get(key)
+    if factory is None:
+        source = textwrap.dedent(inspect.getsource(template))
+        for name, value in zip(_FLAGS, flags, strict=True):
+            source = re.sub(rf"\b{name}\b", str(value), source)
+        filename = f"<seawall driver {template.__name__} {''.join('01'[f] for f in flags)}>"
+        # Tracebacks through a compiled driver show its lines, as for dataclasses.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace = dict(globals())
+        exec(compile(source, filename, "exec"), namespace)
+        factory = _compiled[key] = namespace[template.__name__]
+    return factory
+
+
+def compile_sync(seg: Segment, fn: Fn) -> Fn:
+    """``fn`` run under the cores of ``seg``: one function, one frame per call."""
+    shell = seg.shell
+    if shell is not None:
+        guard = shell._guard
+
+        def shelled(*args: Any, **kwargs: Any) -> Any:
+            return guard(fn, args, kwargs)
+
+        return shelled
+    return cast(Fn, _specialise(_sync_template, _flags(seg))(seg, fn))
+
+
+def compile_async(seg: Segment, fn: AFn) -> AFn:
+    """The async form of :func:`compile_sync`: deadlines cancel the awaited call."""
+    shell = seg.shell
+    if shell is not None:
+        aguard = shell._aguard
+
+        async def shelled(*args: Any, **kwargs: Any) -> Any:
+            return await aguard(fn, args, kwargs)
+
+        return shelled
+    return cast(AFn, _specialise(_async_template, _flags(seg))(seg, fn))
 
 
 def chain_sync(policies: tuple[Policy, ...], fn: Fn) -> Fn:

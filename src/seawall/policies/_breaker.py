@@ -209,7 +209,8 @@ class CircuitBreaker(Policy):
         slow_rate: float | None = None
         calls = 0
         if old in (CLOSED, METRICS_ONLY) and w.calls:
-            rate, slow_rate, calls = w.failures / w.calls, w.slow / w.calls, w.calls
+            calls = w.calls
+            rate, slow_rate = w.failures / calls, w.slow / calls
         elif old == HALF_OPEN and self._probe_done:
             calls = self._probe_done
             rate, slow_rate = self._probe_failed / calls, self._probe_slow / calls
@@ -316,9 +317,10 @@ class CircuitBreaker(Policy):
     def _tripped(self, w: Window) -> bool:
         """Whether the closed-state window crossed a threshold (lock held)."""
         limit = self.slow_call_duration
-        return w.calls >= self.min_calls and (
-            w.failures >= self.failure_rate * w.calls
-            or (limit is not None and w.slow >= self.slow_call_rate * w.calls)
+        calls = w.calls
+        return calls >= self.min_calls and (
+            w.failures >= self.failure_rate * calls
+            or (limit is not None and w.slow >= self.slow_call_rate * calls)
         )
 
     # -- operator controls and introspection -----------------------------------------
