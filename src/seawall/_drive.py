@@ -28,7 +28,7 @@ import re
 import textwrap
 from collections.abc import Awaitable, Callable
 from logging import DEBUG
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from seawall import _events as events
 from seawall._deadline import Deadline, _current
@@ -43,15 +43,15 @@ from seawall.policies._window import TimeWindow
 _debug_cache: dict[int, bool] = logger._cache  # type: ignore[attr-defined]
 CLOSED = "closed"  # the breaker's closed state, compared by identity on the hot path
 
-if TYPE_CHECKING:
-    from seawall.policies._base import Policy
-    from seawall.policies._breaker import CircuitBreaker
-    from seawall.policies._bulkhead import Bulkhead
-    from seawall.policies._fallback import Fallback
-    from seawall.policies._retry import Retry
-    from seawall.policies._timeout import Timeout
-
-__all__ = ["Segment", "chain_async", "chain_sync", "compile_async", "compile_sync", "segments"]
+__all__ = [
+    "Layer",
+    "Segment",
+    "chain_async",
+    "chain_sync",
+    "compile_async",
+    "compile_sync",
+    "segments",
+]
 
 Fn = Callable[..., Any]
 AFn = Callable[..., Awaitable[Any]]
@@ -60,22 +60,34 @@ AFn = Callable[..., Awaitable[Any]]
 SLOTS = ("fallback", "total", "retry", "breaker", "bulkhead", "attempt")
 
 
+class Layer(Protocol):
+    """What the driver needs of a policy to place it: the slots it fills, or its shell."""
+
+    def _layout(self) -> tuple[str, ...]: ...
+
+    def _guard(self, fn: Fn, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any: ...
+
+    async def _aguard(self, fn: AFn, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any: ...
+
+
 class Segment:
     """At most one core per slot, in the standard order; ``shell`` for a policy of its own."""
 
     __slots__ = ("attempt", "breaker", "bulkhead", "fallback", "retry", "shell", "total")
 
     def __init__(self) -> None:
-        self.fallback: Fallback | None = None
-        self.total: Retry | None = None
-        self.retry: Retry | None = None
-        self.breaker: CircuitBreaker | None = None
-        self.bulkhead: Bulkhead | None = None
-        self.attempt: Timeout | None = None
-        self.shell: Policy | None = None
+        # The cores are typed loosely here: this module sits below the policies it runs
+        # (they import it), and each template checks a slot's flag before using it.
+        self.fallback: Any = None
+        self.total: Any = None
+        self.retry: Any = None
+        self.breaker: Any = None
+        self.bulkhead: Any = None
+        self.attempt: Any = None
+        self.shell: Layer | None = None
 
 
-def segments(policies: tuple[Policy, ...]) -> list[Segment]:
+def segments(policies: tuple[Layer, ...]) -> list[Segment]:
     """Group ``policies`` (outermost first) into as few segments as their order allows."""
     out: list[Segment] = []
     last = len(SLOTS)
@@ -572,14 +584,14 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
     return cast(AFn, _specialise(_async_template, _flags(seg))(seg, fn))
 
 
-def chain_sync(policies: tuple[Policy, ...], fn: Fn) -> Fn:
+def chain_sync(policies: tuple[Layer, ...], fn: Fn) -> Fn:
     """``fn`` under ``policies`` (outermost first), compiled segment by segment."""
     for seg in reversed(segments(policies)):
         fn = compile_sync(seg, fn)
     return fn
 
 
-def chain_async(policies: tuple[Policy, ...], fn: AFn) -> AFn:
+def chain_async(policies: tuple[Layer, ...], fn: AFn) -> AFn:
     for seg in reversed(segments(policies)):
         fn = compile_async(seg, fn)
     return fn

@@ -45,8 +45,8 @@ from seawall.policies._timeout import expired
 from seawall.wire import budget_from_headers
 
 if TYPE_CHECKING:
-    from seawall.http._health import Health
-    from seawall.http._shedding import Priorities
+    from seawall.http._priorities import Priorities
+    from seawall.http._probes import Health
     from seawall.policies._shedder import Admission, LoadShedder
 
 __all__ = ["Edge", "KeyedRoute"]
