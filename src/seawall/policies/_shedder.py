@@ -143,6 +143,19 @@ class AdmissionState:
     def can_start(self, rank: int) -> bool:
         return self.inflight < self.threshold(rank)
 
+    def admit_below(self, rank: int, threshold: int) -> bool:
+        """Admit a call of ``rank`` if fewer than ``threshold`` are in flight; no queueing."""
+        if self.inflight < threshold:
+            self.inflight += 1
+            self.admitted[rank] += 1
+            return True
+        return False
+
+    def leave(self) -> bool:
+        """A call ended with no sample for the limit; True if queued calls may now start."""
+        self.inflight -= 1
+        return self.queued > 0
+
     def try_admit(
         self, rank: int, now: float, max_wait: float | None
     ) -> tuple[bool, float, list[Waiter]]:
@@ -454,7 +467,7 @@ class LoadShedder(Policy):
 
     def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
         if self._fixed:
-            self._release_now()
+            self.leave_now()
             return
         now = self._clock.now()
         dropped = _is_drop(exc)
@@ -468,28 +481,47 @@ class LoadShedder(Policy):
         if woken:
             _wake(woken)
 
-    def _release_now(self) -> None:
-        """Release a permit without a sample (fixed limits): no clock unless work queued."""
+    @property
+    def fixed(self) -> bool:
+        """Whether the limit is fixed: its permits take no samples (see :meth:`enter_now`)."""
+        return self._fixed
+
+    def enter_now(self, rank: int) -> bool:
+        """Take a permit for a call of ``rank`` if there is room below its share, at once.
+
+        The common case, for edges that hold no :class:`Admission` per request: with a
+        fixed limit a permit taken here is given back with :meth:`leave_now`.
+        """
+        state = self._state
+        fixed = self._thresholds
+        threshold = fixed[rank] if fixed is not None else state.threshold(rank)
+        with self._lock:
+            return state.admit_below(rank, threshold)
+
+    def leave_now(self) -> None:
+        """Give back a permit without a sample (fixed limits): no clock unless work queued."""
         state = self._state
         with self._lock:
-            state.inflight -= 1
-            woken = state.drain(self._clock.now()) if state.queued else None
+            woken = state.drain(self._clock.now()) if state.leave() else None
         if woken:
             _wake(woken)
 
-    def _admit_now(self, rank: int) -> bool:
-        """The common case, before any waiter is built: room below this priority's share."""
-        state = self._state
-        fixed = self._thresholds
-        with self._lock:
-            if state.inflight < (fixed[rank] if fixed is not None else state.threshold(rank)):
-                state.inflight += 1
-                state.admitted[rank] += 1
-                return True
-        return False
+    def _sample_start(self) -> tuple[float, int]:
+        """When an admitted call started and how many were in flight (the limit's sample)."""
+        if self._fixed:
+            return 0.0, 0  # a fixed limit takes no samples: no clock reading needed
+        return self._clock.now(), self._state.inflight
+
+    def _settle(self, waiter: Waiter, woken: bool) -> None:
+        """After a queue wait: return if the slot was granted, else raise the refusal."""
+        if woken and waiter.state == GRANTED:
+            return
+        refusal = self._give_up(waiter, "waited its whole queue time")
+        if refusal is not None:
+            raise refusal
 
     def _acquire(self, rank: int) -> None:
-        if self._admit_now(rank):
+        if self.enter_now(rank):
             return
         event = threading.Event()
         admitted, waiter, wait = self._try(rank, event.set)
@@ -500,14 +532,10 @@ class LoadShedder(Policy):
         except BaseException:
             self._cancelled(waiter)
             raise
-        if woken and waiter.state == GRANTED:
-            return
-        refusal = self._give_up(waiter, "waited its whole queue time")
-        if refusal is not None:
-            raise refusal
+        self._settle(waiter, woken)
 
     async def _aacquire(self, rank: int) -> None:
-        if self._admit_now(rank):
+        if self.enter_now(rank):
             return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
@@ -530,11 +558,7 @@ class LoadShedder(Policy):
         except BaseException:
             self._cancelled(waiter)
             raise
-        if woken and waiter.state == GRANTED:
-            return
-        refusal = self._give_up(waiter, "waited its whole queue time")
-        if refusal is not None:
-            raise refusal
+        self._settle(waiter, woken)
 
     def __repr__(self) -> str:
         state = self._state
@@ -570,31 +594,43 @@ class Admission:
         return PRIORITIES[self._rank]
 
     def _entered(self) -> None:
-        shedder = self._shedder
-        if shedder._fixed:
-            self._started = 0.0  # a fixed limit takes no samples: no clock reading needed
-            return
-        self._started = shedder._clock.now()
-        self._inflight = shedder._state.inflight
+        self._started, self._inflight = self._shedder._sample_start()
 
     def try_enter(self) -> bool:
         """Enter now if there is room, without waiting; ``False`` leaves it unentered.
 
         For edges that want the common case without a coroutine: on ``False``, ``await
-        admission.__aenter__()`` (or ``with admission``) queues or refuses as usual.
+        admission.wait()`` (or ``with admission``) queues or refuses as usual.
         """
         if self._started is not None:
             raise RuntimeError("an admission cannot be entered twice")
-        if not self._shedder._admit_now(self._rank):
+        if not self._shedder.enter_now(self._rank):
             return False
         self._entered()
         return True
 
-    def __enter__(self) -> Admission:
+    def enter(self) -> None:
+        """Take the permit, queueing within limits; raise LoadShed if refused."""
         if self._started is not None:
             raise RuntimeError("an admission cannot be entered twice")
         self._shedder._acquire(self._rank)
         self._entered()
+
+    async def wait(self) -> None:
+        """The async :meth:`enter`: queue within limits for the permit, or raise LoadShed."""
+        if self._started is not None:
+            raise RuntimeError("an admission cannot be entered twice")
+        await self._shedder._aacquire(self._rank)
+        self._entered()
+
+    def leave(self, exc: BaseException | None = None) -> None:
+        """Give the permit back; ``exc`` is how the call ended (a timeout is a drop)."""
+        started = self._started
+        if started is not None:
+            self._shedder._release(self._rank, started, self._inflight, exc)
+
+    def __enter__(self) -> Admission:
+        self.enter()
         return self
 
     def __exit__(
@@ -603,15 +639,10 @@ class Admission:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        started = self._started
-        if started is not None:
-            self._shedder._release(self._rank, started, self._inflight, exc)
+        self.leave(exc)
 
     async def __aenter__(self) -> Admission:
-        if self._started is not None:
-            raise RuntimeError("an admission cannot be entered twice")
-        await self._shedder._aacquire(self._rank)
-        self._entered()
+        await self.wait()
         return self
 
     async def __aexit__(
@@ -620,4 +651,4 @@ class Admission:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        self.leave(exc)
