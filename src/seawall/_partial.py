@@ -2,8 +2,8 @@
 
 A product page needs the product; it would like recommendations, reviews and the stock
 badge. When the recommendation service is slow, the right answer is the page without
-recommendations — on time — not a timeout (the seed: "better partial service than
-total outage"). :func:`partial` runs every part concurrently under the current deadline:
+recommendations — on time — not a timeout: partial service is better than a total
+outage. :func:`partial` runs every part concurrently under the current deadline:
 
 - an **essential** part's failure is the call's failure (the others are cancelled); if
   the deadline passes before the essential parts finish, :class:`~seawall.DeadlineExceeded`;

@@ -67,8 +67,8 @@ class Pipeline(Policy):
         return f"Pipeline({', '.join(map(repr, self.policies))})"
 
 
-# Practical defaults of the seed, per kind of call. The seed's 1 s/2 s/4 s backoff cannot
-# fit inside a 1 s RPC budget, so RPCs back off from 100 ms instead.
+# Practical defaults per kind of call. The 1 s/2 s/4 s backoff cannot fit inside a 1 s RPC
+# budget, so RPCs back off from 100 ms instead.
 _KINDS: dict[str, dict[str, float]] = {
     "http": {"timeout": 5.0, "total": 10.0, "backoff": 1.0},
     "rpc": {"timeout": 1.0, "total": 2.0, "backoff": 0.1},
@@ -127,7 +127,7 @@ def standard(
     clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> StandardPipeline:
-    """The seed's defaults for one dependency, correctly ordered.
+    """Practical defaults for one dependency, correctly ordered.
 
     ``kind="http"``: 5 s per attempt, 10 s in all; ``kind="rpc"``: 1 s per attempt, 2 s in
     all. Both: 3 attempts with exponential backoff and ±20 % jitter, a retry budget of

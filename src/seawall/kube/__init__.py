@@ -2,7 +2,7 @@
 
 The cheapest defence against operator error is a check before deploy:
 
-* :func:`generate` writes the seed's Kubernetes defaults (probes on seawall's health
+* :func:`generate` writes seawall's Kubernetes defaults (probes on seawall's health
   endpoints, requests and limits, a rolling update that never loses capacity, a preStop
   drain and a grace period that covers the shutdown budget, a PDB, an HPA, spreading)
   from a short :class:`Spec`;

@@ -1,4 +1,4 @@
-"""``seawall kube generate``: the seed's Kubernetes defaults, written out from a short spec.
+"""``seawall kube generate``: seawall's Kubernetes defaults, written out from a short spec.
 
 Every number here has a reason:
 

@@ -1,6 +1,6 @@
 """Bulkhead: a bounded number of concurrent calls per dependency, and a bounded queue.
 
-Separate pools per dependency (the seed's bulkhead) mean a slow dependency can exhaust
+Separate pools per dependency (a bulkhead, as in a ship's hull) mean a slow dependency can exhaust
 only its own slots, not every worker thread of the service. When the slots are busy a call
 may wait in a bounded FIFO queue for at most ``max_wait`` (and never past its deadline);
 when the queue is full too it fails fast with :class:`~seawall.BulkheadFull`.

@@ -1,8 +1,8 @@
 """A herd-safe read-through cache policy.
 
 A cache protects its backend only while it is warm; the moment a hot entry expires, every
-caller misses at once and the herd arrives at the database (the seed: "a cache expires,
-10,000 instances all hit the database simultaneously"). This cache closes each door:
+caller misses at once and the herd arrives at the database (a cache expires, and ten
+thousand instances hit the database in the same instant). This cache closes each door:
 
 - **Coalesced loads.** Concurrent misses of one key make one backend call
   (:class:`~seawall.SingleFlight`); everyone shares its value or its error.

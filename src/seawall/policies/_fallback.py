@@ -1,6 +1,6 @@
 """Fallback: answer with something useful when the protected call fails.
 
-The seed's graceful degradation: "Recommendations service down? Show the page without
+Graceful degradation: "Recommendations service down? Show the page without
 recommendations." A fallback turns a failure into a partial answer — a fixed value, or a
 factory that receives the exception (and may be async under ``acall``). It is the
 outermost layer of :func:`~seawall.standard`, so it also catches an open breaker or an

@@ -133,7 +133,7 @@ class Retry(Policy):
         if attempts > 10:
             raise ConfigError(
                 f"attempts={attempts} would multiply load {attempts}x on a sick dependency; "
-                "the seed caps retries at 3-5 attempts (use at most 10)"
+                "retries stay at 3-5 attempts so that an outage is not amplified (use at most 10)"
             )
         self.attempts = attempts
         self.backoff = backoff or Backoff.exponential()

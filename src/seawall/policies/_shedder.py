@@ -2,7 +2,7 @@
 
 When a service is overloaded the choice is not *whether* to fail requests but *which*:
 shed the least important first, and fail them fast, so that the work that is admitted
-still finishes in normal time (the seed: "better partial service than total outage").
+still finishes in normal time: partial service is better than a total outage.
 
 Admission is a pure state machine, :class:`AdmissionState`, fed clock readings:
 

@@ -1,6 +1,6 @@
 """Request coalescing: concurrent calls with the same key share one execution.
 
-The thundering herd of the seed — a hot cache entry expires and ten thousand callers ask
+The thundering herd — a hot cache entry expires and ten thousand callers ask
 the database for the same row at once — is one question asked ten thousand times. Go's
 ``singleflight`` answers it once: the first caller of a key (the *leader*) runs the call,
 every caller that arrives while it runs waits for and shares its outcome, value or error.
