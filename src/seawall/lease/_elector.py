@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import seconds_of
@@ -43,6 +43,8 @@ __all__ = ["AsyncLeaderElector", "LeaderElector", "default_identity"]
 
 logger = logging.getLogger("seawall")
 
+B = TypeVar("B")
+
 OnStarted = Callable[[Leadership], object]
 OnStopped = Callable[[Leadership, StopReason], object]
 OnNewLeader = Callable[[str | None], object]
@@ -56,25 +58,27 @@ def default_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-class _Shell:
+class _Shell(Generic[B]):
     """What both shells share: configuration, the election, queries and callbacks."""
 
     def __init__(
         self,
+        backend: B,
         *,
-        identity: str | None,
-        name: str,
-        lease_duration: float | timedelta,
-        renew_deadline: float | timedelta,
-        retry_period: float | timedelta,
-        clock_drift_margin: float | timedelta | None,
-        on_started_leading: OnStarted | None,
-        on_stopped_leading: OnStopped | None,
-        on_new_leader: OnNewLeader | None,
-        release_on_stop: bool,
-        clock: Clock | None,
-        rng: random.Random | None,
+        identity: str | None = None,
+        name: str = "leader",
+        lease_duration: float | timedelta = 15.0,
+        renew_deadline: float | timedelta = 10.0,
+        retry_period: float | timedelta = 2.0,
+        clock_drift_margin: float | timedelta | None = None,
+        on_started_leading: OnStarted | None = None,
+        on_stopped_leading: OnStopped | None = None,
+        on_new_leader: OnNewLeader | None = None,
+        release_on_stop: bool = True,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        self.backend = backend
         self.identity = identity or default_identity()
         self.name = name
         self.timing = LeaseTiming(
@@ -93,6 +97,11 @@ class _Shell:
         self._release_on_stop = release_on_stop
         self._release_due = False
         self._stopping = False
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The shell's own state (its wake-up signal, thread or task)."""
+        raise NotImplementedError
 
     def is_leader(self) -> bool:
         """Whether this elector may act as leader now; false the instant that is not certain."""
@@ -142,7 +151,7 @@ class _Shell:
     __repr__ = _describe
 
 
-class LeaderElector(_Shell):
+class LeaderElector(_Shell[LeaseBackend]):
     """Leader election on a thread: ``start()``/``stop()`` or ``with elector:``.
 
     ``backend`` is a :class:`~seawall.lease.LeaseBackend` (etcd, Redis, memory). The
@@ -152,38 +161,7 @@ class LeaderElector(_Shell):
     was already on its way when leadership ended.
     """
 
-    def __init__(
-        self,
-        backend: LeaseBackend,
-        *,
-        identity: str | None = None,
-        name: str = "leader",
-        lease_duration: float | timedelta = 15.0,
-        renew_deadline: float | timedelta = 10.0,
-        retry_period: float | timedelta = 2.0,
-        clock_drift_margin: float | timedelta | None = None,
-        on_started_leading: OnStarted | None = None,
-        on_stopped_leading: OnStopped | None = None,
-        on_new_leader: OnNewLeader | None = None,
-        release_on_stop: bool = True,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(
-            identity=identity,
-            name=name,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            clock_drift_margin=clock_drift_margin,
-            on_started_leading=on_started_leading,
-            on_stopped_leading=on_stopped_leading,
-            on_new_leader=on_new_leader,
-            release_on_stop=release_on_stop,
-            clock=clock,
-            rng=rng,
-        )
-        self.backend = backend
+    def _prepare(self) -> None:
         self._wake = threading.Event()
         self._leading = threading.Event()
         self._thread: threading.Thread | None = None
@@ -299,44 +277,13 @@ class LeaderElector(_Shell):
             self._wake.set()
 
 
-class AsyncLeaderElector(_Shell):
+class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
     """Leader election as an asyncio task: ``async with elector:`` or ``await start()``.
 
     Besides the callbacks, :meth:`changes` yields every started/stopped change in order.
     """
 
-    def __init__(
-        self,
-        backend: AsyncLeaseBackend,
-        *,
-        identity: str | None = None,
-        name: str = "leader",
-        lease_duration: float | timedelta = 15.0,
-        renew_deadline: float | timedelta = 10.0,
-        retry_period: float | timedelta = 2.0,
-        clock_drift_margin: float | timedelta | None = None,
-        on_started_leading: OnStarted | None = None,
-        on_stopped_leading: OnStopped | None = None,
-        on_new_leader: OnNewLeader | None = None,
-        release_on_stop: bool = True,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(
-            identity=identity,
-            name=name,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            clock_drift_margin=clock_drift_margin,
-            on_started_leading=on_started_leading,
-            on_stopped_leading=on_stopped_leading,
-            on_new_leader=on_new_leader,
-            release_on_stop=release_on_stop,
-            clock=clock,
-            rng=rng,
-        )
-        self.backend = backend
+    def _prepare(self) -> None:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._subscribers: list[asyncio.Queue[LeadershipChange | None]] = []

@@ -185,41 +185,40 @@ class Bulkhead(Policy):
 
     # -- acquire/release for threads and tasks ---------------------------------------
 
-    def acquire(self) -> None:
-        """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
-        waiter = self._try_acquire(_Waiter if self.max_queue else None)
+    def _enqueue(self, make: Callable[[], _Waiter] | None) -> _Waiter | None:
+        """None: a slot was free and is taken. A waiter: queued, wait on it. Else raise."""
+        waiter = self._try_acquire(make if self.max_queue else None)
         if waiter is True:
-            return
+            return None
         if waiter is False:
             raise self._full(False)
         assert isinstance(waiter, _Waiter)
-        assert waiter.event is not None
-        if self._clock.wait(waiter.event, self._wait_budget()):
-            return
-        if self._abandon(waiter):
-            return  # granted just as the wait ran out: the slot is ours
-        raise self._full(True)
+        return waiter
+
+    def _timed_out(self, waiter: _Waiter) -> None:
+        if not self._abandon(waiter):
+            raise self._full(True)
+        # else: granted just as the wait ran out, so the slot is ours
+
+    def acquire(self) -> None:
+        """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
+        waiter = self._enqueue(_Waiter)
+        if waiter is not None and not self._clock.wait(waiter.event, self._wait_budget()):  # type: ignore[arg-type]
+            self._timed_out(waiter)
 
     async def aacquire(self) -> None:
         """Take a slot for the calling task, waiting within limits; else BulkheadFull."""
-        make = self._async_waiter if self.max_queue else None
-        waiter = self._try_acquire(make)
-        if waiter is True:
+        waiter = self._enqueue(self._async_waiter)
+        if waiter is None:
             return
-        if waiter is False:
-            raise self._full(False)
-        assert isinstance(waiter, _Waiter)
-        assert waiter.future is not None
         try:
-            if await self._clock.wait_future(waiter.future, self._wait_budget()):
-                return
+            woken = await self._clock.wait_future(waiter.future, self._wait_budget())  # type: ignore[arg-type]
         except BaseException:
             if self._abandon(waiter):
                 self.release()  # granted just as we were cancelled: pass the slot on
             raise
-        if self._abandon(waiter):
-            return  # granted just as the wait ran out: the slot is ours
-        raise self._full(True)
+        if not woken:
+            self._timed_out(waiter)
 
     def _layout(self) -> tuple[str, ...]:
         return ("bulkhead",)

@@ -286,19 +286,22 @@ class Cache(Policy):
                 self.early_refreshes += 1
         return verdict
 
-    def _loading(self) -> None:
+    def _loading(self) -> float:
+        """Count a load starting now; when it started."""
         with self._lock:
             self.loads += 1
+        return self._clock.now()
 
-    def _rescue(
-        self, key: Hashable, entry: CacheEntry | None, verdict: int, exc: Exception
-    ) -> bool:
-        """After a failed load: whether ``entry``'s old value may be served instead."""
+    def _rescue(self, key: Hashable, entry: CacheEntry | None, verdict: int, exc: Exception) -> Any:
+        """After a failed load (inside its ``except``): ``entry``'s old value, or re-raise."""
         with self._lock:
             self.load_errors += 1
-        if verdict == _EARLY and entry is not None and self._clock.now() < entry.fresh_until:
-            return True  # still fresh: an early refresh may fail quietly
-        return self._stale_on_error(key, entry, exc)
+        if entry is not None and (
+            (verdict == _EARLY and self._clock.now() < entry.fresh_until)  # may fail quietly
+            or self._stale_on_error(key, entry, exc)
+        ):
+            return entry.value
+        raise exc
 
     def _stale_on_error(self, key: Hashable, entry: CacheEntry | None, exc: Exception) -> bool:
         """Whether the failed refresh of ``entry`` may be answered with its old value."""
@@ -346,8 +349,7 @@ class Cache(Policy):
             return cast(T, entry.value)  # type: ignore[union-attr]
 
         def load() -> T:
-            started = self._clock.now()
-            self._loading()
+            started = self._loading()
             value = loader()
             self.store.set(key, self._entry(value, started, self._clock.now()))
             return value
@@ -355,9 +357,7 @@ class Cache(Policy):
         try:
             return self._flight.run(key, load)
         except Exception as exc:
-            if self._rescue(key, entry, verdict, exc):
-                return cast(T, entry.value)  # type: ignore[union-attr]
-            raise
+            return cast(T, self._rescue(key, entry, verdict, exc))
 
     def invalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""
@@ -373,8 +373,7 @@ class Cache(Policy):
             return cast(T, entry.value)  # type: ignore[union-attr]
 
         async def load() -> T:
-            started = self._clock.now()
-            self._loading()
+            started = self._loading()
             value = await loader()
             await self.store.aset(key, self._entry(value, started, self._clock.now()))
             return value
@@ -382,9 +381,7 @@ class Cache(Policy):
         try:
             return await self._flight.arun(key, load)
         except Exception as exc:
-            if self._rescue(key, entry, verdict, exc):
-                return cast(T, entry.value)  # type: ignore[union-attr]
-            raise
+            return cast(T, self._rescue(key, entry, verdict, exc))
 
     async def ainvalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""

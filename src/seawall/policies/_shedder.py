@@ -602,25 +602,24 @@ class Admission:
         For edges that want the common case without a coroutine: on ``False``, ``await
         admission.wait()`` (or ``with admission``) queues or refuses as usual.
         """
-        if self._started is not None:
-            raise RuntimeError("an admission cannot be entered twice")
-        if not self._shedder.enter_now(self._rank):
+        if not self._shedder.enter_now(self._unused()):
             return False
         self._entered()
         return True
 
-    def enter(self) -> None:
-        """Take the permit, queueing within limits; raise LoadShed if refused."""
+    def _unused(self) -> int:
         if self._started is not None:
             raise RuntimeError("an admission cannot be entered twice")
-        self._shedder._acquire(self._rank)
+        return self._rank
+
+    def enter(self) -> None:
+        """Take the permit, queueing within limits; raise LoadShed if refused."""
+        self._shedder._acquire(self._unused())
         self._entered()
 
     async def wait(self) -> None:
         """The async :meth:`enter`: queue within limits for the permit, or raise LoadShed."""
-        if self._started is not None:
-            raise RuntimeError("an admission cannot be entered twice")
-        await self._shedder._aacquire(self._rank)
+        await self._shedder._aacquire(self._unused())
         self._entered()
 
     def leave(self, exc: BaseException | None = None) -> None:
