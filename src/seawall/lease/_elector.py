@@ -103,6 +103,20 @@ class _Shell(Generic[B]):
         """The shell's own state (its wake-up signal, thread or task)."""
         raise NotImplementedError
 
+    def _apply(self, step: Step) -> None:
+        raise NotImplementedError
+
+    def _observe(
+        self, attempt: Future[Observation] | asyncio.Future[Observation], started: float
+    ) -> None:
+        """Feed a finished attempt (started at ``started``) to the election."""
+        try:
+            seen = attempt.result()
+        except Exception as exc:
+            self._apply(self._election.failed(started, self._clock.now(), exc))
+        else:
+            self._apply(self._election.observed(started, self._clock.now(), seen))
+
     def is_leader(self) -> bool:
         """Whether this elector may act as leader now; false the instant that is not certain."""
         return self._election.is_leader(self._clock.now())
@@ -252,12 +266,7 @@ class LeaderElector(_Shell[LeaseBackend]):
                     self._apply(election.expire(clock.now()))
                 if not pending.done():
                     break
-                try:
-                    seen = pending.result()
-                except Exception as exc:
-                    self._apply(election.failed(started, clock.now(), exc))
-                else:
-                    self._apply(election.observed(started, clock.now(), seen))
+                self._observe(pending, started)
                 pending = None
         except BaseException:
             logger.exception("leader election %r: elector thread failed", self.name)
@@ -409,12 +418,7 @@ class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
                     self._apply(election.expire(clock.now()))
                 if not pending.done():
                     break
-                try:
-                    seen = pending.result()
-                except Exception as exc:
-                    self._apply(election.failed(started, clock.now(), exc))
-                else:
-                    self._apply(election.observed(started, clock.now(), seen))
+                self._observe(pending, started)
                 pending = None
         finally:
             if pending is not None and not pending.done():

@@ -313,31 +313,22 @@ class Cache(Policy):
             return False
         with self._lock:
             self.stale_on_error += 1
-        emit(
-            StaleServed(
-                policy="cache",
-                name=self.name,
-                at=now,
-                reason="error",
-                age=now - entry.stored_at,
-                error=exc,
-            )
-        )
+        self._stale_event(entry, now, "error", exc)
         return True
 
     def _served_stale(self, entry: CacheEntry, now: float) -> None:
         with self._lock:
             self.stale_hits += 1
         if attempt_events_enabled():
-            emit(
-                StaleServed(
-                    policy="cache",
-                    name=self.name,
-                    at=now,
-                    reason="revalidating",
-                    age=now - entry.stored_at,
-                )
-            )
+            self._stale_event(entry, now, "revalidating")
+
+    def _stale_event(
+        self, entry: CacheEntry, now: float, reason: str, error: BaseException | None = None
+    ) -> None:
+        age = now - entry.stored_at
+        emit(
+            StaleServed(policy="cache", name=self.name, at=now, reason=reason, age=age, error=error)
+        )
 
     # -- threads ---------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import remaining
@@ -644,10 +644,5 @@ class Admission:
         await self.wait()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.leave(exc)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.leave(exc_info[1])
