@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Protocol, runtime_checkable
 
-from seawall._alarm import Alarm, arm
+from seawall._alarm import Alarm, arm_at
 
 __all__ = ["SYSTEM_CLOCK", "Alarm", "Clock", "SystemClock"]
 
@@ -56,11 +56,12 @@ class Clock(Protocol):
 class SystemClock:
     """The real clock: ``time.monotonic`` and the runtime's own timed waits."""
 
-    __slots__ = ("now",)
+    __slots__ = ("cancel_at", "now")
 
     def __init__(self) -> None:
-        # Bound directly so the hot path pays one C call, not a Python frame.
+        # Bound directly so the hot path pays one call, not a method frame more.
         self.now = time.monotonic
+        self.cancel_at = arm_at
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -77,11 +78,6 @@ class SystemClock:
             return True
         done, _ = await asyncio.wait((future,), timeout=None if limit is None else max(limit, 0.0))
         return bool(done)
-
-    def cancel_at(self, when: float) -> Alarm:
-        # The event loop's clock is monotonic too, but not necessarily this one: hand the
-        # watchdog the time left, not the absolute reading.
-        return arm(when - time.monotonic())
 
     def __repr__(self) -> str:
         return "SystemClock()"

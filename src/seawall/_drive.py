@@ -437,7 +437,10 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                                 raise
                                             raise mapped from exc
                                         finally:
-                                            own.disarm()
+                                            bucket = own._bucket  # own.disarm(), inlined
+                                            if bucket is not None:
+                                                own._bucket = None
+                                                bucket.pop(id(own), None)
                                             current.reset(token)
                                         if own.fired:  # the work swallowed the cancellation
                                             own.task.uncancel()
