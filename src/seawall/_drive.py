@@ -167,10 +167,16 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                     far = parent.when if parent.clock is t_clock else now + parent.remaining()
                     if far < when:
                         when = far
-                outer = Deadline(when, t_clock, t_seconds)
+                outer_when = when
                 if when <= now:
-                    raise total._expired(outer)
-                scope_token = current.set(outer)
+                    raise total._expired(Deadline(when, t_clock, t_seconds))
+                if ATTEMPT:
+                    # Each attempt's scope is the nearer of its own and this one: the
+                    # operation's scope object is only made if a failure needs it.
+                    outer = None
+                else:
+                    outer = Deadline(when, t_clock, t_seconds)
+                    scope_token = current.set(outer)
             elif RETRY:
                 outer = current.get()
             try:
@@ -204,14 +210,24 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                     start = b_now()
                             try:
                                 if BULKHEAD:
-                                    if waiters:
-                                        bulkhead.acquire()
-                                    else:
+                                    queue = bool(waiters)
+                                    if not queue:
                                         try:
                                             tokens.pop()
                                             bulkhead._admitted += 1
                                         except IndexError:
+                                            queue = True
+                                    if queue and TOTAL and ATTEMPT:
+                                        # The queue wait counts against the operation.
+                                        if outer is None:
+                                            outer = Deadline(outer_when, t_clock, t_seconds)
+                                        token = current.set(outer)
+                                        try:
                                             bulkhead.acquire()
+                                        finally:
+                                            current.reset(token)
+                                    elif queue:
+                                        bulkhead.acquire()
                                 try:
                                     if ATTEMPT:  # the attempt's deadline: nearest() inlined
                                         now = a_now()
@@ -224,12 +240,19 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                                 far = now + parent.remaining()
                                             if far < when:
                                                 when = far
+                                        if TOTAL:
+                                            if t_clock is a_clock:
+                                                far = outer_when
+                                            else:
+                                                far = now + (outer_when - t_now())
+                                            if far < when:
+                                                when = far
                                         scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
                                         try:
-                                            result = fn(*args, **kwargs)
+                                            result = fn(*args, **kwargs) if kwargs else fn(*args)
                                         except TimeoutError as exc:
                                             mapped = attempt._own(exc, scope)
                                             if mapped is exc:
@@ -240,7 +263,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                         if a_now() > when:
                                             raise attempt._expired(scope)
                                     else:
-                                        result = fn(*args, **kwargs)
+                                        result = fn(*args, **kwargs) if kwargs else fn(*args)
                                 finally:
                                     if BULKHEAD:
                                         tokens.append(None)
@@ -279,6 +302,8 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                         except Exception as exc:
                             if not RETRY:
                                 raise
+                            if TOTAL and ATTEMPT and outer is None:
+                                outer = Deadline(outer_when, t_clock, t_seconds)
                             delay = retry.decide(exc, op.attempt, previous, outer)
                             flush(retry)
                             if delay is None:
@@ -292,15 +317,17 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
             except TimeoutError as exc:
                 if not TOTAL:
                     raise
+                if ATTEMPT and outer is None:
+                    outer = Deadline(outer_when, t_clock, t_seconds)
                 mapped = total._own(exc, outer)
                 if mapped is exc:
                     raise
                 raise mapped from exc
             finally:
-                if TOTAL:
+                if TOTAL and not ATTEMPT:
                     current.reset(scope_token)
-            if TOTAL and t_now() > outer.when:
-                raise total._expired(outer)
+            if TOTAL and t_now() > outer_when:
+                raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
             if not FALLBACK or not fallback._on(exc):
@@ -357,11 +384,14 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                     far = parent.when if parent.clock is t_clock else now + parent.remaining()
                     if far < when:
                         when = far
-                outer = Deadline(when, t_clock, t_seconds)
+                outer_when = when
                 if when <= now:
-                    raise total._expired(outer)
-                scope_token = current.set(outer)
-                if not ATTEMPT:
+                    raise total._expired(Deadline(when, t_clock, t_seconds))
+                if ATTEMPT:
+                    outer = None  # each attempt's scope and alarm cover this one
+                else:
+                    outer = Deadline(when, t_clock, t_seconds)
+                    scope_token = current.set(outer)
                     alarm = t_clock.cancel_at(when)
             elif RETRY:
                 outer = current.get()
@@ -396,14 +426,24 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                     start = b_now()
                             try:
                                 if BULKHEAD:
-                                    if waiters:
-                                        await bulkhead.aacquire()
-                                    else:
+                                    queue = bool(waiters)
+                                    if not queue:
                                         try:
                                             tokens.pop()
                                             bulkhead._admitted += 1
                                         except IndexError:
+                                            queue = True
+                                    if queue and TOTAL and ATTEMPT:
+                                        # The queue wait counts against the operation.
+                                        if outer is None:
+                                            outer = Deadline(outer_when, t_clock, t_seconds)
+                                        token = current.set(outer)
+                                        try:
                                             await bulkhead.aacquire()
+                                        finally:
+                                            current.reset(token)
+                                    elif queue:
+                                        await bulkhead.aacquire()
                                 try:
                                     if ATTEMPT:
                                         now = a_now()
@@ -416,19 +456,31 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                                 far = now + parent.remaining()
                                             if far < when:
                                                 when = far
+                                        if TOTAL:
+                                            if t_clock is a_clock:
+                                                far = outer_when
+                                            else:
+                                                far = now + (outer_when - t_now())
+                                            if far < when:
+                                                when = far
                                         scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
                                         own = a_clock.cancel_at(when)
                                         try:
-                                            result = await fn(*args, **kwargs)
+                                            result = await (
+                                                fn(*args, **kwargs) if kwargs else fn(*args)
+                                            )
                                         except asyncio.CancelledError as exc:
                                             if own.fired and own.task.uncancel() == 0:
                                                 # An attempt cut short by the operation's
                                                 # deadline is the operation's timeout.
-                                                if TOTAL and outer.when <= when:
-                                                    raise total._expired(outer, exc) from None
+                                                if TOTAL and outer_when <= when:
+                                                    whole = outer or Deadline(
+                                                        outer_when, t_clock, t_seconds
+                                                    )
+                                                    raise total._expired(whole, exc) from None
                                                 raise attempt._expired(scope, exc) from None
                                             raise
                                         except TimeoutError as exc:
@@ -449,7 +501,9 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                         if a_now() > when:
                                             raise attempt._expired(scope)
                                     else:
-                                        result = await fn(*args, **kwargs)
+                                        result = await (
+                                            fn(*args, **kwargs) if kwargs else fn(*args)
+                                        )
                                 finally:
                                     if BULKHEAD:
                                         tokens.append(None)
@@ -483,6 +537,8 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                         except Exception as exc:
                             if not RETRY:
                                 raise
+                            if TOTAL and ATTEMPT and outer is None:
+                                outer = Deadline(outer_when, t_clock, t_seconds)
                             delay = retry.decide(exc, op.attempt, previous, outer)
                             flush(retry)
                             if delay is None:
@@ -500,20 +556,21 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
             except TimeoutError as exc:
                 if not TOTAL:
                     raise
+                if ATTEMPT and outer is None:
+                    outer = Deadline(outer_when, t_clock, t_seconds)
                 mapped = total._own(exc, outer)
                 if mapped is exc:
                     raise
                 raise mapped from exc
             finally:
-                if TOTAL:
-                    if not ATTEMPT:
-                        alarm.disarm()
+                if TOTAL and not ATTEMPT:
+                    alarm.disarm()
                     current.reset(scope_token)
             if TOTAL and not ATTEMPT and alarm.fired:  # the work swallowed the cancellation
                 alarm.task.uncancel()
                 raise total._expired(outer)
-            if TOTAL and t_now() > outer.when:
-                raise total._expired(outer)
+            if TOTAL and t_now() > outer_when:
+                raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
             if not FALLBACK or not fallback._on(exc):
@@ -526,6 +583,12 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
     return run
 
 
+# The templates' text, read once while this module loads, so that what is compiled is the
+# text of the code that was loaded (not a file changed on disk since).
+_SOURCES = {
+    template.__name__: textwrap.dedent(inspect.getsource(template))
+    for template in (_sync_template, _async_template)
+}
 _compiled: dict[tuple[str, tuple[bool, ...]], Callable[..., Any]] = {}
 
 
@@ -549,7 +612,7 @@ def _specialise(template: Callable[..., Any], flags: tuple[bool, ...]) -> Callab
     key = (template.__name__, flags)
     factory = _compiled.get(key)
     if factory is None:
-        source = textwrap.dedent(inspect.getsource(template))
+        source = _SOURCES[template.__name__]
         for name, value in zip(_FLAGS, flags, strict=True):
             source = re.sub(rf"\b{name}\b", str(value), source)
         filename = f"<seawall driver {template.__name__} {''.join('01'[f] for f in flags)}>"

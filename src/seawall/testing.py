@@ -1,8 +1,9 @@
 """Test support: a fake clock, and event capture.
 
 ``FakeClock`` is trio's ``MockClock`` for seawall: time moves only when a test calls
-:meth:`FakeClock.advance` or when code under test sleeps on it, and then it jumps at
-once — sync or async — so tests assert exact virtual times and never really sleep.
+:meth:`FakeClock.advance` or when code under test sleeps or waits on it, and then it jumps
+at once — sync or async — so tests assert exact virtual times and never really sleep.
+Deadline alarms fire when virtual time reaches them.
 The pytest plugin (installed with seawall) provides the ``fake_clock`` fixture.
 """
 

@@ -101,6 +101,38 @@ def test_a_deadline_nearer_than_max_wait_ends_the_queue_wait() -> None:
         assert clock.now() == 2.0
 
 
+def retry_over_bulkhead(clock: FakeClock) -> tuple[seawall.Pipeline, seawall.Bulkhead]:
+    # standard()'s shape: the Retry's total timeout, then the bulkhead, then an attempt
+    # timeout. The slot is held through the bulkhead alone, under no deadline.
+    bh = seawall.Bulkhead("db", max_concurrent=1, max_queue=1, clock=clock)
+    retry = seawall.Retry(3, timeout=2.0, clock=clock)
+    return seawall.Pipeline(retry, bh, seawall.Timeout(5.0, clock=clock)), bh
+
+
+def test_the_operations_deadline_bounds_a_queued_thread_in_a_pipeline() -> None:
+    clock = FakeClock()
+    pipeline, bh = retry_over_bulkhead(clock)
+    with quick(), holding(bh.call):
+        with pytest.raises(seawall.BulkheadFull, match="timed out"):
+            pipeline.call(lambda: None)
+        assert clock.now() == 2.0
+
+
+def test_the_operations_deadline_bounds_a_queued_task_in_a_pipeline() -> None:
+    async def main() -> None:
+        clock = FakeClock()
+        pipeline, bh = retry_over_bulkhead(clock)
+        holder, leave = await parked(bh.acall)
+        with pytest.raises(seawall.BulkheadFull, match="timed out"):
+            await pipeline.acall(asyncio.sleep, 0)
+        assert clock.now() == 2.0
+        leave.set_result(None)
+        await holder
+
+    with quick():
+        asyncio.run(main())
+
+
 # -- LoadShedder queue timeout --------------------------------------------------------
 
 
