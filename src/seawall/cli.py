@@ -24,9 +24,9 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "budget": ("seawall.kube._budget_cli", "check timeout budgets along a call graph"),
     "proxy": ("seawall.chaos._cli", "run the fault-injection proxy"),
     "serve": ("seawall.http._cli", "serve an ASGI app with graceful shutdown"),
-    "gameday": ("seawall.gameday._gameday_cli", "run the built-in game day (the main job)"),
-    "experiment": ("seawall.gameday._cli", "run chaos experiments"),
-    "postmortem": ("seawall.gameday._postmortem_cli", "draft a blameless postmortem"),
+    "gameday": ("seawall.gameday._cli", "run the built-in game day (the main job)"),
+    "experiment": ("seawall.experiment._cli", "run chaos experiments"),
+    "postmortem": ("seawall.experiment._postmortem_cli", "draft a blameless postmortem"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.

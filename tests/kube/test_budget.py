@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from seawall._errors import ConfigError
-from seawall._yaml import load_text
+from seawall._formats._yaml import load_text
 from seawall.kube import check_budget, generate, load_graph, spec_from_text, to_yaml
 from seawall.kube._budget import allowed_downstream
 from seawall.kube._graph import graph_from_document

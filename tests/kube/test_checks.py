@@ -115,9 +115,15 @@ spec:
       template:
         spec:
           restartPolicy: OnFailure
+          automountServiceAccountToken: false
+          securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
           containers:
             - name: report
               image: ghcr.io/shop/reports:1.0.0
+              securityContext:
+                allowPrivilegeEscalation: false
+                readOnlyRootFilesystem: true
+                capabilities: {drop: [ALL]}
               ports: [{containerPort: 9090}]
               resources: {requests: {cpu: 1, memory: 1Gi}, limits: {memory: 1Gi}}
 """
@@ -131,5 +137,14 @@ def test_checks_read_a_kind_list_and_report_item_lines() -> None:
         "      containers:\n        - name: a\n          image: busybox\n"
         "          resources: {requests: {cpu: 1m, memory: 1Mi}, limits: {memory: 1Mi}}\n"
     )
-    [finding] = lint_text(text).findings
+    [finding] = [f for f in lint_text(text).findings if f.rule_id == "SW113"]
     assert (finding.rule_id, finding.line, finding.resource) == ("SW113", 10, "Pod/default/a")
+
+
+def test_a_removed_api_points_at_the_field_to_change() -> None:
+    [typo] = lint([str(CHECKS / "SW100-fail-kind-typo.yaml")]).findings
+    assert (typo.field, typo.line) == ("kind", 4)
+    assert typo.message.endswith("did you mean 'Deployment'?")
+    [removed] = lint([str(CHECKS / "SW100-fail-apps-v1beta1.yaml")]).findings
+    assert (removed.field, removed.line) == ("apiVersion", 3)
+    assert "use apps/v1" in removed.message

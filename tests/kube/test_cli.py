@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,136 @@ def test_a_real_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.startswith(f"seawall: {bad}:")
+
+
+def _seawall(args: list[str], stdin: bytes, **env: str) -> subprocess.CompletedProcess[bytes]:
+    exe = Path(sys.executable).with_name("seawall")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "seawall.cli"]
+    return subprocess.run(
+        [*command, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_non_utf8_stdin_is_one_line_and_exit_2(locale: str) -> None:
+    # The C locale decodes stdin with surrogateescape: the bytes must still be refused.
+    done = _seawall(
+        ["kube", "lint", "-"],
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \xff\xfe}\n",
+        LC_ALL=locale,
+    )
+    assert done.returncode == 2
+    assert done.stderr == b"seawall: <stdin>: not UTF-8 text: invalid start byte at byte 48\n"
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("data", [b"", b"# helm rendered nothing\n", b"---\n---\n"])
+def test_empty_input_fails_the_gate_unless_allowed(
+    data: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stdin(monkeypatch, data)
+    code, _, err = _run(["kube", "lint", "-"], capsys)
+    assert (code, err) == (
+        2,
+        "seawall: <stdin>: no Kubernetes objects to lint (pass --allow-empty if that is "
+        "expected)\n",
+    )
+    _stdin(monkeypatch, data)
+    code, out, _ = _run(["kube", "lint", "--allow-empty", "-"], capsys)
+    assert (code, out) == (0, "0 objects linted: 0 findings\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+            "seawall: <stdin>:4: unrendered template '{{ .Release.Name }}'",
+        ),
+        (
+            "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\n{{- end }}\n",
+            "seawall: <stdin>:1: unrendered template '{{- if .Values.enabled }}'",
+        ),
+        (
+            'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "{{ include "n" . }}"\n',
+            "seawall: <stdin>:4: unrendered",
+        ),
+        (  # valid YAML that still holds Helm's expressions
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: '{{ .Values.name }}'\n",
+            "seawall: <stdin>:4: unrendered Helm template '{{ .Values.name }}'",
+        ),
+    ],
+)
+def test_an_unrendered_template_says_so(
+    text: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stdin(monkeypatch, text.encode())
+    code, _, err = _run(["kube", "lint", "-"], capsys)
+    assert code == 2
+    assert err.startswith(message)
+    assert "helm template" in err
+    assert err.count("\n") == 1
+
+
+def test_go_templates_that_rendered_manifests_carry_are_linted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: alertmanager-templates}\n"
+        "data:\n  slack.tmpl: '{{ range .Alerts }}{{ .Annotations.summary }}{{ end }}'\n"
+    )
+    _stdin(monkeypatch, text.encode())
+    assert _run(["kube", "lint", "-"], capsys)[:2] == (0, "1 object linted: 0 findings\n")
+
+
+@pytest.mark.parametrize(
+    ("api", "kind", "message"),
+    [
+        ("apps/v1beta1", "Deployment", "apps/v1beta1 Deployment is not served by Kubernetes"),
+        ("apps/v1", "Deploymnet", "serves no kind 'Deploymnet' in apps/v1; did you mean"),
+    ],
+)
+def test_a_removed_api_fails_the_gate(
+    api: str,
+    kind: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = GOOD.read_text().replace(
+        "apiVersion: apps/v1\nkind: Deployment", f"apiVersion: {api}\nkind: {kind}"
+    )
+    _stdin(monkeypatch, text.encode())
+    code, out, _ = _run(["kube", "lint", "-"], capsys)
+    assert code == 1
+    assert "SW100" in out
+    assert message in out
+
+
+def test_existing_rules_keep_their_sarif_rule_index(capsys: pytest.CaptureFixture[str]) -> None:
+    # SARIF results point at rules by index; baselines made before a rule was added must
+    # still point at the same rule.
+    _, out, _ = _run(["kube", "lint", "--format", "sarif", str(SHOP)], capsys)
+    rules = json.loads(out)["runs"][0]["tool"]["driver"]["rules"]
+    before = [f"SW1{n:02d}" for n in range(16)] + ["SW190"]
+    assert [r["id"] for r in rules][: len(before)] == before
+
+
+def test_generate_reads_the_spec_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stdin(monkeypatch, SPEC.encode())
+    code, out, _ = _run(["kube", "generate", "-"], capsys)
+    assert code == 0
+    assert "kind: HorizontalPodAutoscaler" in out
+    _stdin(monkeypatch, b"name: web\nimage: \xff\n")
+    code, _, err = _run(["kube", "generate", "-"], capsys)
+    assert (code, err) == (2, "seawall: <stdin>: not UTF-8 text: invalid start byte at byte 17\n")

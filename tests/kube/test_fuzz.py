@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from seawall._errors import ConfigError
 from seawall.cli import main
-from seawall.kube import lint_text
+from seawall.kube import generate, lint_text, spec_from_text, to_yaml
 from tests.kube.conftest import CHECKS, GOOD, SHOP
 
 CORPUS = [
@@ -110,7 +110,8 @@ def test_the_cli_exits_2_with_a_message_on_mangled_input(text: str, data: st.Dat
 
 def test_known_unreadable_inputs_exit_2_naming_file_and_line(tmp_path: Path) -> None:
     cases = {
-        "truncated.yaml": GOOD.read_text()[:700] + '"unterminated',
+        "truncated.yaml": GOOD.read_text().partition("readinessProbe:")[0]
+        + 'readinessProbe: "unterminated',
         "tabs.yaml": "apiVersion: v1\nkind: Pod\n\tmetadata: {}\n",
         "recursive.yaml": "apiVersion: v1\nkind: List\nitems: &a [*a]\n",
         "duplicate.yaml": "apiVersion: v1\nkind: Pod\nkind: Service\n",
@@ -146,3 +147,30 @@ def test_an_alias_bomb_is_refused_not_expanded() -> None:
         assert "too many values" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("an alias bomb was expanded")
+
+
+API_PARTS = st.sampled_from(
+    ["", "v1", "apps", "apps/v1", "apps/v2", "x.io/v1", "/", "a/b/c", "extensions/v1beta1"]
+) | st.text(max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    API_PARTS, st.sampled_from(["Deployment", "Pod", "Deploymnet", "Foo"]) | st.text(max_size=12)
+)
+def test_any_api_version_and_kind_is_linted_or_refused(api_version: str, kind: str) -> None:
+    docs = copy.deepcopy(BASE)
+    docs[0]["apiVersion"], docs[0]["kind"] = api_version, kind
+    _lint_or_config_error(yaml.safe_dump_all(docs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["app", "run_as_user"]), junk)
+def test_any_app_or_uid_in_a_spec_is_accepted_or_refused(key: str, value: Any) -> None:
+    text = yaml.safe_dump({"name": "web", "image": "ghcr.io/x/web:1.0.0", key: value})
+    try:
+        spec = spec_from_text(text, "spec.yaml")
+    except ConfigError as exc:
+        assert str(exc).startswith("spec.yaml")
+    else:
+        assert lint_text(to_yaml(generate(spec))).findings == ()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +15,10 @@ import pytest
 import yaml
 
 from seawall._errors import ConfigError
+from seawall.cli import main
 from seawall.kube import generate, lint_text, spec_from_text, to_yaml
 from seawall.kube._schema import versions
+from tests.kube import asgi_app
 
 SPEC = """\
 name: checkout
@@ -134,3 +141,109 @@ def test_the_spec_example_in_the_docs_generates(tmp_path: Path) -> None:
     assert spec.replicas == 3
     assert spec.resources["limits"]["memory"] == "128Mi"
     assert lint_text(to_yaml(generate(spec))).findings == ()
+
+
+def test_generated_pods_meet_pod_security_restricted() -> None:
+    pod = _generated("1.33")[0]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    # A read-only image still needs somewhere to write temporary files.
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+
+
+def test_run_as_user_sets_the_pod_uid_and_gid() -> None:
+    spec = spec_from_text("name: web\nimage: ghcr.io/x/web:1.0.0\nrun_as_user: 10001\n")
+    security = generate(spec)[0]["spec"]["template"]["spec"]["securityContext"]
+    assert security["runAsUser"] == security["runAsGroup"] == 10001
+    assert security["runAsNonRoot"] is True
+
+
+# What checkov's Kubernetes policies must not find on generated output: privilege
+# escalation, writable root, root, NET_RAW, pod and container security contexts,
+# seccomp, capabilities, service account token.
+_CHECKOV_SECURITY = {f"CKV_K8S_{n}" for n in (20, 22, 23, 28, 29, 30, 31, 37, 38)}
+
+
+def test_checkov_passes_the_generated_manifests_on_its_security_checks(tmp_path: Path) -> None:
+    checkov = Path(sys.executable).with_name("checkov")
+    if not checkov.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("checkov (a dev dependency) is not installed")
+        pytest.skip("checkov is not installed: pip install -e '.[dev]'")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "checkout.yaml").write_text(to_yaml(_generated("1.33")))
+    done = subprocess.run(
+        [
+            *(str(checkov), "--framework", "kubernetes", "--directory", str(tmp_path / "out")),
+            *("--output", "json", "--compact", "--skip-download"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    report = json.loads(done.stdout)
+    results = report["results"]
+    failed = {c["check_id"] for c in results["failed_checks"]}
+    passed = {c["check_id"] for c in results["passed_checks"]}
+    assert failed & _CHECKOV_SECURITY == set(), done.stdout
+    assert passed >= _CHECKOV_SECURITY  # each one ran on the Deployment and passed
+
+
+def test_an_app_is_served_on_the_declared_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_from_text(
+        "name: web\nimage: ghcr.io/x/web:1.0.0\nport: 9090\napp: tests.kube.asgi_app:app\n"
+    )
+    [container] = generate(spec)[0]["spec"]["template"]["spec"]["containers"]
+    assert container["command"][0] == "seawall"
+    served: dict[str, Any] = {}
+
+    def fake_serve(app: Any, host: str, port: int, **kwargs: Any) -> int:
+        served.update(app=app, host=host, port=port, **kwargs)
+        return 0
+
+    monkeypatch.setattr("seawall.http._serve.serve", fake_serve)
+    # The container's command line, through seawall's own CLI.
+    assert main([*container["command"][1:], *container["args"]]) == 0
+    assert served["app"] is asgi_app.app
+    assert (served["host"], served["port"]) == ("0.0.0.0", 9090)
+    assert container["ports"][0]["containerPort"] == 9090
+    # Drain and shutdown come from the env the linter reads, not from flags.
+    assert served["drain_delay"] is None
+    assert served["shutdown_timeout"] is None
+    assert {e["name"] for e in container["env"]} == {
+        "SEAWALL_DRAIN_DELAY",
+        "SEAWALL_SHUTDOWN_TIMEOUT",
+    }
+
+
+def test_without_an_app_the_image_entrypoint_is_kept() -> None:
+    [container] = _generated("1.33")[0]["spec"]["template"]["spec"]["containers"]
+    assert "command" not in container
+    assert "args" not in container
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("app: shop.main", "spec app: 'shop.main' is not MODULE:ATTRIBUTE"),
+        ("app: 'shop main:app'", "spec app: 'shop main:app' is not MODULE:ATTRIBUTE"),
+        ("app: 42", "spec app: 42 must be a string"),
+        ("run_as_user: 0", "spec run_as_user: 0 must be an integer >= 1"),
+        ("run_as_user: 4294967296", "spec run_as_user: 4294967296 is not a Linux uid"),
+    ],
+)
+def test_bad_app_or_uid_is_refused(line: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"spec.yaml:3: {message}")):
+        spec_from_text(f"name: web\nimage: ghcr.io/x/web:1.0.0\n{line}\n", "spec.yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from seawall._errors import ConfigError
-from seawall._yaml import field_path, load_text
+from seawall._formats._yaml import field_path, load_text
 
 
 def test_lines_are_recorded_by_path() -> None:

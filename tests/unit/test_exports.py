@@ -10,6 +10,7 @@ import pytest
 PACKAGES = (
     "seawall",
     "seawall.chaos",
+    "seawall.experiment",
     "seawall.gameday",
     "seawall.http",
     "seawall.kube",

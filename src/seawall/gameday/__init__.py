@@ -1,47 +1,19 @@
-"""Game days: chaos experiments, their reports and the postmortem drafted from them.
+"""The built-in game day: a small shop run naive and with seawall under the same faults.
 
-* :func:`load_experiment` / :func:`parse_experiment` read an experiment in the Chaos
-  Toolkit shape (YAML or JSON) and validate it, naming the field and line of any problem;
-* :class:`Runner` / :func:`run_experiment` run it - hypothesis, method, hypothesis,
-  rollbacks always - and return the journal, which :func:`write_journal` saves;
-* :func:`write_report` writes ``report.md`` and a self-contained ``report.html`` with
-  latency, throughput and errors over time, fault windows shaded;
-* :func:`draft_postmortem` drafts a blameless postmortem from a journal, and
-  :func:`draft_gameday_postmortem` one from a game day's ``gameday.json``.
+``seawall gameday`` (``make demo``) starts the shop, replays each scenario's seeded fault
+schedule against the naive gateway and then the seawall one, runs the split-brain
+comparison and the operator checks, and writes ``gameday.html`` and ``gameday.json``:
 
-The CLI is ``seawall experiment run FILE`` and ``seawall postmortem FILE``
-(``docs/experiments.md``). Needs the ``seawall[chaos]`` extra.
+* :func:`run_split_brain` compares a leader flag with seawall's lease, and lease plus
+  fencing, on identical partitions and pauses (virtual time, deterministic for a seed);
+* :func:`draft_gameday_postmortem` drafts a blameless postmortem from ``gameday.json``.
+
+Chaos experiments written by users (the Chaos Toolkit format) live in
+:mod:`seawall.experiment`. Needs the ``seawall[chaos]`` extra (and ``seawall[http]`` for
+the shop).
 """
 
-from __future__ import annotations
+from seawall.gameday._postmortem import draft_gameday_postmortem
+from seawall.gameday._split_brain import SplitBrainResult, SplitBrainRow, run_split_brain
 
-from seawall.gameday._experiment import (
-    Activity,
-    Experiment,
-    Hypothesis,
-    load_experiment,
-    parse_experiment,
-)
-from seawall.gameday._gameday_postmortem import draft_gameday_postmortem
-from seawall.gameday._journal import load_journal, write_journal
-from seawall.gameday._postmortem import draft_postmortem
-from seawall.gameday._report import write_report
-from seawall.gameday._runner import EXIT_CODES, Runner, run_experiment
-from seawall.gameday._tolerance import within_tolerance
-
-__all__ = [
-    "EXIT_CODES",
-    "Activity",
-    "Experiment",
-    "Hypothesis",
-    "Runner",
-    "draft_gameday_postmortem",
-    "draft_postmortem",
-    "load_experiment",
-    "load_journal",
-    "parse_experiment",
-    "run_experiment",
-    "within_tolerance",
-    "write_journal",
-    "write_report",
-]
+__all__ = ["SplitBrainResult", "SplitBrainRow", "draft_gameday_postmortem", "run_split_brain"]

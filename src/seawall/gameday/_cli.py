@@ -1,177 +1,210 @@
-"""``seawall experiment run|validate|report``.
-
-``run FILE`` validates the experiment, runs it, writes ``journal.json`` and the report
-(``report.md``, ``report.png``, ``report.html``) into ``--out`` and exits 0 when the
-hypothesis held, 1 when it did not (deviated, or failed before or during the method),
-2 on a malformed file and 130 after Ctrl-C or SIGTERM - once the rollbacks have run.
-"""
+"""``seawall gameday``: the built-in game day, the project's main job (``make demo``)."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import re
-import signal
+import asyncio
 import sys
-import threading
+import time
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.gameday._experiment import load_experiment
-from seawall.gameday._journal import load_journal, write_journal
-from seawall.gameday._runner import EXIT_CODES, Runner
 
 __all__ = ["register"]
 
-_VAR = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(?::(str|int|float|bool))?=(.*)$", re.S)
+_BAR = 24
+# Steps without shop load: the pre-deploy checks, and split brain on a virtual clock.
+_EXTRA_STEPS = ("split-brain", "operator-error")
 
 
-def _say(message: str) -> None:
-    print(f"seawall: {message}", file=sys.stderr)
+class _Progress:
+    """One line on stderr, redrawn in place on a terminal, a line per run otherwise."""
+
+    def __init__(self, total_runs: int, duration: float) -> None:
+        self.total = total_runs
+        self.duration = duration
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.label = ""
+
+    def start(self, label: str) -> None:
+        self.label = label
+        if not self.tty:
+            print(f"  running {label} ...", file=sys.stderr, flush=True)
+
+    def tick(self, elapsed: float) -> None:
+        if not self.tty:
+            return
+        share = (self.done + min(elapsed / self.duration, 1.0)) / self.total
+        filled = int(share * _BAR)
+        bar = "#" * filled + "-" * (_BAR - filled)
+        spent = time.monotonic() - self.started
+        sys.stderr.write(f"\r  [{bar}] {share:4.0%}  {spent:5.1f}s  {self.label:<40}")
+        sys.stderr.flush()
+
+    def finish_run(self) -> None:
+        self.done += 1
+        if self.tty:
+            sys.stderr.write("\r" + " " * (_BAR + 60) + "\r")
 
 
-def parse_vars(pairs: list[str]) -> dict[str, Any]:
-    """``--var NAME=VALUE`` (or ``NAME:int=VALUE``, ``:float``, ``:bool``) as a mapping."""
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        match = _VAR.match(pair)
-        if match is None:
-            raise ConfigError(f"--var {pair!r}: expected NAME=VALUE or NAME:TYPE=VALUE")
-        name, kind, raw = match.groups()
-        try:
-            if kind == "int":
-                values[name] = int(raw)
-            elif kind == "float":
-                values[name] = float(raw)
-            elif kind == "bool":
-                if raw.lower() not in ("true", "false"):
-                    raise ValueError(raw)
-                values[name] = raw.lower() == "true"
-            else:
-                values[name] = raw
-        except ValueError:
-            raise ConfigError(f"--var {pair!r}: {raw!r} is not {kind}") from None
-    return values
+class _Ticker:
+    """Feeds one scenario's (gateway, elapsed) progress into the bar."""
+
+    def __init__(self, progress: _Progress, scenario: str) -> None:
+        self.progress = progress
+        self.scenario = scenario
+        self.gateway = ""
+
+    def __call__(self, gateway: str, elapsed: float) -> None:
+        if gateway != self.gateway:
+            if self.gateway:
+                self.progress.finish_run()
+            self.gateway = gateway
+            self.progress.start(f"{self.scenario} / {gateway}")
+        self.progress.tick(elapsed)
 
 
-def _default_out(title: str) -> Path:
-    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "experiment"
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path("seawall-runs") / f"{stamp}-{slug}"
+def _print_scenario(result: object) -> None:
+    from seawall.gameday._report import ScenarioResult, table_rows
+
+    assert isinstance(result, ScenarioResult)
+    print(f"\n== {result.title}  [{result.mode}]")
+    print(f"   {'metric (* decides)':<34}{'naive':>14}{'seawall':>14}")
+    for metric, naive, ours in table_rows(result):
+        print(f"   {metric:<34}{naive:>14}{ours:>14}")
+    verdict = "seawall wins" if result.won else "NOT a seawall win"
+    print(f"   verdict: {verdict} ({result.why})", flush=True)
 
 
-def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+async def _run(args: argparse.Namespace) -> int:
+    from seawall.gameday._measure import judge
+    from seawall.gameday._operator import operator_checks
+    from seawall.gameday._report import ScenarioResult, write_gameday_report
+    from seawall.gameday._scenarios import SCENARIOS, run_scenario, running_shop
 
-
-def _write_reports(journal: dict[str, Any], out: Path) -> None:
-    try:
-        from seawall.gameday._report import write_report
-
-        for path in write_report(journal, out):
-            print(f"report: {path}")
-    except ModuleNotFoundError as exc:
-        _say(f"no report: {exc.name!r} is missing: pip install 'seawall[chaos]'")
-    except Exception as exc:  # the journal is the record; a report failure must not hide it
-        _say(f"report failed ({type(exc).__name__}: {exc}); the journal is complete")
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        experiment = load_experiment(args.file, variables=parse_vars(args.var))
-    except ConfigError as exc:
-        _say(str(exc))
-        return 2
-    except ModuleNotFoundError as exc:
-        _say(f"this experiment needs {exc.name!r}: pip install 'seawall[chaos]'")
-        return 2
-    out = Path(args.out) if args.out else _default_out(experiment.title)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        _say(f"--out {out}: cannot create: {exc.strerror or exc}")
-        return 2
-    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    runner = Runner(experiment, control_url=args.control_url, workdir=out, log=log)
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt) if main_thread else None
-    try:
-        journal = runner.run()
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    path = write_journal(journal, out / "journal.json")
-    print(f"journal: {path}")
-    if not args.no_report:
-        _write_reports(journal, out)
-    status = str(journal["status"])
-    print(f"status: {status}")
-    return EXIT_CODES.get(status, 1)
-
-
-def _validate(args: argparse.Namespace) -> int:
-    code = 0
-    for file in args.files:
-        try:
-            experiment = load_experiment(file, variables=parse_vars(args.var))
-        except ConfigError as exc:
-            _say(str(exc))
-            code = 2
-            continue
-        probes = len(experiment.hypothesis.probes) if experiment.hypothesis else 0
-        print(
-            f"{file}: ok ({probes} hypothesis probe(s), {len(experiment.method)} method "
-            f"activit{'y' if len(experiment.method) == 1 else 'ies'}, "
-            f"{len(experiment.rollbacks)} rollback(s))"
+    names = args.scenario or [*SCENARIOS, *_EXTRA_STEPS]
+    unknown = [n for n in names if n not in SCENARIOS and n not in _EXTRA_STEPS]
+    if unknown:
+        raise ConfigError(
+            f"unknown scenario {unknown[0]!r}; choose from {', '.join([*SCENARIOS, *_EXTRA_STEPS])}"
         )
-    return code
+    load_scenarios = [SCENARIOS[n] for n in names if n in SCENARIOS]
+    print(
+        f"seawall game day: {len(load_scenarios)} scenario(s) x naive/seawall, "
+        f"{args.duration:g} s each at {args.rate:g} requests/s (seed {args.seed})",
+        flush=True,
+    )
+    progress = _Progress(2 * len(load_scenarios), args.duration)
+    results: list[ScenarioResult] = []
+    started = time.monotonic()
+    with running_shop(args.seed) as shop:
+        for scenario in load_scenarios:
+            tick = _Ticker(progress, scenario.name)
+
+            runs = await run_scenario(
+                shop, scenario, rate=args.rate, duration=args.duration, progress=tick
+            )
+            progress.finish_run()
+            won, why = judge(runs["naive"], runs["seawall"], scenario.verdict_on)
+            window = (scenario.window[0] * args.duration, scenario.window[1] * args.duration)
+            result = ScenarioResult(
+                scenario.name,
+                scenario.title,
+                scenario.mode,
+                scenario.story,
+                window,
+                runs,
+                won,
+                why,
+                scenario.verdict_on,
+            )
+            results.append(result)
+            _print_scenario(result)
+    split_brain = None
+    if "split-brain" in names:
+        from seawall.gameday._split_brain import run_split_brain
+
+        split_brain = run_split_brain(seed=args.seed)
+        naive, fenced = split_brain.row("naive"), split_brain.row("lease + fencing")
+        print("\n== Split brain: two leaders after a partition  [split brain]")
+        print("   " + split_brain.table().replace("\n", "\n   "))
+        verdict = "seawall wins" if fenced.conflicting < naive.conflicting else "NOT a win"
+        print(
+            f"   verdict: {verdict} ({naive.conflicting} conflicting writes naive, "
+            f"{fenced.conflicting} with lease + fencing)"
+        )
+    checks = []
+    if "operator-error" in names:
+        checks = operator_checks()
+        print("\n== Operator error: checks before deploy  [operator error]")
+        for c in checks:
+            print(
+                f"   {c.name:<44} naive {c.naive_errors} errors, {c.naive_warnings} warnings"
+                f" ({', '.join(c.naive_rules)}); seawall {c.seawall_errors} errors,"
+                f" {c.seawall_warnings} warnings"
+            )
+    meta = {
+        "seed": args.seed,
+        "duration": args.duration,
+        "rate": args.rate,
+        "budget_ms": 2000,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }
+    written = write_gameday_report(args.report, results, checks, meta, split_brain)
+    wins = sum(r.won for r in results) + sum(c.seawall_errors < c.naive_errors for c in checks)
+    total = len(results) + len(checks)
+    if split_brain is not None:
+        total += 1
+        fenced_row, naive_row = split_brain.row("lease + fencing"), split_brain.row("naive")
+        wins += fenced_row.conflicting < naive_row.conflicting
+    print(f"\nseawall beat naive on {wins} of {total} in {meta['elapsed_s']:.0f} s.")
+    print(f"report: {written[0].resolve()}  (also {written[1].name}, {written[2].name})")
+    return 1 if args.strict and wins < total else 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    try:
-        journal = load_journal(args.journal)
-    except ConfigError as exc:
-        _say(str(exc))
+def _main(args: argparse.Namespace) -> int:
+    if not 1.0 <= args.duration <= 120.0:
+        print("seawall gameday: --duration must be within [1, 120] seconds", file=sys.stderr)
         return 2
-    _write_reports(journal, Path(args.out) if args.out else Path(args.journal).parent)
-    return 0
+    if not 1.0 <= args.rate <= 500.0:
+        print("seawall gameday: --rate must be within [1, 500] requests/s", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(args))
+    except ConfigError as exc:
+        print(f"seawall gameday: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the shop could not start: say why, no traceback
+        print(f"seawall gameday: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nseawall gameday: interrupted; the shop was stopped", file=sys.stderr)
+        return 130
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``experiment`` with ``run``, ``validate`` and ``report``."""
-    parser = subparsers.add_parser("experiment", help="run chaos experiments")
-
-    def usage(_args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=usage)
-    sub = parser.add_subparsers(dest="experiment_command", metavar="COMMAND")
-    run = sub.add_parser("run", help="run an experiment; exit 1 when its hypothesis fails")
-    run.add_argument("file", metavar="FILE", help="experiment, YAML or JSON")
-    run.add_argument("--out", help="directory for journal and report (default seawall-runs/...)")
-    run.add_argument(
-        "--var",
+    p = subparsers.add_parser(
+        "gameday",
+        help="run the built-in game day (naive vs seawall, one scenario per failure mode)",
+        description="Start a small shop on loopback, inject each built-in failure mode for real, "
+        "and compare a naive gateway with a seawall one under the same open-loop load.",
+    )
+    p.add_argument(
+        "--scenario",
         action="append",
-        default=[],
-        metavar="NAME[:TYPE]=VALUE",
-        help="override a configuration value (repeatable)",
+        metavar="NAME",
+        help="run only this scenario (repeatable); default: all",
     )
-    run.add_argument(
-        "--control-url",
-        default="http://127.0.0.1:8474",
-        help="Toxiproxy-compatible control API for proxy actions",
+    p.add_argument("--duration", type=float, default=8.0, help="seconds per run (default 8)")
+    p.add_argument("--rate", type=float, default=60.0, help="requests/s offered (default 60)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=Path("reports/gameday.html"),
+        help="where to write the HTML report (default reports/gameday.html)",
     )
-    run.add_argument("--no-report", action="store_true", help="write the journal only")
-    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    run.set_defaults(func=_run)
-    validate = sub.add_parser("validate", help="check experiment files without running them")
-    validate.add_argument("files", nargs="+", metavar="FILE")
-    validate.add_argument("--var", action="append", default=[], metavar="NAME[:TYPE]=VALUE")
-    validate.set_defaults(func=_validate)
-    report = sub.add_parser("report", help="write report.md and report.html from a journal")
-    report.add_argument("journal", metavar="JOURNAL")
-    report.add_argument("--out", help="directory (default: the journal's)")
-    report.set_defaults(func=_report)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strict", action="store_true", help="exit 1 unless seawall wins every one")
+    p.set_defaults(func=_main)

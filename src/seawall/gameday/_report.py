@@ -1,245 +1,217 @@
-"""The run report: ``report.md`` (with ``report.png`` beside it) and one self-contained
-``report.html`` (the figure embedded as a base64 PNG, styles inline, no script, no
-external asset), both written from the journal alone.
+"""The game day's report: tables in Markdown, and one self-contained HTML page.
 
-Both formats render the same list of sections, so they never disagree.
+Per scenario, a figure of success % and p99 latency per second for naive and seawall on
+one time axis, the fault window shaded, then the side-by-side table and the verdict. The
+PNGs are embedded as base64, so the page is one file that opens anywhere.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass, field
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Section", "report_sections", "to_html", "to_markdown", "write_report"]
+from seawall.gameday._measure import METRICS, Run, value
+from seawall.gameday._operator import Check
 
-_STATUS_TEXT = {
-    "completed": "the steady-state hypothesis held",
-    "deviated": "the system deviated: the hypothesis did not hold after the method",
-    "failed": "the run failed before it could show anything",
-    "interrupted": "the run was interrupted; rollbacks ran",
-}
+__all__ = ["ScenarioResult", "table_rows", "write_gameday_report"]
+
+COLOURS = {"naive": "#d62728", "seawall": "#1f77b4"}
+ROWS = ("success", "p50_ms", "p99", "goodput", "amplification", "duplicates", "recovery")
 
 
-@dataclass
-class Section:
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
     title: str
-    paragraphs: list[str] = field(default_factory=list)
-    headers: tuple[str, ...] = ()
-    rows: list[tuple[str, ...]] = field(default_factory=list)
-    figure: bool = False
+    mode: str
+    story: str
+    window: tuple[float, float]
+    runs: dict[str, Run]
+    won: bool
+    why: str
+    deciding: tuple[str, ...]
 
 
-def _fmt_s(value: Any) -> str:
-    return "" if value is None else f"{float(value):.3f}"
+def _cell(run: Run, metric: str) -> str:
+    v = value(run, metric)
+    if v == float("inf"):
+        return "not recovered" if metric == "recovery" else "-"
+    if metric == "success":
+        return f"{v:.1f}"
+    if metric in ("p50_ms", "p99"):
+        return f"{v:.0f}"
+    if metric in ("amplification",):
+        return f"{v:.2f}x"
+    if metric in ("duplicates", "catalog_calls", "catalog_peak"):
+        return f"{int(v)}"
+    return f"{v:g}"
 
 
-def _ms(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):.1f} ms"
-
-
-def _detail(run: dict[str, Any]) -> str:
-    if run.get("error"):
-        return str(run["error"])
-    if "tolerance_reason" in run:
-        return str(run["tolerance_reason"])
-    output = run.get("output")
-    if isinstance(output, dict) and "status" in output:
-        return f"status {output['status']}"
-    text = "" if output is None else str(output)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _activity_rows(runs: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
-    for run in runs:
-        met = run.get("tolerance_met")
-        rows.append(
-            (
-                _fmt_s(run.get("t_start")),
-                str(run.get("name", "")),
-                str(run.get("type", "")),
-                str(run.get("description") or run.get("provider", "")),
-                _fmt_s(run.get("duration")),
-                str(run.get("status", "")) + ("" if met is None else (" ✓" if met else " ✗")),
-                _detail(run),
-            )
-        )
-    return rows
-
-
-_ACTIVITY_HEADERS = ("t (s)", "activity", "type", "what", "duration (s)", "status", "detail")
-
-
-def report_sections(journal: dict[str, Any], *, with_figure: bool) -> list[Section]:
-    status = str(journal.get("status", "unknown"))
-    summary = Section("Summary", headers=("", ""))
-    summary.rows = [
-        ("Status", f"{status} — {_STATUS_TEXT.get(status, status)}"),
-        ("Started", str(journal.get("start", ""))),
-        ("Ended", str(journal.get("end", ""))),
-        ("Duration", f"{float(journal.get('duration') or 0):.1f} s"),
-        ("Experiment file", str(journal.get("source", ""))),
+def table_rows(result: ScenarioResult) -> list[tuple[str, str, str]]:
+    rows = list(ROWS)
+    for metric in result.deciding:
+        if metric not in rows:
+            rows.append(metric)
+    naive, ours = result.runs["naive"], result.runs["seawall"]
+    return [
+        (METRICS[m][0] + (" *" if m in result.deciding else ""), _cell(naive, m), _cell(ours, m))
+        for m in rows
     ]
-    if journal.get("error"):
-        summary.rows.append(("Why", str(journal["error"])))
-    sections = [summary]
-    if with_figure:  # the picture first: it is what a reader looks for
-        sections.append(
-            Section(
-                "Over time",
-                ["Latency percentiles, throughput and errors per second; fault windows shaded."],
-                figure=True,
-            )
-        )
-    experiment = journal.get("experiment") or {}
-    hypothesis = experiment.get("steady-state-hypothesis") or {}
-    states = journal.get("steady_states") or {}
-    for key in ("before", "after"):
-        state = states.get(key)
-        title = f"Steady state {key} the method: {hypothesis.get('title', '')}"
-        if state is None:
-            sections.append(Section(title, ["Not checked."]))
-            continue
-        met = "met" if state.get("steady_state_met") else "NOT met"
-        section = Section(title, [f"The hypothesis was **{met}**."], _ACTIVITY_HEADERS)
-        section.rows = _activity_rows(state.get("probes", []))
-        sections.append(section)
-    method = Section(
-        "Method", headers=_ACTIVITY_HEADERS, rows=_activity_rows(journal.get("run", []))
-    )
-    sections.append(method)
-    rollbacks = journal.get("rollbacks", [])
-    sections.append(
-        Section(
-            "Rollbacks",
-            [] if rollbacks else ["No rollbacks were declared."],
-            _ACTIVITY_HEADERS,
-            _activity_rows(rollbacks),
-        )
-    )
-    windows = journal.get("fault_windows", [])
-    faults = Section("Fault windows", headers=("fault", "kind", "from (s)", "to (s)", "lasted (s)"))
-    for w in windows:
-        end = w.get("end")
-        lasted = "" if end is None else f"{float(end) - float(w.get('start', 0)):.3f}"
-        faults.rows.append(
-            (str(w.get("label")), str(w.get("kind")), _fmt_s(w.get("start")), _fmt_s(end), lasted)
-        )
-    if not windows:
-        faults.paragraphs.append("No fault was injected.")
-    sections.append(faults)
-    load = Section(
-        "Load",
-        headers=("load", "requests", "errors", "error rate", "ok/s", "p50", "p90", "p99", "max"),
-    )
-    for run in journal.get("load", []):
-        s = run.get("summary", {})
-        load.rows.append(
-            (
-                f"{run.get('name')} ({run.get('rate')} req/s for {run.get('duration')} s)",
-                str(s.get("requests", 0)),
-                str(s.get("errors", 0)),
-                f"{100 * float(s.get('error_rate', 0)):.2f} %",
-                f"{float(s.get('throughput_rps', 0)):.1f}",
-                *(_ms(s.get(k)) for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
-            )
-        )
-    if not load.rows:
-        load.paragraphs.append("No load was generated.")
-    sections.append(load)
-    timeline = Section("Timeline", headers=("t (s)", "at", "event"))
-    for event in journal.get("events", []):
-        timeline.rows.append((_fmt_s(event.get("t")), str(event.get("at")), str(event["message"])))
-    sections.append(timeline)
-    return sections
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _figure(result: ScenarioResult) -> bytes:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    ok_ax, p99_ax = fig.subplots(1, 2)
+    for gateway, run in result.runs.items():
+        seconds = [s + 0.5 for s, *_ in run.series]
+        success = [100.0 * ok / sent if sent else 100.0 for _, sent, ok, _ in run.series]
+        p99 = [p if p is not None else float("nan") for *_, p in run.series]
+        ok_ax.plot(seconds, success, color=COLOURS[gateway], marker="o", label=gateway)
+        p99_ax.plot(seconds, p99, color=COLOURS[gateway], marker="o", label=gateway)
+    panels = ((ok_ax, "success % per second"), (p99_ax, "p99 ms of answered requests"))
+    for ax, label in panels:
+        ax.axvspan(*result.window, color="#ff7f0e", alpha=0.2, label="fault")
+        ax.set_xlabel("seconds")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    ok_ax.set_ylim(-5, 105)
+    ok_ax.legend(fontsize=8, loc="lower left")
+    fig.suptitle(result.title, fontsize=11)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
-def to_markdown(journal: dict[str, Any], sections: list[Section], figure: str | None) -> str:
-    lines = [f"# Experiment report: {journal.get('title', '')}", ""]
-    if journal.get("description"):
-        lines += [str(journal["description"]), ""]
-    for section in sections:
-        lines += [f"## {section.title}", ""]
-        for paragraph in section.paragraphs:
-            lines += [paragraph, ""]
-        if section.figure and figure:
-            lines += [f"![latency, throughput and errors over time]({figure})", ""]
-        if section.rows:
-            lines.append("| " + " | ".join(section.headers) + " |")
-            lines.append("|" + "---|" * len(section.headers))
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
-            lines.append("")
-    return "\n".join(lines)
+def _markdown(
+    results: Sequence[ScenarioResult], checks: Sequence[Check], meta: dict[str, Any]
+) -> str:
+    out = [
+        "# seawall game day",
+        "",
+        f"seed {meta['seed']}, {meta['duration']:g} s per run, "
+        f"{meta['rate']:g} requests/s, {meta['budget_ms']} ms budget per request",
+        "",
+    ]
+    for r in results:
+        out += [f"## {r.title}", "", r.story, "", "| metric | naive | seawall |", "|---|---|---|"]
+        out += [f"| {m} | {a} | {b} |" for m, a, b in table_rows(r)]
+        out += [
+            "",
+            f"**Verdict: {'seawall wins' if r.won else 'NOT a seawall win'}** — {r.why}",
+            "",
+        ]
+    if checks:
+        out += [
+            "## Operator error: checks before deploy",
+            "",
+            "| check | naive errors / warnings | seawall errors / warnings | naive rules |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {c.name} | {c.naive_errors} / {c.naive_warnings} | "
+            f"{c.seawall_errors} / {c.seawall_warnings} | {', '.join(c.naive_rules)} |"
+            for c in checks
+        ]
+    return "\n".join(out) + "\n"
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
-color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ddd;
-padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse;font-size:.85em;width:100%}
-td,th{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
-.completed{color:#1a7f37}.deviated,.failed{color:#cf222e}.interrupted{color:#9a6700}
-"""
-
-
-def to_html(journal: dict[str, Any], sections: list[Section], png: bytes | None) -> str:
-    esc = html.escape
-    status = str(journal.get("status", ""))
+def _html(results: Sequence[ScenarioResult], checks: Sequence[Check], markdown: str) -> str:
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(str(journal.get('title', 'experiment')))} — seawall report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Experiment report: {esc(str(journal.get('title', '')))}</h1>",
-        f'<p class="{esc(status)}"><strong>{esc(status.upper())}</strong></p>',
+        "<!doctype html><html><head><meta charset='utf-8'><title>seawall game day</title>",
+        "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+        "padding:4px 10px;text-align:right}td:first-child,th:first-child{text-align:left}"
+        ".win{color:#2ca02c}.loss{color:#d62728}img{max-width:100%}</style></head><body>",
+        "<h1>seawall game day</h1>",
     ]
-    if journal.get("description"):
-        parts.append(f"<p>{esc(str(journal['description']))}</p>")
-    for section in sections:
-        parts.append(f"<h2>{esc(section.title)}</h2>")
-        for paragraph in section.paragraphs:
-            text = esc(paragraph).replace("**", "")
-            parts.append(f"<p>{text}</p>")
-        if section.figure and png:
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(
-                f'<img id="figure" alt="latency, throughput and errors over time" '
-                f'src="data:image/png;base64,{data}">'
-            )
-        if section.rows:
-            head = "".join(f"<th>{esc(h)}</th>" for h in section.headers)
-            thead = f"<thead><tr>{head}</tr></thead>" if any(section.headers) else ""
-            body = "".join(
-                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
-                for row in section.rows
-            )
-            parts.append(f"<table>{thead}<tbody>{body}</tbody></table>")
-    parts.append("<p><small>Written by seawall from the run's journal.</small></p>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    for r in results:
+        png = base64.b64encode(_figure(r)).decode("ascii")
+        rows = "".join(
+            f"<tr><td>{html.escape(m)}</td><td>{a}</td><td>{b}</td></tr>"
+            for m, a, b in table_rows(r)
+        )
+        verdict = "seawall wins" if r.won else "NOT a seawall win"
+        parts += [
+            f"<h2>{html.escape(r.title)}</h2><p>{html.escape(r.story)}</p>",
+            f"<img alt='{html.escape(r.name)}' src='data:image/png;base64,{png}'>",
+            f"<table><tr><th>metric (* decides)</th><th>naive</th><th>seawall</th></tr>{rows}"
+            "</table>",
+            f"<p class='{'win' if r.won else 'loss'}'><b>{verdict}</b> — {html.escape(r.why)}</p>",
+        ]
+    if checks:
+        rows = "".join(
+            f"<tr><td>{html.escape(c.name)}</td><td>{c.naive_errors} / {c.naive_warnings}</td>"
+            f"<td>{c.seawall_errors} / {c.seawall_warnings}</td>"
+            f"<td>{html.escape(', '.join(c.naive_rules))}</td></tr>"
+            for c in checks
+        )
+        parts += [
+            "<h2>Operator error: checks before deploy</h2><table><tr><th>check</th>"
+            "<th>naive errors / warnings</th><th>seawall errors / warnings</th>"
+            f"<th>naive rules</th></tr>{rows}</table>",
+        ]
+    parts.append(
+        f"<details><summary>Markdown</summary><pre>{html.escape(markdown)}</pre>"
+        "</details></body></html>"
+    )
+    return "\n".join(parts)
 
 
-def write_report(journal: dict[str, Any], directory: Path, *, figure: bool = True) -> list[Path]:
-    """Write ``report.md``, ``report.png`` and ``report.html`` into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    png = None
-    written = []
-    if figure:
-        from seawall.gameday._plots import render_figure
-
-        png = render_figure(journal)
-        (directory / "report.png").write_bytes(png)
-        written.append(directory / "report.png")
-    sections = report_sections(journal, with_figure=png is not None)
-    md = directory / "report.md"
-    md.write_text(to_markdown(journal, sections, "report.png" if png else None), encoding="utf-8")
-    page = directory / "report.html"
-    page.write_text(to_html(journal, sections, png), encoding="utf-8")
-    return [md, page, *written]
+def write_gameday_report(
+    path: Path,
+    results: Sequence[ScenarioResult],
+    checks: Sequence[Check],
+    meta: dict[str, Any],
+    split_brain: Any = None,
+) -> list[Path]:
+    """Write ``path`` (HTML) and, beside it, the Markdown and the JSON results."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    markdown = _markdown(results, checks, meta)
+    if split_brain is not None:
+        markdown += "\n## Split brain: two leaders after a partition\n\n" + split_brain.table()
+        markdown += "\n"
+    md_path, json_path = path.with_suffix(".md"), path.with_suffix(".json")
+    md_path.write_text(markdown)
+    json_path.write_text(
+        json.dumps(
+            {
+                "meta": meta,
+                "scenarios": [
+                    {
+                        "name": r.name,
+                        "title": r.title,
+                        "mode": r.mode,
+                        "won": r.won,
+                        "why": r.why,
+                        "window": r.window,
+                        "runs": {g: run.to_json() for g, run in r.runs.items()},
+                    }
+                    for r in results
+                ],
+                "operator_checks": [c.__dict__ for c in checks],
+                "split_brain": None
+                if split_brain is None
+                else [asdict(row) for row in split_brain.rows],
+            },
+            indent=2,
+        )
+    )
+    page = _html(results, checks, markdown)
+    if split_brain is not None:
+        table = html.escape(split_brain.table())
+        page = page.replace(
+            "<details>",
+            f"<h2>Split brain: two leaders after a partition</h2><pre>{table}</pre><details>",
+            1,
+        )
+    path.write_text(page)
+    return [path, md_path, json_path]

@@ -1,5 +1,7 @@
-"""The lint checks: each reads one object (and, for PDBs and HPAs, its neighbours) and
-yields findings. Check IDs and severities live in :mod:`seawall.kube._rules`.
+"""The lint checks: each reads one object (and, through the :class:`Context`, its
+neighbours) and yields findings. Check IDs and severities live in
+:mod:`seawall.kube._rules`; disruption, placement and Pod Security checks live in their
+own modules and run from :data:`CHECKS` too.
 
 Checks never trust field types (see :mod:`seawall.kube._objects`): the schema check
 reports a wrong type once, and every other check treats it as absent.
@@ -8,21 +10,22 @@ reports a wrong type once, and every other check treats it as absent.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
+from seawall.kube._context import Check, Context
+from seawall.kube._disruption import DISRUPTION_CHECKS
 from seawall.kube._objects import (
     LONG_RUNNING,
-    SERVED,
     KubeObject,
     as_int,
     as_list,
     as_map,
-    scaled,
     selects,
 )
+from seawall.kube._placement import PLACEMENT_CHECKS
 from seawall.kube._rules import Finding
+from seawall.kube._security import SECURITY_CHECKS
 from seawall.kube._shutdown import ShutdownBudget, app_budget, prestop_seconds
 
 __all__ = ["CHECKS", "Context"]
@@ -32,58 +35,10 @@ _HANDLERS = ("httpGet", "tcpSocket", "grpc", "exec")
 _DEFAULT_GRACE = 30
 
 
-@dataclass
-class Context:
-    """Everything linted together, indexed for the cross-object checks."""
-
-    objects: list[KubeObject]
-    pdbs: dict[str, list[KubeObject]] = field(default_factory=dict)
-    hpas: dict[tuple[str, str, str], KubeObject] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for obj in self.objects:
-            if obj.kind == "PodDisruptionBudget":
-                self.pdbs.setdefault(obj.namespace, []).append(obj)
-            elif obj.kind == "HorizontalPodAutoscaler":
-                target = as_map(obj.get("spec", "scaleTargetRef"))
-                kind, name = target.get("kind"), target.get("name")
-                if isinstance(kind, str) and isinstance(name, str):
-                    self.hpas[(obj.namespace, kind, name)] = obj
-
-    def hpa_for(self, workload: KubeObject) -> KubeObject | None:
-        return self.hpas.get((workload.namespace, workload.kind, workload.name))
-
-    def pdbs_for(self, workload: KubeObject) -> list[KubeObject]:
-        labels = workload.pod_labels
-        return [
-            p
-            for p in self.pdbs.get(workload.namespace, [])
-            if selects(p.get("spec", "selector"), labels)
-        ]
-
-    def workloads_for(self, pdb: KubeObject) -> list[KubeObject]:
-        selector = pdb.get("spec", "selector")
-        return [
-            o
-            for o in self.objects
-            if o.kind in SERVED and o.namespace == pdb.namespace and selects(selector, o.pod_labels)
-        ]
-
-    def min_replicas(self, workload: KubeObject) -> int:
-        """Fewest replicas the workload runs: HPA minReplicas if scaled, else replicas."""
-        hpa = self.hpa_for(workload)
-        if hpa is not None:
-            value = as_int(hpa.get("spec", "minReplicas"))
-            return 1 if value is None else value
-        value = as_int(workload.get("spec", "replicas"))
-        return 1 if value is None else value
-
-
-Check = Callable[[KubeObject, Context], Iterator[Finding]]
-
-
 # Probes -------------------------------------------------------------------------------
 def _probes_present(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
+    if obj.kind == "Pod":
+        yield from _bare_pod_readiness(obj, ctx)
     if obj.kind not in LONG_RUNNING:
         return
     for path, container in obj.serving_containers():
@@ -92,6 +47,22 @@ def _probes_present(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
             yield obj.finding("SW101", f"container {name!r} has no readinessProbe", path)
         if not isinstance(container.get("livenessProbe"), dict):
             yield obj.finding("SW102", f"container {name!r} has no livenessProbe", path)
+
+
+def _bare_pod_readiness(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
+    """A bare Pod behind a Service takes traffic from the moment it runs unless a
+    readinessProbe holds it back; a Pod nothing routes to needs none."""
+    services = ctx.services_for(obj)
+    if not services:
+        return
+    for path, container in obj.serving_containers():
+        if not isinstance(container.get("readinessProbe"), dict):
+            yield obj.finding(
+                "SW101",
+                f"container {container.get('name', '?')!r} has no readinessProbe, and "
+                f"Service/{services[0].name} routes to this Pod",
+                path,
+            )
 
 
 def _handler(probe: dict[str, Any], ports: dict[str, Any]) -> tuple[str, Any] | None:
@@ -144,107 +115,22 @@ def _resources(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
         name = container.get("name", "?")
         resources = as_map(container.get("resources"))
         requests = as_map(resources.get("requests"))
-        missing = [r for r in ("cpu", "memory") if r not in requests]
+        limits = as_map(resources.get("limits"))
+        # An unset request defaults to the limit: the API server copies it.
+        missing = [r for r in ("cpu", "memory") if r not in requests and r not in limits]
         if missing:
             yield obj.finding(
                 "SW104",
                 f"container {name!r} requests no {' or '.join(missing)}",
                 (*path, "resources"),
             )
-        if "memory" not in as_map(resources.get("limits")):
+        if "memory" not in limits:
             yield obj.finding(
                 "SW105", f"container {name!r} has no memory limit", (*path, "resources")
             )
 
 
-# Availability -------------------------------------------------------------------------
-def _replicas(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
-    if obj.kind not in SERVED or ctx.hpa_for(obj) is not None:
-        return  # an HPA owns the replica count; SW109 judges its minimum
-    replicas = obj.get("spec", "replicas")
-    count = 1 if replicas is None else as_int(replicas)
-    if count is not None and count < 2:
-        yield obj.finding(
-            "SW106",
-            f"{count} replica{'s' if count != 1 else ''}"
-            + (" (the default)" if replicas is None else ""),
-            ("spec", "replicas") if replicas is not None else ("spec",),
-        )
-
-
-def _pdb_present(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
-    if obj.kind in SERVED and not ctx.pdbs_for(obj):
-        yield obj.finding(
-            "SW107", f"no PodDisruptionBudget in namespace {obj.namespace!r} selects its pods"
-        )
-
-
-def _pdb_allowance(pdb: KubeObject, replicas: int) -> int | None:
-    """Voluntary evictions the PDB allows at full health with ``replicas`` pods."""
-    spec = as_map(pdb.get("spec"))
-    if "maxUnavailable" in spec:
-        return scaled(spec["maxUnavailable"], replicas)
-    if "minAvailable" in spec:
-        required = scaled(spec["minAvailable"], replicas)
-        return None if required is None else replicas - required
-    return None
-
-
-def _pdb_blocks(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
-    if obj.kind != "PodDisruptionBudget":
-        return
-    spec = as_map(obj.get("spec"))
-    key = "maxUnavailable" if "maxUnavailable" in spec else "minAvailable"
-    value = spec.get(key)
-    if key == "maxUnavailable" and _pdb_allowance(obj, 100) == 0:
-        yield obj.finding("SW108", f"maxUnavailable {value!r} allows no eviction", ("spec", key))
-        return
-    if key == "minAvailable" and isinstance(value, str) and _pdb_allowance(obj, 100) == 0:
-        yield obj.finding("SW108", f"minAvailable {value!r} allows no eviction", ("spec", key))
-        return
-    for workload in ctx.workloads_for(obj):
-        replicas = ctx.min_replicas(workload)
-        allowance = _pdb_allowance(obj, replicas)
-        if allowance is not None and allowance <= 0:
-            scaler = "HPA minReplicas" if ctx.hpa_for(workload) else "replicas"
-            yield obj.finding(
-                "SW108",
-                f"{key} {value!r} allows no eviction of {workload.kind}/{workload.name} "
-                f"at {scaler} {replicas}",
-                ("spec", key),
-            )
-
-
-def _hpa_minimum(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
-    if obj.kind != "HorizontalPodAutoscaler":
-        return
-    raw = obj.get("spec", "minReplicas")
-    minimum = 1 if raw is None else as_int(raw)
-    path = ("spec", "minReplicas") if raw is not None else ("spec",)
-    if minimum is None:
-        return
-    if minimum < 2:
-        yield obj.finding("SW109", f"minReplicas {minimum} is below 2", path)
-        return
-    target = as_map(obj.get("spec", "scaleTargetRef"))
-    for workload in ctx.objects:
-        if (workload.kind, workload.name, workload.namespace) != (
-            target.get("kind"),
-            target.get("name"),
-            obj.namespace,
-        ):
-            continue
-        for pdb in ctx.pdbs_for(workload):
-            required = scaled(pdb.get("spec", "minAvailable"), minimum)
-            if required is not None and minimum <= required:
-                yield obj.finding(
-                    "SW109",
-                    f"minReplicas {minimum} is not above minAvailable {required} of "
-                    f"PodDisruptionBudget/{pdb.name}: at the minimum no pod can be evicted",
-                    path,
-                )
-
-
+# Rollout ------------------------------------------------------------------------------
 def _is_zero(value: Any) -> bool:
     return value == 0 or (isinstance(value, str) and re.fullmatch(r"0+(\.0*)?%", value) is not None)
 
@@ -317,7 +203,7 @@ def _grace(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
             )
 
 
-# Images, placement, selectors ---------------------------------------------------------
+# Images, selectors ------------------------------------------------------------------
 def _image(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
     for path, container in obj.containers(init=True):
         image = container.get("image")
@@ -335,24 +221,6 @@ def _image(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
                 f"container {name!r} image {image!r} " + ("is :latest" if tag else "has no tag"),
                 (*path, "image"),
             )
-
-
-def _spread(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
-    if obj.kind not in SERVED:
-        return
-    spec = obj.pod_spec
-    anti = as_map(as_map(spec.get("affinity")).get("podAntiAffinity"))
-    has_anti = any(
-        as_list(anti.get(k))
-        for k in (
-            "requiredDuringSchedulingIgnoredDuringExecution",
-            "preferredDuringSchedulingIgnoredDuringExecution",
-        )
-    )
-    if not as_list(spec.get("topologySpreadConstraints")) and not has_anti:
-        yield obj.finding(
-            "SW114", "neither topologySpreadConstraints nor podAntiAffinity", obj.pod_spec_path
-        )
 
 
 def _selector(obj: KubeObject, ctx: Context) -> Iterator[Finding]:
@@ -375,14 +243,12 @@ CHECKS: tuple[Check, ...] = (
     _probes_present,
     _liveness_distinct,
     _resources,
-    _replicas,
-    _pdb_present,
-    _pdb_blocks,
-    _hpa_minimum,
+    *DISRUPTION_CHECKS,
     _strategy,
     _prestop,
     _grace,
     _image,
-    _spread,
     _selector,
+    *PLACEMENT_CHECKS,
+    *SECURITY_CHECKS,
 )

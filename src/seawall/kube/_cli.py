@@ -6,12 +6,14 @@ Exit codes: 0 clean, 1 findings at error severity, 2 unreadable input or bad usa
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import IO
 
 from seawall._errors import ConfigError
-from seawall._yaml import read_sources
+from seawall._formats._yaml import read_sources
 from seawall.kube._config import load_config
 from seawall.kube._generate import generate, to_yaml
 from seawall.kube._lint import lint_paths, lint_text
@@ -28,6 +30,24 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _stdin(paths: list[str]) -> IO[str] | None:
+    """Standard input decoded strictly as UTF-8, read only when ``-`` is given.
+
+    Read as bytes: the text layer may be set to replace or smuggle undecodable bytes
+    (the C locale does), and a manifest must never be linted as something it is not.
+    """
+    if "-" not in paths:
+        return None
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:  # already text (an embedding program replaced sys.stdin)
+        return sys.stdin
+    data = binary.read()
+    try:
+        return io.StringIO(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"<stdin>: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
 def _write(text: str, output: str | None) -> None:
     if output is None or output == "-":
         sys.stdout.write(text)
@@ -37,7 +57,7 @@ def _write(text: str, output: str | None) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     try:
-        [(source, text)] = read_sources([args.spec])
+        [(source, text)] = read_sources([args.spec], _stdin([args.spec]))
         spec = spec_from_text(text, source)
         if args.kubernetes_version:
             resolve_version(args.kubernetes_version)
@@ -71,7 +91,20 @@ def _generate(args: argparse.Namespace) -> int:
 def _lint(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config) if args.config else None
-        result = lint_paths(args.paths, config=config, kubernetes_version=args.kubernetes_version)
+        result = lint_paths(
+            args.paths,
+            config=config,
+            kubernetes_version=args.kubernetes_version,
+            stdin=_stdin(args.paths),
+        )
+        if result.objects == 0 and not args.allow_empty:
+            # An empty pipe is most often a renderer that failed upstream: a gate that
+            # passes it would pass a broken release.
+            return _fail(
+                f"{', '.join('<stdin>' if p == '-' else p for p in args.paths)}: "
+                "no Kubernetes objects to lint "
+                "(pass --allow-empty if that is expected)"
+            )
         text = render(
             args.format,
             result.findings,
@@ -115,4 +148,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"schema version to validate against (default {DEFAULT_VERSION})",
     )
     lint.add_argument("-o", "--output", help="write the report here instead of stdout")
+    lint.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when the input holds no objects (by default that is exit 2)",
+    )
     lint.set_defaults(func=_lint)

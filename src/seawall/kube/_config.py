@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import load_text
+from seawall._formats._yaml import load_text
 from seawall.kube._rules import Rule, Severity, rule
 
 __all__ = ["LintConfig", "load_config"]

@@ -12,6 +12,13 @@ Every number here has a reason:
   is then 0 - the preStop already did it;
 * terminationGracePeriodSeconds = drain + shutdown budget + 5 s margin, so SIGKILL never
   cuts in-flight work short;
+* Pod Security "restricted": not root, no privilege escalation, no capabilities, the
+  runtime's default seccomp filter, no service account token (a web service does not
+  call the Kubernetes API), and a read-only image with a writable ``emptyDir`` on /tmp,
+  where Python and most libraries put temporary files;
+* with ``app``, the container runs ``seawall serve MODULE:ATTR`` bound to 0.0.0.0 on the
+  declared port: the port the probes, the Service and the kubelet use. ``seawall serve``
+  defaults to 127.0.0.1:8000, which nothing outside the container reaches;
 * a PDB with maxUnavailable 1 (drains proceed, one pod at a time) that evicts unhealthy
   pods regardless (a crash-looping pod must not block a drain), an HPA with at least 2
   replicas, and spreading over zones and nodes.
@@ -85,9 +92,16 @@ def _deployment(spec: Spec, version: tuple[int, int]) -> dict[str, Any]:
             annotations[CALLS_ANNOTATION] = json.dumps(
                 spec.raw_calls, separators=(",", ":"), sort_keys=True
             )
-    container = {
-        "name": spec.name,
-        "image": spec.image,
+    container: dict[str, Any] = {"name": spec.name, "image": spec.image}
+    if spec.app is not None:
+        container["command"] = ["seawall", "serve"]
+        container["args"] = [spec.app, "--host", "0.0.0.0", "--port", str(spec.port)]
+    container |= {
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
         "env": [
             {"name": DRAIN_ENV, "value": "0"},
@@ -98,7 +112,12 @@ def _deployment(spec: Spec, version: tuple[int, int]) -> dict[str, Any]:
         "readinessProbe": _probe(spec.health["readiness"], 5, 2),
         "livenessProbe": _probe(spec.health["liveness"], 10, 6, timeout=2),
         "lifecycle": {"preStop": pre_stop},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    pod_security: dict[str, Any] = {"runAsNonRoot": True}
+    if spec.run_as_user is not None:
+        pod_security |= {"runAsUser": spec.run_as_user, "runAsGroup": spec.run_as_user}
+    pod_security["seccompProfile"] = {"type": "RuntimeDefault"}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -119,8 +138,11 @@ def _deployment(spec: Spec, version: tuple[int, int]) -> dict[str, Any]:
                     "terminationGracePeriodSeconds": spec.drain_seconds
                     + spec.shutdown_seconds
                     + GRACE_MARGIN,
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security,
                     "topologySpreadConstraints": spread,
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
         },

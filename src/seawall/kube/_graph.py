@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import Document, PathPart, load_text, read_sources
+from seawall._formats._yaml import Document, PathPart, load_text, read_sources
 from seawall.kube._objects import KubeObject, objects_of
 
 __all__ = [

@@ -9,15 +9,23 @@ Per-object suppression is an annotation on the object the finding is about::
 
 A suppression without a reason is not honoured (SW190 says so): an unexplained
 exception is how a fleet drifts back into the failures these checks exist for.
+
+Input that is a Helm chart's source rather than its output is refused with that reason:
+a template that fails to parse as YAML, or parses but still holds Helm's own expressions
+(``{{ .Values.x }}``, ``{{ include ... }}``), describes no object the cluster would see.
+Go templates that rendered manifests legitimately carry (an Alertmanager message's
+``{{ range .Alerts }}``) use none of Helm's names, so they are left alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import IO
 
-from seawall._yaml import field_path, load_text, read_sources
+from seawall._errors import ConfigError
+from seawall._formats._yaml import Document, field_path, load_text, read_sources
 from seawall.kube._checks import CHECKS, Context
 from seawall.kube._config import LintConfig
 from seawall.kube._objects import KubeObject, objects_of
@@ -28,6 +36,42 @@ __all__ = ["IGNORE", "IGNORE_REASON", "LintResult", "lint", "lint_paths", "lint_
 
 IGNORE = "seawall.dev/ignore"
 IGNORE_REASON = "seawall.dev/ignore-reason"
+_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
+_HELM = re.compile(
+    r"^(\.Values|\.Release|\.Chart|\.Capabilities|\.Files|\.Template|\$\.Values)\b"
+    r"|^(include|toYaml|tpl|required|default)\b"
+)
+
+
+def _template_line(text: str, helm_only: bool) -> tuple[int, str] | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _TEMPLATE.finditer(line):
+            if not helm_only or _HELM.search(match[1]):
+                return number, match[0]
+    return None
+
+
+def _documents(text: str, source: str) -> list[Document]:
+    """The YAML documents of one source; an unrendered Helm template is unreadable input."""
+    try:
+        documents = load_text(text, source)
+    except ConfigError as exc:
+        found = _template_line(text, helm_only=False)
+        if found is None:
+            raise
+        raise ConfigError(
+            f"{source}:{found[0]}: unrendered template {found[1]!r}: lint the output of "
+            "`helm template` (or your renderer), not the chart's source"
+        ) from exc
+    found = _template_line(text, helm_only=True)
+    if found is not None:
+        raise ConfigError(
+            f"{source}:{found[0]}: unrendered Helm template {found[1]!r}: lint the output "
+            "of `helm template`, not the chart's source"
+        )
+    return documents
 
 
 @dataclass(frozen=True)
@@ -81,7 +125,7 @@ def lint(
     """Lint objects read together (cross-object checks see all of them)."""
     config = config or LintConfig()
     version = resolve_version(kubernetes_version)
-    ctx = Context(list(objects))
+    ctx = Context(list(objects), version)
     findings: list[Finding] = []
     for obj in objects:
         ignored, problems = _suppressions(obj)
@@ -107,7 +151,7 @@ def lint_text(
     kubernetes_version: str = DEFAULT_VERSION,
 ) -> LintResult:
     """Lint one multi-document YAML text; unreadable input raises ConfigError."""
-    objects = [o for doc in load_text(text, source) for o in objects_of(doc)]
+    objects = [o for doc in _documents(text, source) for o in objects_of(doc)]
     return lint(objects, config=config, kubernetes_version=kubernetes_version)
 
 
@@ -123,7 +167,7 @@ def lint_paths(
     objects = [
         o
         for source, text in read_sources(paths, stdin)
-        for doc in load_text(text, source)
+        for doc in _documents(text, source)
         for o in objects_of(doc)
     ]
     return lint(objects, config=config, kubernetes_version=kubernetes_version)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import Document, PathPart, field_path
+from seawall._formats._yaml import Document, PathPart, field_path
 from seawall.kube._rules import RULES, Finding
 
 __all__ = [

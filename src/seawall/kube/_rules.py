@@ -1,7 +1,8 @@
 """Check IDs, severities and findings, shared by ``kube lint`` and ``budget check``.
 
 IDs are stable: tools, suppressions and SARIF baselines refer to them, so a check may be
-reworded or refined but never renumbered. ``error`` means the setting drops requests or
+reworded or refined but never renumbered, and new rules go at the end of their tuple so
+each rule keeps its SARIF ``ruleIndex``. ``error`` means the setting drops requests or
 blocks operations during routine events (deploys, node drains, a slow dependency);
 ``warning`` weakens resilience against rarer ones; ``info`` is advice.
 """
@@ -132,6 +133,65 @@ LINT_RULES: tuple[Rule, ...] = (
         "ignore-without-reason",
         Severity.WARNING,
         "a seawall.dev/ignore annotation has no seawall.dev/ignore-reason; it is not honoured",
+    ),
+    Rule(
+        "SW116",
+        "replicas-with-hpa",
+        Severity.ERROR,
+        "a workload an HPA scales also sets spec.replicas: every apply resets the count the "
+        "HPA chose, dropping capacity under load",
+    ),
+    Rule(
+        "SW117",
+        "spread-selects-other-pods",
+        Severity.WARNING,
+        "a topology spread constraint or pod anti-affinity term does not select the "
+        "workload's own pods (or namespace): it spreads nothing",
+    ),
+    Rule(
+        "SW118",
+        "pdb-unhealthy-eviction-policy",
+        Severity.WARNING,
+        "the PodDisruptionBudget sets no unhealthyPodEvictionPolicy: crash-looping pods count "
+        "against it and can block node drains",
+    ),
+    Rule(
+        "SW119",
+        "run-as-root",
+        Severity.WARNING,
+        "a container may run as root: runAsNonRoot is not true (Pod Security restricted)",
+    ),
+    Rule(
+        "SW120",
+        "privilege-escalation-allowed",
+        Severity.WARNING,
+        "a container does not set allowPrivilegeEscalation: false (Pod Security restricted)",
+    ),
+    Rule(
+        "SW121",
+        "capabilities-not-dropped",
+        Severity.WARNING,
+        "a container does not drop ALL capabilities (Pod Security restricted)",
+    ),
+    Rule(
+        "SW122",
+        "seccomp-profile-missing",
+        Severity.WARNING,
+        "a container runs without the RuntimeDefault (or a Localhost) seccomp profile "
+        "(Pod Security restricted)",
+    ),
+    Rule(
+        "SW123",
+        "service-account-token-mounted",
+        Severity.WARNING,
+        "the pod mounts a service account token it may not need: "
+        "automountServiceAccountToken is not false",
+    ),
+    Rule(
+        "SW124",
+        "root-filesystem-writable",
+        Severity.WARNING,
+        "a container's root filesystem is writable: readOnlyRootFilesystem is not true",
     ),
 )
 

@@ -6,6 +6,8 @@
     image: ghcr.io/shop/checkout:1.4.2  # required; a tag other than latest, or a digest
     namespace: shop                     # optional
     port: 8080
+    app: shop.main:app                  # optional: run `seawall serve shop.main:app` on port
+    run_as_user: 10001                  # optional: the non-root uid, when the image has none
     replicas: 3                         # the HPA's minimum; at least 2
     max_replicas: 9                     # default 3 x replicas
     resources:                          # default: 100m / 128Mi, memory limit = request
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall._yaml import Document, load_text
+from seawall._formats._yaml import Document, load_text
 from seawall.kube._graph import Call, Reader, parse_calls
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
 
@@ -37,7 +39,9 @@ _PATH = re.compile(r"^/[!-~]*$")
 _KEYS = {
     "name", "image", "namespace", "port", "replicas", "max_replicas", "resources", "health",
     "drain_seconds", "shutdown_seconds", "kubernetes_version", "budget_seconds", "calls",
+    "app", "run_as_user",
 }  # fmt: skip
+_APP = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
 _DEFAULT_HEALTH = {"startup": "/startupz", "readiness": "/readyz", "liveness": "/livez"}
 
@@ -48,6 +52,8 @@ class Spec:
     image: str
     namespace: str | None = None
     port: int = 8080
+    app: str | None = None
+    run_as_user: int | None = None
     replicas: int = 3
     max_replicas: int = 9
     resources: dict[str, dict[str, str]] = field(default_factory=lambda: dict(_DEFAULT_RESOURCES))
@@ -116,7 +122,7 @@ def parse_spec(doc: Document) -> Spec:
     if unknown:
         raise reader.fail((unknown[0],), f"unknown key; expected one of {sorted(_KEYS)}")
     strings: dict[str, str] = {}
-    for key in ("name", "image", "namespace", "kubernetes_version"):
+    for key in ("name", "image", "namespace", "kubernetes_version", "app"):
         value = data.get(key)
         if value is None and key in ("name", "image"):
             raise reader.fail((key,), "is required")
@@ -133,6 +139,14 @@ def parse_spec(doc: Document) -> Spec:
     tag = image.rsplit("/", 1)[-1].partition(":")[2]
     if "@" not in image and tag in ("", "latest"):
         raise reader.fail(("image",), f"{image!r} needs a version tag or a digest, not latest")
+    app = strings.get("app")
+    if app is not None and not _APP.match(app):
+        raise reader.fail(("app",), f"{app!r} is not MODULE:ATTRIBUTE (e.g. shop.main:app)")
+    run_as_user = data.get("run_as_user")
+    if run_as_user is not None:
+        run_as_user = reader.integer(run_as_user, ("run_as_user",), 1)
+        if run_as_user > 2**31 - 1:
+            raise reader.fail(("run_as_user",), f"{run_as_user} is not a Linux uid")
     version = strings.get("kubernetes_version", DEFAULT_VERSION)
     try:
         resolve_version(version)
@@ -147,6 +161,8 @@ def parse_spec(doc: Document) -> Spec:
         image=image,
         namespace=strings.get("namespace"),
         port=_port(reader, data),
+        app=app,
+        run_as_user=run_as_user,
         replicas=replicas,
         max_replicas=_int(reader, data, "max_replicas", 3 * replicas, replicas),
         resources=_resources(reader, data.get("resources")),

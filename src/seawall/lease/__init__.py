@@ -40,7 +40,6 @@ from seawall.lease._etcd import AsyncEtcdLease, EtcdLease
 from seawall.lease._fencing import FencedRecord, FencedStore, SQLiteFencedStore
 from seawall.lease._memory import AsyncMemoryLease, MemoryLease, MemoryLeaseStore
 from seawall.lease._redis import AsyncRedisLease, RedisLease
-from seawall.lease._scenario import SplitBrainResult, SplitBrainRow, run_split_brain
 
 __all__ = [
     "AsyncEtcdLease",
@@ -67,11 +66,8 @@ __all__ = [
     "Observation",
     "RedisLease",
     "SQLiteFencedStore",
-    "SplitBrainResult",
-    "SplitBrainRow",
     "StaleToken",
     "Step",
     "StopReason",
     "default_identity",
-    "run_split_brain",
 ]

@@ -19,6 +19,7 @@ def test_the_stores_are_exported() -> None:
 
 def test_the_middleware_is_exported_from_seawall_http() -> None:
     assert {"IdempotencyEvent", "IdempotencyMiddleware"} <= set(seawall.http.__all__)
+    assert {"DEFAULT_SESSION_COOKIES", "session_principal"} <= set(seawall.http.__all__)
     assert seawall.http.IdempotencyMiddleware.__module__ == "seawall.http._idempotency"
 
 
