@@ -214,7 +214,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                     if not queue:
                                         try:
                                             tokens.pop()
-                                            bulkhead._admitted += 1
+                                            bulkhead.admitted += 1
                                         except IndexError:
                                             queue = True
                                     if queue and TOTAL and ATTEMPT:
@@ -298,6 +298,11 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                 else:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
+                            if RETRY:
+                                if op.attempt == 1:
+                                    retry.calls_success_first_try += 1
+                                else:
+                                    retry.calls_success_after_retry += 1
                             break
                         except Exception as exc:
                             if not RETRY:
@@ -430,7 +435,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                     if not queue:
                                         try:
                                             tokens.pop()
-                                            bulkhead._admitted += 1
+                                            bulkhead.admitted += 1
                                         except IndexError:
                                             queue = True
                                     if queue and TOTAL and ATTEMPT:
@@ -533,6 +538,11 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                 else:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
+                            if RETRY:
+                                if op.attempt == 1:
+                                    retry.calls_success_first_try += 1
+                                else:
+                                    retry.calls_success_after_retry += 1
                             break
                         except Exception as exc:
                             if not RETRY:

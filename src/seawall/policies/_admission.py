@@ -68,6 +68,8 @@ class AdmissionState:
         self.nonempty_since: list[float | None] = [None] * len(PRIORITIES)
         self.admitted = [0] * len(PRIORITIES)
         self.shed = [0] * len(PRIORITIES)
+        # Of the admitted, those that waited in the queue first (counted in both).
+        self.admitted_after_queue = [0] * len(PRIORITIES)
         self.smoothed_rtt: float | None = None
 
     # -- decisions -------------------------------------------------------------------
@@ -204,6 +206,7 @@ class AdmissionState:
                 waiter.state = GRANTED
                 self.inflight += 1
                 self.admitted[rank] += 1
+                self.admitted_after_queue[rank] += 1
             woken.append(waiter)
             if not queue:
                 self.nonempty_since[rank] = None

@@ -104,6 +104,7 @@ class CircuitBreaker(Policy):
         "_lock",
         "_now",
         "_open_until",
+        "_other_successes",
         "_probe_done",
         "_probe_failed",
         "_probe_slow",
@@ -111,6 +112,11 @@ class CircuitBreaker(Policy):
         "_record",
         "_state",
         "_window",
+        "_window_failures",
+        "calls_failure",
+        "calls_ignored",
+        "calls_rejected",
+        "calls_slow",
         "cooldown",
         "failure_rate",
         "half_open_calls",
@@ -118,6 +124,7 @@ class CircuitBreaker(Policy):
         "name",
         "slow_call_duration",
         "slow_call_rate",
+        "transitions",
         "window",
         "window_type",
     )
@@ -184,6 +191,15 @@ class CircuitBreaker(Policy):
         self._probe_failed = 0
         self._probe_slow = 0
         self._events: list[Event] = []  # recorded decisions, emitted by the driver
+        # Counters, as plain fields read without the lock. A fast success in the closed
+        # state is counted by the window alone (see calls_success).
+        self.calls_failure = 0
+        self.calls_ignored = 0  # ended with no verdict: ignored, rejected below, cancelled
+        self.calls_rejected = 0
+        self.calls_slow = 0
+        self.transitions: dict[tuple[str, str], int] = {}
+        self._window_failures = 0
+        self._other_successes = 0
 
     # -- the state machine -------------------------------------------------------------
 
@@ -226,6 +242,7 @@ class CircuitBreaker(Policy):
                 calls=calls,
             )
         )
+        self.transitions[old, new] = self.transitions.get((old, new), 0) + 1
         self._state = new
         self._gen += 1
         self._probes = self._probe_done = self._probe_failed = self._probe_slow = 0
@@ -251,6 +268,7 @@ class CircuitBreaker(Policy):
                 return self._gen
             if state in (CLOSED, METRICS_ONLY, DISABLED):
                 return self._gen
+            self.calls_rejected += 1
             if state == OPEN:
                 retry_after: float | None = self._open_until - now
             elif state == HALF_OPEN:
@@ -276,10 +294,15 @@ class CircuitBreaker(Policy):
         limit = self.slow_call_duration
         slow = limit is not None and now - start >= limit
         with self._lock:
+            self.calls_failure += failed
+            self.calls_slow += slow
             if gen != self._gen:
-                return  # the call was admitted in an earlier state; its outcome is stale
+                # The call was admitted in an earlier state; its outcome is stale.
+                self._other_successes += record and not failed
+                return
             state = self._state
             if state == HALF_OPEN:
+                self._other_successes += not failed
                 self._probe_done += 1
                 self._probe_failed += failed
                 self._probe_slow += slow
@@ -293,8 +316,11 @@ class CircuitBreaker(Policy):
                 w = self._window
                 if record:
                     w.add(now, failed, slow)
+                    self._window_failures += failed
                 if state == CLOSED and (w.failures or w.slow) and self._tripped(w):
                     self._move(OPEN, now)
+            else:  # disabled: let through, recorded nowhere else
+                self._other_successes += record and not failed
 
     def succeeded(self, gen: int, start: float, *, record: bool = True) -> None:
         """Report a call that returned (``record=False``: counted already, re-check only)."""
@@ -307,12 +333,18 @@ class CircuitBreaker(Policy):
         a probe permit it held is given back for another call.
         """
         if not isinstance(exc, Exception) or isinstance(exc, Rejected) or self._ignore(exc):
+            self.calls_ignored += 1
             if self._state == HALF_OPEN:
                 with self._lock:
                     if gen == self._gen and self._state == HALF_OPEN:
                         self._probes -= 1
         else:
             self._outcome(gen, start, self._record(exc))
+
+    @property
+    def calls_success(self) -> int:
+        """Calls that returned: the window's record, plus probes and calls not recorded."""
+        return self._window.recorded - self._window_failures + self._other_successes
 
     def _tripped(self, w: Window) -> bool:
         """Whether the closed-state window crossed a threshold (lock held)."""

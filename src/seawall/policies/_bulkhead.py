@@ -76,16 +76,17 @@ class Bulkhead(Policy):
     """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting."""
 
     __slots__ = (
-        "_admitted",
         "_clock",
         "_lock",
-        "_rejected",
         "_tokens",
         "_waiters",
+        "admitted",
         "max_concurrent",
         "max_queue",
         "max_wait",
         "name",
+        "rejected_full",
+        "rejected_timeout",
     )
 
     def __init__(
@@ -109,8 +110,10 @@ class Bulkhead(Policy):
         self._lock = threading.Lock()
         self._tokens: deque[None] = deque([None] * max_concurrent)  # the free slots
         self._waiters: deque[_Waiter] = deque()
-        self._admitted = 0
-        self._rejected = 0
+        # Counters, as plain fields read without the lock.
+        self.admitted = 0
+        self.rejected_full = 0  # no free slot and no queue room
+        self.rejected_timeout = 0  # the wait in the queue ran out
 
     # -- bookkeeping (lock held only inside these) ------------------------------------
 
@@ -120,10 +123,10 @@ class Bulkhead(Policy):
         with self._lock:
             if not self._waiters and tokens:
                 tokens.pop()
-                self._admitted += 1
+                self.admitted += 1
                 return True
             if waiter is None or len(self._waiters) >= self.max_queue:
-                self._rejected += 1
+                self.rejected_full += 1
                 return False
             queued = waiter()
             self._waiters.append(queued)
@@ -149,7 +152,7 @@ class Bulkhead(Policy):
             tokens.pop()
             waiter = self._waiters.popleft()
             waiter.granted = True
-            self._admitted += 1
+            self.admitted += 1
             waiter.wake()
 
     def _abandon(self, waiter: _Waiter) -> bool:
@@ -159,7 +162,7 @@ class Bulkhead(Policy):
                 return True
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
-            self._rejected += 1
+            self.rejected_timeout += 1
             return False
 
     @staticmethod
@@ -231,8 +234,8 @@ class Bulkhead(Policy):
                 self.max_queue,
                 self.max_concurrent - len(self._tokens),
                 len(self._waiters),
-                self._admitted,
-                self._rejected,
+                self.admitted,
+                self.rejected_full + self.rejected_timeout,
             )
 
     def __repr__(self) -> str:

@@ -386,6 +386,11 @@ class Cache(Policy):
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
         return await self.aget_or_load(self._key(*args, **kwargs), lambda: fn(*args, **kwargs))
 
+    @property
+    def coalesced(self) -> int:
+        """Loads that waited for another caller's load of the same key."""
+        return self._flight.coalesced
+
     def statistics(self) -> CacheStats:
         """A frozen snapshot of the counters."""
         with self._lock:

@@ -26,7 +26,7 @@ _MISSING: Any = object()
 class Fallback(Policy):
     """Return ``value`` (or ``factory(exc)``) when the call fails with an error ``on`` matches."""
 
-    __slots__ = ("_clock", "_factory", "_on", "name", "value")
+    __slots__ = ("_clock", "_factory", "_on", "fallbacks", "name", "value")
 
     def __init__(
         self,
@@ -44,8 +44,10 @@ class Fallback(Policy):
         self._on = error_filter(on)
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
+        self.fallbacks = 0  # failures answered with the fallback (read without a lock)
 
     def _use(self, exc: BaseException) -> Any:
+        self.fallbacks += 1
         emit(FallbackUsed(policy="fallback", name=self.name, at=self._clock.now(), error=exc))
         if self._factory is not None:
             return self._factory(exc)

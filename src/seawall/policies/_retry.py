@@ -110,10 +110,18 @@ class Retry(Policy):
         "_on",
         "_rng",
         "attempts",
+        "attempts_retry",
         "backoff",
         "budget",
+        "calls_budget_refused",
+        "calls_deadline_refused",
+        "calls_failed_after_retry",
+        "calls_not_retryable",
+        "calls_success_after_retry",
+        "calls_success_first_try",
         "name",
         "timeout",
+        "timeouts",
     )
 
     def __init__(
@@ -144,6 +152,16 @@ class Retry(Policy):
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
         self._events: list[Event] = []  # recorded decisions, emitted by the driver
+        # Counters, as plain fields read without a lock: calls by how they ended, and
+        # the attempts beyond each call's first.
+        self.calls_success_first_try = 0
+        self.calls_success_after_retry = 0
+        self.calls_failed_after_retry = 0
+        self.calls_not_retryable = 0
+        self.calls_budget_refused = 0
+        self.calls_deadline_refused = 0
+        self.attempts_retry = 0
+        self.timeouts = 0
 
     def _retryable(self, exc: BaseException, outer: Deadline | None) -> bool:
         if isinstance(exc, Rejected):
@@ -196,11 +214,20 @@ class Retry(Policy):
                         error=exc,
                     )
                 )
+                self.attempts_retry += 1
                 return delay
         self._refuse(exc, attempt, reason, why)
         return None
 
     def _refuse(self, exc: Exception, attempt: int, reason: RefusalReason, why: str) -> None:
+        if reason == "not_retryable":
+            self.calls_not_retryable += 1
+        elif reason == "attempts":
+            self.calls_failed_after_retry += 1
+        elif reason == "budget":
+            self.calls_budget_refused += 1
+        else:  # the deadline, or a retry-after beyond it
+            self.calls_deadline_refused += 1
         exc.add_note(f"seawall: {self.name}: not retried after attempt {attempt}: {why}")
         self._events.append(
             RetryRefused(
@@ -213,6 +240,18 @@ class Retry(Policy):
             )
         )
         return None
+
+    @property
+    def attempts_original(self) -> int:
+        """First attempts of calls that ended: every call counted by outcome."""
+        return (
+            self.calls_success_first_try
+            + self.calls_success_after_retry
+            + self.calls_failed_after_retry
+            + self.calls_not_retryable
+            + self.calls_budget_refused
+            + self.calls_deadline_refused
+        )
 
     def _started(self, attempt: int) -> None:
         now = self._clock.now()
@@ -228,6 +267,7 @@ class Retry(Policy):
         return self.timeout
 
     def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        self.timeouts += 1
         return expired(scope, self.name, "retry", cause)
 
     def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:

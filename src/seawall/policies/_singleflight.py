@@ -75,7 +75,7 @@ class SingleFlight(Policy):
     policy (``call``, ``acall``, decorator, Pipeline) the key is ``key(*args, **kwargs)``.
     """
 
-    __slots__ = ("_aflights", "_clock", "_flights", "_key", "_lock", "name")
+    __slots__ = ("_aflights", "_clock", "_flights", "_key", "_lock", "coalesced", "name")
 
     def __init__(
         self,
@@ -88,6 +88,7 @@ class SingleFlight(Policy):
         self._key: KeyFunction = key or default_key
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
+        self.coalesced = 0  # calls that shared another call's execution (a plain counter)
         self._flights: dict[Hashable, _Flight[Any]] = {}
         self._aflights: dict[tuple[asyncio.AbstractEventLoop, Hashable], _AsyncFlight] = {}
 
@@ -119,6 +120,7 @@ class SingleFlight(Policy):
                 leader = True
             else:
                 flight.followers += 1
+                self.coalesced += 1
                 leader = False
         if leader:
             return cast(T, self._lead(key, flight, fn, args, kwargs))
@@ -158,10 +160,12 @@ class SingleFlight(Policy):
         while True:
             with self._lock:
                 flight = self._aflights.get(slot)
+            led = flight is None
             if flight is None:
                 flight = self._start(slot, fn, args, kwargs)
             if not flight.abandoned:
                 flight.waiters += 1
+                self.coalesced += not led
                 break
             # The last caller left and the old execution is unwinding; never overlap it.
             await asyncio.wait((flight.task,))

@@ -64,7 +64,7 @@ def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> B
 class Timeout(Policy):
     """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
 
-    __slots__ = ("_clock", "name", "seconds")
+    __slots__ = ("_clock", "name", "seconds", "timeouts")
 
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
@@ -72,6 +72,7 @@ class Timeout(Policy):
         self.seconds = seconds_of(seconds, "Timeout")
         self.name = name
         self._clock = clock or SYSTEM_CLOCK
+        self.timeouts = 0  # calls that ran out of time (a counter, read without a lock)
 
     # -- what the driver asks of a timeout --------------------------------------------
 
@@ -79,6 +80,7 @@ class Timeout(Policy):
         return ("attempt",)
 
     def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        self.timeouts += 1
         return expired(scope, self.name, "timeout", cause)
 
     def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:

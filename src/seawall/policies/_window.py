@@ -32,6 +32,11 @@ class Window:
     def calls(self) -> int:
         raise NotImplementedError
 
+    @property
+    def recorded(self) -> int:
+        """Every call ever recorded, including those that slid out or were reset."""
+        raise NotImplementedError
+
     def add(self, now: float, failed: bool, slow: bool) -> None:
         raise NotImplementedError
 
@@ -48,11 +53,12 @@ class Window:
 class TimeWindow(Window):
     """Outcomes of the last ``seconds``, in buckets of ``bucket`` seconds."""
 
-    __slots__ = ("_bucket", "_calls", "_end", "_failures", "_head", "_j", "_slow")
+    __slots__ = ("_bucket", "_calls", "_end", "_failures", "_head", "_j", "_retired", "_slow")
 
     def __init__(self, seconds: float, now: float, bucket: float = 1.0) -> None:
         super().__init__()
         self._bucket = bucket
+        self._retired = 0  # calls of buckets that slid out or were reset
         n = max(1, math.ceil(seconds / bucket))
         self._calls = [0] * n
         self._failures = [0] * n
@@ -72,6 +78,7 @@ class TimeWindow(Window):
         else:
             for i in range(head + 1, index + 1):
                 j = i % n
+                self._retired += self._calls[j]
                 self.failures -= self._failures[j]
                 self.slow -= self._slow[j]
                 self._calls[j] = self._failures[j] = self._slow[j] = 0
@@ -82,6 +89,10 @@ class TimeWindow(Window):
     @property
     def calls(self) -> int:
         return sum(self._calls)
+
+    @property
+    def recorded(self) -> int:
+        return self._retired + sum(self._calls)
 
     def success(self, now: float) -> None:
         """Record one fast, successful call (the breaker's hot path)."""
@@ -103,6 +114,7 @@ class TimeWindow(Window):
 
     def reset(self) -> None:
         n = len(self._calls)
+        self._retired += sum(self._calls)
         self._calls = [0] * n
         self._failures = [0] * n
         self._slow = [0] * n
@@ -112,11 +124,12 @@ class TimeWindow(Window):
 class CountWindow(Window):
     """Outcomes of the last ``size`` calls."""
 
-    __slots__ = ("_count", "_next", "_outcomes")
+    __slots__ = ("_count", "_next", "_outcomes", "_recorded")
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self._count = 0
+        self._recorded = 0
         # Each slot: 0 empty, else 1 + 2*failed + 4*slow.
         self._outcomes = [0] * size
         self._next = 0
@@ -130,6 +143,7 @@ class CountWindow(Window):
             self.slow -= (old >> 2) & 1
         self._outcomes[i] = 1 | (failed << 1) | (slow << 2)
         self._count += 1
+        self._recorded += 1
         self.failures += failed
         self.slow += slow
         self._next = (i + 1) % len(self._outcomes)
@@ -142,3 +156,7 @@ class CountWindow(Window):
     @property
     def calls(self) -> int:
         return self._count
+
+    @property
+    def recorded(self) -> int:
+        return self._recorded
