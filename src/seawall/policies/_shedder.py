@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -71,6 +71,8 @@ class ShedderStats:
     admitted: Mapping[str, int]
     shed: Mapping[str, int]
     smoothed_rtt: float | None
+    # Of ``admitted``, the calls that waited in the queue first.
+    admitted_after_queue: Mapping[str, int] = field(default_factory=dict)
 
 
 def _wake(waiters: list[Waiter]) -> None:
@@ -201,6 +203,7 @@ class LoadShedder(Policy):
                 admitted=dict(zip(PRIORITIES, state.admitted, strict=True)),
                 shed=dict(zip(PRIORITIES, state.shed, strict=True)),
                 smoothed_rtt=state.smoothed_rtt,
+                admitted_after_queue=dict(zip(PRIORITIES, state.admitted_after_queue, strict=True)),
             )
 
     @property

@@ -104,7 +104,21 @@ def test_bulkhead_timeout_fallback_and_single_flight_counters() -> None:
     assert flight.coalesced == 0
 
 
-def test_the_shedder_counts_calls_admitted_after_queueing() -> None:
+def test_the_shedder_reports_calls_admitted_after_queueing() -> None:
+    clock = FakeClock()
+    shedder = seawall.LoadShedder("api", limit=1, max_queue=1, clock=clock)
+    first = shedder.admit("high")
+    first.enter()
+    second = shedder.admit("high")
+    assert not second.try_enter()
+    assert shedder.statistics().admitted_after_queue["high"] == 0
+    first.leave()
+    assert second.try_enter()
+    second.leave()
+    assert shedder.statistics().admitted == {"critical": 0, "high": 2, "normal": 0, "low": 0}
+
+
+def test_the_admission_state_counts_calls_admitted_after_queueing() -> None:
     from seawall.policies._admission import AdmissionState, Waiter
     from seawall.policies._limits import FixedLimit
 
