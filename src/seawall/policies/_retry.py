@@ -42,7 +42,7 @@ from seawall._events import (
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Policy
 from seawall.policies._budget import RetryBudget
-from seawall.policies._timeout import expired, own_timeout
+from seawall.policies._timeout import Scoped
 
 __all__ = ["ErrorFilter", "Retry", "error_filter", "transient"]
 
@@ -96,7 +96,7 @@ def error_filter(on: ErrorFilter) -> Callable[[BaseException], bool]:
     raise ConfigError(f"on= takes an exception class, a tuple of them or a predicate: {on!r}")
 
 
-class Retry(Policy):
+class Retry(Policy, Scoped):
     """Retry transient failures, at most ``attempts`` attempts in all.
 
     ``timeout`` bounds the whole operation — every attempt and every backoff sleep — as
@@ -123,6 +123,7 @@ class Retry(Policy):
         "timeout",
         "timeouts",
     )
+    _kind = "retry"
 
     def __init__(
         self,
@@ -265,13 +266,6 @@ class Retry(Policy):
     @property
     def _total_seconds(self) -> float | None:
         return self.timeout
-
-    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
-        self.timeouts += 1
-        return expired(scope, self.name, "retry", cause)
-
-    def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
-        return own_timeout(exc, scope, self.name, "retry")
 
     def __repr__(self) -> str:
         return (

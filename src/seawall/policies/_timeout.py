@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from contextvars import Token
 from datetime import timedelta
+from typing import ClassVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
@@ -26,7 +27,7 @@ from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
 from seawall.policies._base import Policy
 
-__all__ = ["Timeout", "enter_scope", "expired", "own_timeout"]
+__all__ = ["Scoped", "Timeout", "enter_scope", "expired", "own_timeout"]
 
 
 def enter_scope(
@@ -61,10 +62,30 @@ def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> B
     return exc
 
 
-class Timeout(Policy):
+class Scoped:
+    """What the driver asks of a policy that holds a deadline scope: its errors, counted.
+
+    A :class:`Timeout`, and a :class:`~seawall.Retry` with a total ``timeout``.
+    """
+
+    __slots__ = ()
+    _kind: ClassVar[str]
+    name: str
+    timeouts: int
+
+    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        self.timeouts += 1  # type: ignore[misc]  # a slot of each subclass
+        return expired(scope, self.name, self._kind, cause)
+
+    def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
+        return own_timeout(exc, scope, self.name, self._kind)
+
+
+class Timeout(Policy, Scoped):
     """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
 
     __slots__ = ("_clock", "name", "seconds", "timeouts")
+    _kind = "timeout"
 
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
@@ -78,13 +99,6 @@ class Timeout(Policy):
 
     def _layout(self) -> tuple[str, ...]:
         return ("attempt",)
-
-    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
-        self.timeouts += 1
-        return expired(scope, self.name, "timeout", cause)
-
-    def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
-        return own_timeout(exc, scope, self.name, "timeout")
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds!r}, name={self.name!r})"
