@@ -1,6 +1,6 @@
 """Composition: pipelines of policies, and the ``standard()`` preset.
 
-The standard order (DESIGN.md), outermost first, and why each layer sits where it does::
+The standard order (docs/design.md), outermost first, and why each layer sits where it does::
 
     Fallback          catches everything below, even an open breaker or a spent deadline
     Timeout(total)    one budget for the whole operation, retries and backoff included —
@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from seawall._clock import Clock
+from seawall._deadline import seconds_of
 from seawall._errors import ConfigError
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Policy
@@ -115,14 +116,14 @@ def standard(
     retry_on: ErrorFilter = transient,
     retry_budget: RetryBudget | Literal[False] | None = None,
     failure_rate: float = 0.5,
-    window: float = 30.0,
+    window: float | timedelta = 30.0,
     min_calls: int = 20,
-    cooldown: float = 30.0,
+    cooldown: float | timedelta = 30.0,
     half_open_calls: int = 3,
-    slow_call_duration: float | None = None,
+    slow_call_duration: float | timedelta | None = None,
     max_concurrent: int = 64,
     max_queue: int = 64,
-    max_wait: float | None = None,
+    max_wait: float | timedelta | None = None,
     fallback: Fallback | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
@@ -134,12 +135,35 @@ def standard(
     10 % plus 10/s, a breaker tripping at 50 % failures over 30 s once 20 calls were seen,
     open for 30 s, and a bulkhead of 64 concurrent calls with 64 queued. Any enclosing
     deadline shortens every timeout. Each argument overrides one default.
+
+    ``timeout`` is per attempt and cannot exceed ``total_timeout`` (a ``ConfigError``
+    says so); given only ``total_timeout``, the attempt timeout shrinks to fit it.
+    ``inf`` is no bound: ``total_timeout=inf`` leaves only the attempts and any enclosing
+    deadline to end the operation.
     """
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ConfigError(f"kind must be 'http' or 'rpc', got {kind!r}")
     defaults = _KINDS[kind]
-    attempt_seconds = defaults["timeout"] if timeout is None else timeout
-    total_seconds = defaults["total"] if total_timeout is None else total_timeout
+    total_seconds = (
+        defaults["total"]
+        if total_timeout is None
+        else seconds_of(total_timeout, "total_timeout", positive=True)
+    )
+    if timeout is None:
+        attempt_seconds = min(defaults["timeout"], total_seconds)
+    else:
+        attempt_seconds = seconds_of(timeout, "timeout", positive=True)
+        if attempt_seconds > total_seconds:
+            raise ConfigError(
+                f"timeout ({attempt_seconds:g} s per attempt) cannot exceed total_timeout "
+                f"({total_seconds:g} s for all attempts): raise total_timeout or lower timeout"
+            )
+    if not (retry_budget is None or retry_budget is False or isinstance(retry_budget, RetryBudget)):
+        raise ConfigError(
+            f"retry_budget must be a RetryBudget, False or None, got {retry_budget!r}"
+        )
+    if fallback is not None and not isinstance(fallback, Fallback):
+        raise ConfigError(f"fallback must be a seawall Fallback, got {fallback!r}")
     budget = None if retry_budget is False else retry_budget or RetryBudget(clock=clock)
     return StandardPipeline(
         fallback=fallback,

@@ -8,6 +8,8 @@ A probe's output is *within tolerance* when:
 * a list: with a ``status`` output, the status is one of the items; otherwise a pair of
   numbers ``[low, high]`` is an inclusive range, and any other list a set of allowed values;
 * ``{"type": "regex", "pattern": P, "target": K}``: ``re.search(P, output[K] or output)``;
+  an http or process output is searched in its ``status`` when no target is given, and a
+  mapping target (``headers``) as ``name: value`` lines;
 * ``{"type": "jsonpath", "path": P, "expect": V, "count": N, "target": K}``: the values the
   path matches (in a JSON text output, parsed first) equal ``[V]`` (or ``V`` when a list);
   without ``expect``, there is at least one match (exactly ``count`` when given);
@@ -21,7 +23,9 @@ answers a surprising output wrongly or crashes, seawall answers with the reason 
 (``docs/experiments.md`` lists each case): a float tolerance compares by value (chaoslib
 has no rule for floats and never matches), a two-item list of non-numbers is a set of
 allowed values as the specification says (chaoslib compares it as a range), and ``true``
-or ``false`` match booleans only (chaoslib accepts ``1`` for ``true``).
+or ``false`` match booleans only (chaoslib accepts ``1`` for ``true``), and a regex
+searches the targets the tolerance page documents (a status by default, ``headers``),
+which chaoslib cannot search.
 
 :func:`within_tolerance` never raises on a surprising output: it answers "not met" with a
 reason, so a probe that returns garbage fails the hypothesis instead of the runner.
@@ -130,6 +134,31 @@ def _targeted(tolerance: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def _regex_text(tolerance: dict[str, Any], value: Any) -> str | None:
+    """The text a regex tolerance searches, or ``None`` when the output has none.
+
+    An http or process output (a mapping with a ``status``) is searched in its status
+    unless a ``target`` says otherwise, as Chaos Toolkit documents; a status is searched
+    as its digits, and a mapping target such as ``headers`` as ``name: value`` lines, the
+    way the headers arrive on the wire.
+    """
+    target = tolerance.get("target")
+    if target is None and isinstance(value, dict) and "status" in value:
+        target = "status"
+    text = value.get(target, value) if target is not None and isinstance(value, dict) else value
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "replace")
+    if isinstance(text, str):
+        return text
+    if target is None:
+        return None
+    if _is_number(text):
+        return str(text)
+    if isinstance(text, dict) and text is not value:
+        return "\n".join(f"{name}: {field}" for name, field in text.items())
+    return None
+
+
 def _in_range(low: Any, high: Any, value: Any) -> tuple[bool, str]:
     if isinstance(value, str):
         try:
@@ -218,10 +247,10 @@ def within_tolerance(
         kind = tolerance.get("type")
         try:
             if kind == "regex":
-                target = _targeted(tolerance, value)
-                if not isinstance(target, str):
-                    return False, f"regex needs text, got {type(target).__name__}"
-                met = re.search(tolerance["pattern"], target) is not None
+                text = _regex_text(tolerance, value)
+                if text is None:
+                    return False, f"regex needs text, got {type(value).__name__}"
+                met = re.search(tolerance["pattern"], text) is not None
                 return met, f"/{tolerance['pattern']}/ {'matched' if met else 'did not match'}"
             if kind == "jsonpath":
                 return _jsonpath(tolerance, value)

@@ -30,9 +30,10 @@ from datetime import timedelta
 from typing import Final, Literal
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import seconds_of
 from seawall._errors import CircuitOpen, ConfigError, Rejected
 from seawall._events import BreakerStateChanged, CallRejected, Event, flush
+from seawall._validate import MAX_COUNT, callable_or_none, count, optional_seconds, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 from seawall.policies._window import CountWindow, TimeWindow, Window
 
@@ -63,6 +64,7 @@ _STATES = (CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED, METRICS_ONLY)
 LEGAL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     _AUTOMATIC | {(a, b) for a in _STATES for b in _MANUAL_TARGETS if a != b}
 )
+MAX_TIME_WINDOW = 86_400.0  # seconds; the time window allocates a bucket per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,8 @@ class CircuitBreaker(Policy):
     ``window`` is seconds for ``window_type="time"`` (1 s buckets) or a number of calls for
     ``window_type="count"``. Thresholds apply only once ``min_calls`` calls are in the
     window. ``slow_call_duration`` (seconds) makes slow successes count towards
-    ``slow_call_rate``.
+    ``slow_call_rate`` (``None`` or ``inf``: no call is slow). A time window is 1 s to a
+    day; ``cooldown`` is finite (an endless one is :meth:`force_open`).
     """
 
     __slots__ = (
@@ -148,34 +151,35 @@ class CircuitBreaker(Policy):
         ignore: Callable[[BaseException], bool] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not 0.0 < failure_rate <= 1.0:
-            raise ConfigError(f"failure_rate must be within (0, 1], got {failure_rate!r}")
-        if not 0.0 < slow_call_rate <= 1.0:
-            raise ConfigError(f"slow_call_rate must be within (0, 1], got {slow_call_rate!r}")
-        if min_calls < 1 or half_open_calls < 1:
-            raise ConfigError("min_calls and half_open_calls must be >= 1")
-        self.name = name
+        failure_rate = real(failure_rate, "failure_rate", low=0.0, high=1.0, low_open=True)
+        slow_call_rate = real(slow_call_rate, "slow_call_rate", low=0.0, high=1.0, low_open=True)
+        min_calls = count(min_calls, "min_calls")
+        half_open_calls = count(half_open_calls, "half_open_calls")
+        callable_or_none(record, "record")
+        callable_or_none(ignore, "ignore")
+        self.name = policy_name(name)
         self.failure_rate = failure_rate
         self.slow_call_rate = slow_call_rate
-        self.slow_call_duration = (
-            None if slow_call_duration is None else seconds_of(slow_call_duration, "slow call")
-        )
-        self.cooldown = seconds_of(cooldown, "cooldown")
+        # An infinite slow-call duration marks no call slow: the same as None.
+        self.slow_call_duration = optional_seconds(slow_call_duration, "slow_call_duration")
+        # An endless cooldown would never probe again: that is force_open().
+        self.cooldown = seconds(cooldown, "cooldown", infinite=False)
         self.half_open_calls = half_open_calls
         self.window_type = window_type
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.now
         self._window: Window
         if window_type == "time":
-            self.window: float = seconds_of(window, "window")
-            if self.window < 1.0:
-                raise ConfigError(f"a time window must be at least 1 s, got {window!r}")
+            # One bucket per second is allocated up front: a day is the longest window.
+            self.window: float = seconds(window, "window", infinite=False)
+            if not 1.0 <= self.window <= MAX_TIME_WINDOW:
+                raise ConfigError(
+                    f"a time window must be 1 s to {MAX_TIME_WINDOW:g} s (a day), got {window!r}"
+                )
             self._window = TimeWindow(self.window, self._now())
             self.min_calls = min_calls
         elif window_type == "count":
-            if not isinstance(window, int) or window < 1:
-                raise ConfigError(f"a count window takes a number of calls, got {window!r}")
-            self.window = window
+            self.window = window = count(window, "window (a number of calls)", maximum=MAX_COUNT)
             self._window = CountWindow(window)
             self.min_calls = min(min_calls, window)
         else:

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import remaining, seconds_of
-from seawall._errors import BulkheadFull, ConfigError
+from seawall._deadline import remaining
+from seawall._errors import BulkheadFull
 from seawall._events import CallRejected, emit
+from seawall._validate import MAX_COUNT, count, optional_seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 
 __all__ = ["Bulkhead", "BulkheadStats"]
@@ -73,7 +75,11 @@ class _Waiter:
 
 
 class Bulkhead(Policy):
-    """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting."""
+    """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting.
+
+    A queued call waits at most ``max_wait`` seconds (``None`` or ``inf``: until a slot
+    frees or its deadline runs out).
+    """
 
     __slots__ = (
         "_clock",
@@ -98,14 +104,13 @@ class Bulkhead(Policy):
         max_wait: float | timedelta | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ConfigError(f"max_concurrent must be an integer >= 1, got {max_concurrent!r}")
-        if not isinstance(max_queue, int) or max_queue < 0:
-            raise ConfigError(f"max_queue must be an integer >= 0, got {max_queue!r}")
-        self.name = name
+        # The slots are allocated up front, hence the ceiling on max_concurrent.
+        max_concurrent = count(max_concurrent, "max_concurrent", maximum=MAX_COUNT)
+        max_queue = count(max_queue, "max_queue", minimum=0)
+        self.name = policy_name(name)
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue
-        self.max_wait = None if max_wait is None else seconds_of(max_wait, "max_wait")
+        self.max_wait = optional_seconds(max_wait, "max_wait")  # inf: wait as long as it takes
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
         self._tokens: deque[None] = deque([None] * max_concurrent)  # the free slots

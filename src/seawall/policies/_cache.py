@@ -35,11 +35,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import Event, attempt_events_enabled, emit
+from seawall._validate import callable_or_none, count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._singleflight import KeyFunction, SingleFlight, default_key
 
@@ -115,9 +118,7 @@ class MemoryCacheStore:
     __slots__ = ("_entries", "_lock", "max_entries")
 
     def __init__(self, max_entries: int = 1024) -> None:
-        if max_entries < 1:
-            raise ConfigError(f"max_entries must be at least 1, got {max_entries}")
-        self.max_entries = max_entries
+        self.max_entries = count(max_entries, "max_entries")
         self._entries: OrderedDict[Hashable, CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -188,12 +189,12 @@ class Cache(Policy):
 
     def __init__(
         self,
-        ttl: float,
+        ttl: float | timedelta,
         *,
         name: str = "default",
         jitter: float = 0.1,
-        stale_while_revalidate: float = 0.0,
-        stale_if_error: float = 0.0,
+        stale_while_revalidate: float | timedelta = 0.0,
+        stale_if_error: float | timedelta = 0.0,
         early_refresh: float = 1.0,
         max_entries: int = 1024,
         store: CacheStore | None = None,
@@ -201,18 +202,17 @@ class Cache(Policy):
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not ttl > 0:
-            raise ConfigError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        if not 0.0 <= jitter < 1.0:
-            raise ConfigError(f"jitter is a fraction of the TTL in [0, 1), got {jitter!r}")
-        for what, value in (
-            ("stale_while_revalidate", stale_while_revalidate),
-            ("stale_if_error", stale_if_error),
-            ("early_refresh", early_refresh),
-        ):
-            if not value >= 0.0:
-                raise ConfigError(f"{what} must be non-negative, got {value!r}")
-        self.name = name
+        ttl = seconds(ttl, "ttl", positive=True, infinite=False)
+        jitter = real(jitter, "jitter (a fraction of the TTL)", low=0.0, high=1.0, high_open=True)
+        stale_while_revalidate = seconds(
+            stale_while_revalidate, "stale_while_revalidate", infinite=False
+        )
+        stale_if_error = seconds(stale_if_error, "stale_if_error", infinite=False)
+        early_refresh = real(early_refresh, "early_refresh", low=0.0)
+        if store is not None and not isinstance(store, CacheStore):
+            raise ConfigError(f"store must be a seawall CacheStore, got {store!r}")
+        callable_or_none(key, "key")
+        self.name = policy_name(name)
         self._ttl = float(ttl)
         self._jitter = jitter
         self._swr = stale_while_revalidate

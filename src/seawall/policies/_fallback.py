@@ -15,6 +15,8 @@ from typing import Any
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import FallbackUsed, emit
+from seawall._validate import callable_or_none
+from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 from seawall.policies._retry import ErrorFilter, error_filter
 
@@ -39,10 +41,11 @@ class Fallback(Policy):
     ) -> None:
         if (value is _MISSING) == (factory is None):
             raise ConfigError("Fallback takes exactly one of value= or factory=")
+        callable_or_none(factory, "factory")
         self.value = value
         self._factory = factory
         self._on = error_filter(on)
-        self.name = name
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self.fallbacks = 0  # failures answered with the fallback (read without a lock)
 

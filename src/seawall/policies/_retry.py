@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import cast
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, seconds_of
+from seawall._deadline import Deadline
 from seawall._errors import ConfigError, DeadlineExceeded, Rejected
 from seawall._events import (
     AttemptStarted,
@@ -38,7 +38,10 @@ from seawall._events import (
     RetryRefused,
     RetryScheduled,
     emit,
+    rejection,
 )
+from seawall._validate import count, optional_seconds
+from seawall._validate import name as policy_name
 from seawall.policies._backoff import Backoff
 from seawall.policies._base import Policy
 from seawall.policies._budget import RetryBudget
@@ -101,7 +104,9 @@ class Retry(Policy, Scoped):
 
     ``timeout`` bounds the whole operation — every attempt and every backoff sleep — as
     one deadline scope opened around the loop (exactly a ``Timeout`` placed outside the
-    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way).
+    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way). It is
+    positive seconds or a ``timedelta``; ``None`` or ``inf`` leave only the attempts and
+    any enclosing deadline to end the operation.
     """
 
     __slots__ = (
@@ -137,19 +142,23 @@ class Retry(Policy, Scoped):
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not isinstance(attempts, int) or attempts < 1:
-            raise ConfigError(f"attempts must be an integer >= 1, got {attempts!r}")
+        attempts = count(attempts, "attempts")
         if attempts > 10:
             raise ConfigError(
                 f"attempts={attempts} would multiply load {attempts}x on a sick dependency; "
                 "retries stay at 3-5 attempts so that an outage is not amplified (use at most 10)"
             )
         self.attempts = attempts
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise ConfigError(f"backoff must be a seawall Backoff, got {backoff!r}")
+        if budget is not None and not isinstance(budget, RetryBudget):
+            raise ConfigError(f"budget must be a seawall RetryBudget, got {budget!r}")
         self.backoff = backoff or Backoff.exponential()
         self._on = error_filter(on)
         self.budget = budget
-        self.timeout = None if timeout is None else seconds_of(timeout, "Retry timeout")
-        self.name = name
+        # inf is no total bound: the same as None.
+        self.timeout = optional_seconds(timeout, "Retry timeout", positive=True)
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
         self._events: list[Event] = []  # recorded decisions, emitted by the driver
@@ -182,7 +191,10 @@ class Retry(Policy, Scoped):
         its reason on ``exc``, which the driver re-raises.
         """
         reason: RefusalReason
-        if not self._retryable(exc, outer):
+        if isinstance(exc, Rejected):
+            # A policy refused on purpose; say which, in the words an operator searches for.
+            reason, why = "rejected", rejection(exc)
+        elif not self._retryable(exc, outer):
             reason, why = "not_retryable", "the error is not transient"
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"

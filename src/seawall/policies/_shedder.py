@@ -39,6 +39,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -47,6 +48,8 @@ from seawall._deadline import remaining
 from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority, rank_of
+from seawall._validate import count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._admission import GRANTED, QUEUED, AdmissionState, Waiter
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._limits import FixedLimit, Limit
@@ -113,35 +116,46 @@ class LoadShedder(Policy):
         limit: int | Limit = 100,
         max_concurrent: int | None = None,
         max_queue: int | None = None,
-        queue_target: float = 0.005,
-        queue_interval: float = 0.100,
+        queue_target: float | timedelta = 0.005,
+        queue_interval: float | timedelta = 0.100,
         lifo: bool = False,
         shares: Mapping[str, float] | None = None,
         default_priority: str = "normal",
         clock: Clock | None = None,
     ) -> None:
-        limit_obj: Limit = FixedLimit(limit) if isinstance(limit, int) else limit
-        if not isinstance(limit_obj, Limit):
+        if isinstance(limit, Limit):
+            limit_obj: Limit = limit
+        elif isinstance(limit, int) and not isinstance(limit, bool):
+            limit_obj = FixedLimit(limit)
+        else:
             raise ConfigError(f"limit must be an int or a seawall Limit, got {limit!r}")
-        hard_max = limit_obj.max_limit if max_concurrent is None else max_concurrent
+        hard_max = (
+            limit_obj.max_limit
+            if max_concurrent is None
+            else count(max_concurrent, "max_concurrent")
+        )
         if hard_max < limit_obj.max_limit:
             raise ConfigError(
                 f"max_concurrent ({hard_max}) must be at least the limit's maximum "
                 f"({limit_obj.max_limit}): critical calls may use at least what others may"
             )
-        queue = hard_max if max_queue is None else max_queue
-        if queue < 0:
-            raise ConfigError(f"max_queue must be non-negative, got {queue}")
-        if not 0.0 < queue_target <= queue_interval:
+        queue = hard_max if max_queue is None else count(max_queue, "max_queue", minimum=0)
+        queue_target = seconds(queue_target, "queue_target", positive=True, infinite=False)
+        queue_interval = seconds(queue_interval, "queue_interval", positive=True, infinite=False)
+        if not queue_target <= queue_interval:
             raise ConfigError(
                 "queue_target must be positive and at most queue_interval, got "
                 f"target={queue_target!r}, interval={queue_interval!r}"
             )
+        if not isinstance(lifo, bool):  # "false" would be true
+            raise ConfigError(f"lifo must be True or False, got {lifo!r}")
+        if shares is not None and not isinstance(shares, Mapping):
+            raise ConfigError(f"shares must be a mapping of priority to fraction, got {shares!r}")
         merged = dict(DEFAULT_SHARES)
         for key, value in (shares or {}).items():
             if key not in merged:
                 raise ConfigError(f"shares are for high, normal and low; got {key!r}")
-            merged[key] = value
+            merged[key] = real(value, f"shares[{key!r}]", low=0.0, high=1.0, low_open=True)
         share_tuple = (merged["high"], merged["normal"], merged["low"])
         if not all(0.0 < s <= 1.0 for s in share_tuple) or sorted(
             share_tuple, reverse=True
@@ -150,7 +164,7 @@ class LoadShedder(Policy):
                 "shares must lie in (0, 1] and not grow as priority falls "
                 f"(high >= normal >= low), got {merged}"
             )
-        self.name = name
+        self.name = policy_name(name)
         # A fixed limit learns nothing from samples: skip feeding it on every release.
         self._fixed = type(limit_obj) is FixedLimit
         self._default_rank = rank_of(default_priority)

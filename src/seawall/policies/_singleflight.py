@@ -28,6 +28,8 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import current_deadline, remaining
+from seawall._validate import callable_or_none
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 
 __all__ = ["SingleFlight", "default_key", "singleflight"]
@@ -84,7 +86,8 @@ class SingleFlight(Policy):
         key: KeyFunction | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
+        callable_or_none(key, "key")
+        self.name = policy_name(name)
         self._key: KeyFunction = key or default_key
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()

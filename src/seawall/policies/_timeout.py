@@ -25,6 +25,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
+from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 
 __all__ = ["Scoped", "Timeout", "enter_scope", "expired", "own_timeout"]
@@ -82,7 +83,11 @@ class Scoped:
 
 
 class Timeout(Policy, Scoped):
-    """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
+    """Bound each call by ``seconds`` (never beyond an enclosing deadline).
+
+    ``seconds`` is a positive number or a ``timedelta``; ``inf`` bounds nothing (the call
+    runs under whatever deadline encloses it, or none).
+    """
 
     __slots__ = ("_clock", "name", "seconds", "timeouts")
     _kind = "timeout"
@@ -90,8 +95,8 @@ class Timeout(Policy, Scoped):
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
     ) -> None:
-        self.seconds = seconds_of(seconds, "Timeout")
-        self.name = name
+        self.seconds = seconds_of(seconds, "Timeout seconds", positive=True)
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self.timeouts = 0  # calls that ran out of time (a counter, read without a lock)
 
