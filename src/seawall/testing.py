@@ -43,7 +43,7 @@ class FakeClock:
     moves it: :meth:`advance`, a sleep, or a wait.
     """
 
-    def __init__(self, start: float = 0.0, *, autojump: float = 0.002) -> None:
+    def __init__(self, start: float = 0.0, *, autojump: float = 0.01) -> None:
         self._now = float(start)
         self._lock = threading.Lock()
         self.sleeps: list[float] = []
