@@ -4,8 +4,8 @@ Modelled on trio's cancel scopes and gRPC deadline propagation: entering a scope
 relative budget into an absolute deadline on a :class:`~seawall.Clock`; nested scopes
 take the nearest deadline; every layer below derives its own timeout from what is left.
 :func:`downstream_timeout` keeps a reserve for the caller (10 % of what is left, at least
-50 ms), so the timeout handed down is always shorter than the caller's — the seed's
-"5 s in, 4.5 s down" — by construction, also across processes (see :mod:`seawall.wire`).
+50 ms), so the timeout handed down is always shorter than the caller's — 5 s in,
+4.5 s down — by construction, also across processes (see :mod:`seawall.wire`).
 
 A deadline scope only *carries* the budget. Enforcement is the job of
 :class:`~seawall.Timeout` and of the I/O layers that read :func:`remaining`. Scopes live in

@@ -27,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from seawall._errors import Rejected
 
@@ -45,6 +45,7 @@ __all__ = [
     "attempt_events_enabled",
     "clear_repeats",
     "emit",
+    "flush",
     "flush_repeats",
     "rejection",
     "remove_hook",
@@ -344,3 +345,18 @@ def emit(event: Event) -> None:
             hook(event)
         except Exception:
             logger.exception("seawall event hook %r failed", hook)
+
+
+def flush(core: Any) -> None:
+    """Emit the events a decision core recorded, in order.
+
+    Cores record what they decided (a state change, a rejection) on their ``_events``
+    list and never call hooks themselves; the driver flushes them after the decision.
+    """
+    events: list[Event] = core._events
+    while events:
+        try:
+            event = events.pop(0)
+        except IndexError:
+            return
+        emit(event)

@@ -2,8 +2,8 @@
 
 A product page needs the product; it would like recommendations, reviews and the stock
 badge. When the recommendation service is slow, the right answer is the page without
-recommendations — on time — not a timeout (the seed: "better partial service than
-total outage"). :func:`partial` runs every part concurrently under the current deadline:
+recommendations — on time — not a timeout: partial service is better than a total
+outage. :func:`partial` runs every part concurrently under the current deadline:
 
 - an **essential** part's failure is the call's failure (the others are cancelled); if
   the deadline passes before the essential parts finish, :class:`~seawall.DeadlineExceeded`;
@@ -36,7 +36,6 @@ from seawall._degraded import mark_degraded
 from seawall._errors import ConfigError, DeadlineExceeded
 from seawall._events import Event, emit
 from seawall._validate import optional_seconds
-from seawall.policies._wait import wait_event
 
 __all__ = ["OptionalPart", "PartDegraded", "PartialResult", "optional", "partial", "partial_sync"]
 
@@ -288,7 +287,7 @@ def partial_sync(
             marks = [cutoffs[f] for f in pending if f in cutoffs]
             if essential_until is not None and unfinished:
                 marks.append(essential_until)
-            wait_event(changed, min(marks) - now if marks else None, clock)
+            clock.wait(changed, min(marks) - now if marks else None)
         ordered = {spec.name: values[spec.name] for spec in specs}
         mark_degraded(errors)
         return PartialResult(ordered, frozenset(errors), errors)

@@ -15,15 +15,15 @@ The standard order (docs/design.md), outermost first, and why each layer sits wh
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from seawall._clock import Clock
 from seawall._deadline import seconds_of
 from seawall._errors import ConfigError
 from seawall.policies._backoff import Backoff
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 from seawall.policies._breaker import CircuitBreaker
 from seawall.policies._budget import RetryBudget
 from seawall.policies._bulkhead import Bulkhead
@@ -37,29 +37,12 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _bind(policy: Policy, inner: Callable[..., Any]) -> Callable[..., Any]:
-    guard = policy._guard
-
-    def layer(*args: Any, **kwargs: Any) -> Any:
-        return guard(inner, args, kwargs)
-
-    return layer
-
-
-def _abind(policy: Policy, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    aguard = policy._aguard
-
-    async def layer(*args: Any, **kwargs: Any) -> Any:
-        return await aguard(inner, args, kwargs)
-
-    return layer
-
-
 class Pipeline(Policy):
     """Policies composed outermost first: ``Pipeline(a, b, c)`` runs ``a(b(c(fn)))``.
 
-    Nested pipelines are flattened. The decorator form composes once; ``call``/``acall``
-    compose per call, so prefer decorating functions on hot paths.
+    Nested pipelines are flattened. The driver compiles the whole stack into one loop
+    (:mod:`seawall._drive`): the decorator form compiles once, ``call``/``acall`` per call,
+    so prefer decorating functions on hot paths.
     """
 
     __slots__ = ("policies",)
@@ -75,23 +58,8 @@ class Pipeline(Policy):
                 raise TypeError(f"Pipeline takes seawall policies, got {policy!r}")
         self.policies: tuple[Policy, ...] = tuple(flat)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        composed: Callable[..., Any] = fn
-        for policy in reversed(self.policies):
-            composed = _bind(policy, composed)
-        return cast(T, composed(*args, **kwargs))
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        composed: Callable[..., Awaitable[Any]] = fn
-        for policy in reversed(self.policies):
-            composed = _abind(policy, composed)
-        return cast(T, await composed(*args, **kwargs))
-
-    def __call__(self, fn: F) -> F:
-        wrapped = fn
-        for policy in reversed(self.policies):
-            wrapped = policy(wrapped)
-        return wrapped
+    def _stack(self) -> tuple[Policy, ...]:
+        return self.policies
 
     def __iter__(self) -> Any:
         return iter(self.policies)
@@ -100,8 +68,8 @@ class Pipeline(Policy):
         return f"Pipeline({', '.join(map(repr, self.policies))})"
 
 
-# Practical defaults of the seed, per kind of call. The seed's 1 s/2 s/4 s backoff cannot
-# fit inside a 1 s RPC budget, so RPCs back off from 100 ms instead.
+# Practical defaults per kind of call. The 1 s/2 s/4 s backoff cannot fit inside a 1 s RPC
+# budget, so RPCs back off from 100 ms instead.
 _KINDS: dict[str, dict[str, float]] = {
     "http": {"timeout": 5.0, "total": 10.0, "backoff": 1.0},
     "rpc": {"timeout": 1.0, "total": 2.0, "backoff": 0.1},
@@ -160,7 +128,7 @@ def standard(
     clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> StandardPipeline:
-    """The seed's defaults for one dependency, correctly ordered.
+    """Practical defaults for one dependency, correctly ordered.
 
     ``kind="http"``: 5 s per attempt, 10 s in all; ``kind="rpc"``: 1 s per attempt, 2 s in
     all. Both: 3 attempts with exponential backoff and ±20 % jitter, a retry budget of

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import seawall
 from seawall import wire
-from seawall.policies._alarm import arm
+from seawall._alarm import arm
 from seawall.testing import FakeClock
 
 INF, NAN = math.inf, math.nan

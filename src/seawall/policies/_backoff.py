@@ -1,6 +1,6 @@
 """Backoff schedules: how long to wait before attempt n+1.
 
-Exponential with proportional jitter is the seed's default (1 s, 2 s, 4 s, ±20 %). The
+Exponential with proportional jitter is the default (1 s, 2 s, 4 s, ±20 %). The
 AWS Architecture Blog formulas ("Exponential Backoff And Jitter") are here too: *full*
 jitter spreads retries the most, *equal* keeps a floor of half the delay, *decorrelated*
 grows from the previous sleep. Jitter matters: without it every client that failed

@@ -1,9 +1,9 @@
 """RetryBudget: retries may add at most a fixed fraction of load to a dependency.
 
 Per-call attempt caps are not enough: when a dependency is down, every caller's three
-attempts triple its load exactly when it can least take it (the seed's cascading
-failure). A budget shared by all callers of one dependency caps retries to ``ratio`` of
-recent requests plus a small floor, so a healthy system retries freely and a sick one
+attempts triple its load exactly when it can least take it (a cascading failure). A
+budget shared by all callers of one dependency caps retries to ``ratio`` of recent
+requests plus a small floor, so a healthy system retries freely and a sick one
 stops amplifying. This is Finagle's ``RetryBudget`` (and gRPC's retry throttling in
 spirit): each request deposits ``ratio`` tokens that expire after ``window``; each retry
 withdraws one; ``min_per_second * window`` tokens are always available as a floor.

@@ -15,12 +15,13 @@ import asyncio
 import heapq
 import math
 import threading
+import time
 import weakref
 from typing import Any
 
 from seawall._validate import MAX_SECONDS
 
-__all__ = ["RESOLUTION", "Alarm", "arm"]
+__all__ = ["RESOLUTION", "Alarm", "arm", "arm_at"]
 
 RESOLUTION = 0.005  # seconds per bucket
 
@@ -122,15 +123,24 @@ def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 
 
 def arm(seconds: float) -> Alarm:
-    """Cancel the current task ``seconds`` from now unless the alarm is disarmed first.
+    """Cancel the current task ``seconds`` from now unless the alarm is disarmed first."""
+    return arm_at(time.monotonic() + seconds)
 
-    An alarm beyond :data:`~seawall._validate.MAX_SECONDS` (``inf``: no deadline) is never
-    armed: its bucket number would overflow, and it could never fire anyway.
+
+def arm_at(when: float) -> Alarm:
+    """Cancel the current task once ``time.monotonic()`` reaches ``when``, unless disarmed.
+
+    What :meth:`seawall.SystemClock.cancel_at` is: it runs on every protected async call,
+    so it is one function. The event loop's clock need not be ``time.monotonic``: the
+    alarm is set for the time left, read on both. An alarm beyond
+    :data:`~seawall._validate.MAX_SECONDS` (``inf``: no deadline) is never armed: its
+    bucket number would overflow, and it could never fire anyway.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")
+    seconds = when - time.monotonic()
     alarm = Alarm(loop.time() + seconds, task)
     if not seconds <= MAX_SECONDS:  # an infinite deadline: nothing to schedule, ever
         return alarm

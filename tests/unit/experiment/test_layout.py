@@ -1,31 +1,13 @@
-"""seawall.experiment and seawall.gameday: explicit sorted exports, and the split between them."""
+"""seawall.experiment and seawall.gameday: the split between the engine and the game day."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from types import ModuleType
-
-import pytest
 
 import seawall.experiment
 import seawall.gameday
 import seawall.lease
-
-
-def _isort_style(name: str) -> tuple[int, str]:
-    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
-
-
-@pytest.mark.parametrize("module", [seawall.experiment, seawall.gameday])
-def test_all_is_sorted_unique_and_importable(module: ModuleType) -> None:
-    names = module.__all__
-    assert len(names) == len(set(names))
-    assert names == sorted(names, key=_isort_style)  # ruff's RUF022 order
-    for name in names:
-        assert hasattr(module, name), name
-    public = {n for n in dir(module) if not n.startswith(("_", "@"))}
-    assert public - set(names) == set()
 
 
 def test_the_split_brain_scenario_belongs_to_the_game_day_not_the_lease_package() -> None:
