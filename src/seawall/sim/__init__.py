@@ -1,0 +1,49 @@
+"""A discrete-event world on virtual time, checked against queueing theory.
+
+Build services and the traffic that reaches them, run the world for virtual hours in
+seconds of wall time, and read waits, responses, occupancy, utilisation and per-interval
+time series. Deterministic for a seed.
+"""
+
+from seawall.sim._distributions import (
+    Deterministic,
+    Distribution,
+    Empirical,
+    Exponential,
+    LogNormal,
+    Mixture,
+    bimodal,
+    deterministic,
+    empirical,
+    exponential,
+    lognormal,
+    mixture,
+)
+from seawall.sim._engine import Engine, Process, Signal, Sleep
+from seawall.sim._result import Interval, Result, ServiceStats
+from seawall.sim._service import Service
+from seawall.sim._world import World
+
+__all__ = [
+    "Deterministic",
+    "Distribution",
+    "Empirical",
+    "Engine",
+    "Exponential",
+    "Interval",
+    "LogNormal",
+    "Mixture",
+    "Process",
+    "Result",
+    "Service",
+    "ServiceStats",
+    "Signal",
+    "Sleep",
+    "World",
+    "bimodal",
+    "deterministic",
+    "empirical",
+    "exponential",
+    "lognormal",
+    "mixture",
+]

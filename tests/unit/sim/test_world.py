@@ -1,0 +1,159 @@
+"""The world's public contract: services, load, clients, results, determinism, errors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import pytest
+
+from seawall._errors import ConfigError
+from seawall.sim import Result, World, deterministic, exponential, lognormal
+
+
+def mm1(seed: int = 0, until: float = 2_000.0, **service: Any) -> Result:
+    world = World(seed=seed)
+    db = world.service("db", service_time=exponential(mean=1.0), **service)
+    world.load(db, rate=0.5)
+    return world.run(until=until)
+
+
+def test_the_contract_of_the_issue_runs_and_reports_every_figure() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=10, service_time=exponential(mean=1.0), queue_limit=None)
+    world.load(db, rate=8.0)
+    result = world.run(until=5_000.0)
+    s = result.services["db"]
+    assert s.arrivals == s.admitted + s.rejected
+    assert s.rejected == 0
+    assert s.admitted - s.completed <= 40  # only those in the system at the end
+    assert 0.78 < s.utilization < 0.82
+    assert s.mean_response == pytest.approx(s.mean_wait + 1.0, abs=0.05)
+    assert s.mean_in_system == pytest.approx(s.throughput * s.mean_response, rel=0.01)
+    assert result.events >= 2 * s.completed
+    assert (result.seed, result.until) == (0, 5_000.0)
+
+
+def test_a_seed_fixes_the_run_and_another_seed_changes_it() -> None:
+    assert mm1(seed=3) == mm1(seed=3)
+    assert mm1(seed=3).services["db"].arrivals != mm1(seed=4).services["db"].arrivals
+
+
+def test_adding_a_service_leaves_the_others_draws_unchanged() -> None:
+    alone = mm1(seed=5).services["db"]
+    world = World(seed=5)
+    other = world.service("cache", service_time=lognormal(mean=0.1, sigma=1.0))
+    db = world.service("db", service_time=exponential(mean=1.0))
+    world.clients(3, think_time=exponential(1.0), target=other)
+    world.load(db, rate=0.5)
+    beside = world.run(until=2_000.0).services["db"]
+    assert beside == alone
+
+
+def test_a_full_queue_refuses_at_once_and_k_counts_servers_plus_queue() -> None:
+    world = World(seed=0)
+    slow = world.service("slow", servers=2, service_time=deterministic(100.0), queue_limit=3)
+    world.load(slow, rate=10.0)
+    stats = world.run(until=50.0).services["slow"]
+    assert stats.admitted == 5  # K = 2 + 3 places, none freed before t = 100
+    assert stats.completed == 0
+    assert stats.rejected == stats.arrivals - 5
+    assert math.isnan(stats.mean_response)
+    assert stats.series[-1].queue_length == 3
+    assert stats.utilization == pytest.approx(1.0, abs=0.02)
+
+
+def test_queue_limit_zero_is_a_loss_system() -> None:
+    stats = mm1(queue_limit=0).services["db"]
+    assert stats.delayed == 0
+    assert stats.mean_wait == 0
+    assert stats.rejected > 0
+
+
+def test_closed_loop_clients_wait_for_answers_before_thinking_again() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=1, service_time=deterministic(1.0))
+    world.clients(4, think_time=2.0, target=db)
+    stats = world.run(until=100.0, interval=10.0).services["db"]
+    # Four clients, each cycle 2 s thinking + queueing + 1 s service: the one server is
+    # the bottleneck and works all the time after the first 2 s.
+    assert stats.completed == 98
+    assert stats.utilization == pytest.approx(0.98)
+    assert stats.rejected == 0
+    assert stats.mean_in_system <= 4
+
+
+def test_the_series_adds_up_to_the_totals() -> None:
+    world = World(seed=2)
+    db = world.service("db", servers=2, service_time=exponential(1.0), queue_limit=2)
+    world.load(db, rate=2.5)
+    stats = world.run(until=1_000.0, interval=30.0).services["db"]
+    rows = stats.series
+    assert len(rows) == 34
+    assert rows[0].start == 0.0
+    assert rows[-1].end == 1_000.0
+    assert all(a.end == b.start for a, b in itertools.pairwise(rows))
+    assert sum(r.offered for r in rows) == stats.arrivals
+    assert sum(r.admitted for r in rows) == stats.admitted
+    assert sum(r.goodput for r in rows) == stats.completed
+    assert sum(r.errors for r in rows) == stats.rejected
+    assert sum(r.delayed for r in rows) == stats.delayed
+    weighted = sum(r.mean_in_system * (r.end - r.start) for r in rows) / 1_000.0
+    assert weighted == pytest.approx(stats.mean_in_system)
+    for row in rows:
+        assert row.p50 <= row.p99
+        assert 0 <= row.queue_length <= 2
+
+
+def test_default_interval_gives_a_hundred_rows() -> None:
+    assert len(mm1().services["db"].series) == 100
+
+
+BAD = [float("nan"), -1.0, True, "2", None]
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_bad_arguments_are_config_errors_at_the_call(value: Any) -> None:
+    world = World(seed=0)
+    db = world.service("db", service_time=exponential(1.0))
+    for call in (
+        lambda: World(seed=value),
+        lambda: world.service("x", servers=value, service_time=exponential(1.0)),
+        lambda: world.service("x", service_time=exponential(1.0), queue_limit=value or -1),
+        lambda: world.service("x", service_time=value),
+        lambda: world.load(db, rate=value),
+        lambda: world.clients(value, think_time=1.0, target=db),
+        lambda: world.clients(1, think_time=value, target=db),
+        lambda: world.run(until=value),
+        lambda: world.run(until=10.0, interval=-1.0 if value is None else value),
+    ):
+        with pytest.raises(ConfigError):
+            call()
+
+
+def test_targets_and_names_are_checked() -> None:
+    world = World(seed=0)
+    world.service("db", service_time=exponential(1.0))
+    elsewhere = World(seed=0).service("db", service_time=exponential(1.0))
+    with pytest.raises(ConfigError, match="already a service named 'db'"):
+        world.service("db", service_time=exponential(1.0))
+    with pytest.raises(ConfigError, match="service of this world"):
+        world.load(elsewhere, rate=1.0)
+    with pytest.raises(ConfigError, match="service of this world"):
+        world.clients(1, think_time=1.0, target="db")  # type: ignore[arg-type]
+    for name in ("", None, 3):
+        with pytest.raises(ConfigError, match="non-empty name"):
+            world.service(name, service_time=exponential(1.0))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="servers must be >= 1"):
+        world.service("none", servers=0, service_time=exponential(1.0))
+
+
+def test_a_world_runs_once() -> None:
+    world = World(seed=0)
+    db = world.service("db", service_time=exponential(1.0))
+    world.run(until=1.0)
+    with pytest.raises(ConfigError, match="already run"):
+        world.run(until=2.0)
+    with pytest.raises(ConfigError, match="already run"):
+        world.load(db, rate=1.0)
