@@ -5,6 +5,8 @@ seconds of wall time, and read waits, responses, occupancy, utilisation and per-
 time series. Deterministic for a seed.
 """
 
+from seawall.sim._calls import ServiceError
+from seawall.sim._clock import WorldClock
 from seawall.sim._distributions import (
     Deterministic,
     Distribution,
@@ -20,11 +22,12 @@ from seawall.sim._distributions import (
     mixture,
 )
 from seawall.sim._engine import Engine, Process, Signal, Sleep
-from seawall.sim._result import Interval, Result, ServiceStats
+from seawall.sim._result import ClientStats, Interval, Result, ServiceStats
 from seawall.sim._service import Service
-from seawall.sim._world import World
+from seawall.sim._world import PolicyFactory, World
 
 __all__ = [
+    "ClientStats",
     "Deterministic",
     "Distribution",
     "Empirical",
@@ -33,13 +36,16 @@ __all__ = [
     "Interval",
     "LogNormal",
     "Mixture",
+    "PolicyFactory",
     "Process",
     "Result",
     "Service",
+    "ServiceError",
     "ServiceStats",
     "Signal",
     "Sleep",
     "World",
+    "WorldClock",
     "bimodal",
     "deterministic",
     "empirical",

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Interval", "Result", "ServiceStats"]
+__all__ = ["ClientStats", "Interval", "Result", "ServiceStats"]
 
 
 @dataclass(frozen=True, slots=True)
 class Interval:
     """One service over one interval ``[start, end)`` of virtual time.
 
-    ``offered`` requests arrived, ``admitted`` of them found a place, ``errors`` were
-    refused (the queue was full); ``goodput`` requests completed in the interval, with
-    the median and 99th-percentile response time ``p50``/``p99`` and mean queue wait
-    ``mean_wait`` of those (NaN when none completed); ``delayed`` of them had to queue.
+    ``offered`` requests arrived and ``admitted`` of them found a place; ``goodput``
+    requests completed successfully in the interval and ``errors`` were refused (the
+    queue was full) or completed with an error. Over every request that completed in the
+    interval: the median and 99th-percentile response time ``p50``/``p99``, the mean
+    queue wait ``mean_wait`` and response ``mean_response`` (NaN when none completed),
+    and ``delayed``, how many had to queue.
     ``mean_in_system`` and ``mean_queue_length`` are the time-averaged numbers of requests
     in the service and waiting for a server over the interval; ``queue_length`` is the
     number waiting at ``end``.
@@ -47,7 +49,9 @@ class Interval:
 class ServiceStats:
     """One service over the whole run.
 
-    ``mean_wait`` (Wq) and ``mean_response`` (W) average over completed requests;
+    ``completed`` counts requests that left after service, ``failed`` of them with an
+    error; ``rejected`` were refused on arrival. ``mean_wait`` (Wq) and
+    ``mean_response`` (W) average over completed requests;
     ``mean_in_system`` (L) and ``mean_queue_length`` (Lq) are time averages over the run;
     ``utilization`` is the mean fraction of servers busy; ``throughput`` is completions
     per virtual second. Little's law ties them: L = throughput * W.
@@ -60,6 +64,7 @@ class ServiceStats:
     admitted: int
     completed: int
     rejected: int
+    failed: int
     delayed: int
     mean_wait: float
     mean_response: float
@@ -71,10 +76,28 @@ class ServiceStats:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientStats:
+    """One group of closed-loop clients over the whole run.
+
+    ``requests`` were sent (each one call of the client's policy, however many attempts
+    it made), ``succeeded`` and ``failed`` were answered; ``mean_response`` is the mean
+    time from sending to the answer, over answered requests (NaN when none were).
+    """
+
+    name: str
+    clients: int
+    requests: int
+    succeeded: int
+    failed: int
+    mean_response: float
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
-    """A finished run: its horizon, seed, engine event count and each service's stats."""
+    """A finished run: its horizon, seed, engine event count, services' and clients' stats."""
 
     seed: int
     until: float
     events: int
     services: Mapping[str, ServiceStats]
+    clients: Mapping[str, ClientStats]

@@ -11,12 +11,16 @@ that is what a request costs in a run of millions of them.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import math
 import random
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
+from typing import Any
 
+from seawall.sim._calls import request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
 from seawall.sim._result import Interval, ServiceStats
@@ -38,10 +42,14 @@ class Service:
     __slots__ = (
         "_area",
         "_capacity",
+        "_downstream",
         "_draw",
         "_engine",
+        "_fail",
         "_heap",
+        "_idle",
         "_last",
+        "_loop",
         "_mark",
         "_queue",
         "_queue_area",
@@ -53,6 +61,8 @@ class Service:
         "arrivals",
         "completed",
         "delayed",
+        "error_rate",
+        "failed",
         "name",
         "queue_limit",
         "rejected",
@@ -70,6 +80,11 @@ class Service:
         service_time: Distribution,
         queue_limit: int | None,
         rng: random.Random,
+        *,
+        error_rate: float = 0.0,
+        downstream: Service | None = None,
+        policies: list[Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -80,16 +95,24 @@ class Service:
         self._seq = engine.seq
         self._capacity = math.inf if queue_limit is None else servers + queue_limit
         self._draw = service_time.sampler(rng)
+        self.error_rate = error_rate
+        self._fail = rng.random
+        self._downstream = downstream
+        # One policy per server replica: a replica takes one from here when it starts a
+        # request and puts it back when done, so no two requests share one at once.
+        self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
+        self._loop = loop
         self._queue: deque[_Job] = deque()
         self._size = 0  # requests in the system: in service plus queued
         self._last = 0.0
         self._area = 0.0  # integral of the number in the system over time
         self._queue_area = 0.0  # integral of the number waiting for a server
         self.arrivals = self.admitted = self.completed = self.rejected = self.delayed = 0
+        self.failed = 0
         self.wait_sum = self.response_sum = 0.0
         self._responses: list[float] = []
         self._series: list[Interval] = []
-        self._mark = (0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+        self._mark: tuple[float, ...] = (0,) * 10
 
     def __repr__(self) -> str:
         return f"<Service {self.name!r} servers={self.servers} queue_limit={self.queue_limit}>"
@@ -113,14 +136,23 @@ class Service:
         self.admitted += 1
         self._size = size + 1
         if size < servers:
-            heappush(
-                self._heap, (now + self._draw(), next(self._seq), self._depart, (now, now, done))
-            )
+            if self._downstream is None:
+                heappush(
+                    self._heap,
+                    (now + self._draw(), next(self._seq), self._depart, (now, now, done)),
+                )
+            else:
+                self._begin((now, now, done))
         else:
             self._queue.append((now, 0.0, done))
         return True
 
     def _depart(self, job: _Job) -> None:
+        """A leaf request's service time is over: it succeeds unless an error is drawn."""
+        rate = self.error_rate
+        self._leave(job, not rate or self._fail() >= rate)
+
+    def _leave(self, job: _Job, ok: bool) -> None:
         now = self._engine.now
         size = self._size
         elapsed = now - self._last
@@ -133,6 +165,8 @@ class Service:
         arrival, start, done = job
         response = now - arrival
         self.completed += 1
+        if not ok:
+            self.failed += 1
         self.response_sum += response
         self._responses.append(response)
         if start > arrival:
@@ -140,44 +174,81 @@ class Service:
             self.wait_sum += start - arrival
         if size > servers:
             arrival_next, _, done_next = self._queue.popleft()
-            heappush(
-                self._heap,
-                (now + self._draw(), next(self._seq), self._depart, (arrival_next, now, done_next)),
-            )
+            if self._downstream is None:
+                heappush(
+                    self._heap,
+                    (
+                        now + self._draw(),
+                        next(self._seq),
+                        self._depart,
+                        (arrival_next, now, done_next),
+                    ),
+                )
+            else:
+                self._begin((arrival_next, now, done_next))
         if done is not None:
-            done(True)
+            done(ok)
+
+    def _begin(self, job: _Job) -> None:
+        assert self._loop is not None
+        # A fresh context: nothing of the caller's task (its deadline scope, its retry
+        # attempt) leaks across the hop, as nothing crosses a real wire unless sent.
+        self._loop.create_task(self._serve(job, self._idle.pop()), context=contextvars.Context())
+
+    async def _serve(self, job: _Job, policy: Any) -> None:
+        """Do this service's own work, then call downstream through the replica's policy."""
+        ok = True
+        try:
+            await asyncio.sleep(self._draw())
+            downstream = self._downstream
+            assert downstream is not None
+            if policy is None:
+                await request(downstream)
+            else:
+                await policy.acall(request, downstream)
+        except Exception:
+            ok = False
+        finally:
+            self._idle.append(policy)
+        self._leave(job, ok)
 
     def close_interval(self, start: float, end: float) -> None:
         """Append the time-series row for ``[start, end)``; the engine is at ``end``."""
         self._catch_up(end)
-        (offered0, admitted0, goodput0, errors0, delayed0, wait0, response0, area0, queue_area0) = (
-            self._mark
+        now = self._counters()
+        before = self._mark
+        self._mark = now
+        arrivals, admitted, completed, failed, rejected, delayed = (
+            int(a - b) for a, b in zip(now[:6], before[:6], strict=True)
         )
-        goodput = self.completed - goodput0
+        wait, response, area, queue_area = (a - b for a, b in zip(now[6:], before[6:], strict=True))
         responses = sorted(self._responses)
         self._responses = []
         self._series.append(
             Interval(
                 start=start,
                 end=end,
-                offered=self.arrivals - offered0,
-                admitted=self.admitted - admitted0,
-                goodput=goodput,
-                errors=self.rejected - errors0,
-                delayed=self.delayed - delayed0,
-                mean_wait=(self.wait_sum - wait0) / goodput if goodput else math.nan,
-                mean_response=(self.response_sum - response0) / goodput if goodput else math.nan,
+                offered=arrivals,
+                admitted=admitted,
+                goodput=completed - failed,
+                errors=rejected + failed,
+                delayed=delayed,
+                mean_wait=wait / completed if completed else math.nan,
+                mean_response=response / completed if completed else math.nan,
                 p50=_percentile(responses, 0.50),
                 p99=_percentile(responses, 0.99),
-                mean_in_system=(self._area - area0) / (end - start),
-                mean_queue_length=(self._queue_area - queue_area0) / (end - start),
+                mean_in_system=area / (end - start),
+                mean_queue_length=queue_area / (end - start),
                 queue_length=len(self._queue),
             )
         )
-        self._mark = (
+
+    def _counters(self) -> tuple[float, ...]:
+        return (
             self.arrivals,
             self.admitted,
             self.completed,
+            self.failed,
             self.rejected,
             self.delayed,
             self.wait_sum,
@@ -206,6 +277,7 @@ class Service:
             admitted=self.admitted,
             completed=completed,
             rejected=self.rejected,
+            failed=self.failed,
             delayed=self.delayed,
             mean_wait=self.wait_sum / completed if completed else math.nan,
             mean_response=self.response_sum / completed if completed else math.nan,

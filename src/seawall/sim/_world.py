@@ -8,20 +8,28 @@ identical, and adding a service leaves the draws of every other component unchan
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import math
 import random
-from collections.abc import Generator
+from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
 from seawall._errors import ConfigError
 from seawall.sim import _checks
+from seawall.sim._calls import request
+from seawall.sim._clock import WorldClock
 from seawall.sim._distributions import Distribution, deterministic
-from seawall.sim._engine import Engine, Signal
-from seawall.sim._result import Result
+from seawall.sim._engine import Engine
+from seawall.sim._loop import VirtualLoop
+from seawall.sim._result import ClientStats, Result
 from seawall.sim._service import Service
 
-__all__ = ["World"]
+__all__ = ["PolicyFactory", "World"]
+
+PolicyFactory = Callable[["World"], Any]
+"""Builds one caller's policy from the world (its ``clock`` and ``rng``)."""
 
 
 class World:
@@ -40,7 +48,12 @@ class World:
         self.seed = _checks.count("seed", seed, minimum=0)
         self.engine = Engine()
         self.rng = self._stream("world")
+        self.clock = WorldClock(self.engine)
+        # The loop has no I/O: its I/O methods stay abstract, never called.
+        self._loop = VirtualLoop(self.engine)  # type: ignore[abstract]
         self._services: dict[str, Service] = {}
+        self._clients: dict[str, _Tally] = {}
+        self._pending: list[tuple[Service, Callable[[], float], Any, _Tally]] = []
         self._sources: dict[str, int] = {}
         self._ran = False
 
@@ -62,11 +75,20 @@ class World:
         servers: int = 1,
         service_time: Distribution,
         queue_limit: int | None = None,
+        error_rate: float = 0.0,
+        calls: Service | None = None,
+        policy: PolicyFactory | None = None,
     ) -> Service:
         """Add a service: ``servers`` identical servers and room for ``queue_limit`` waiting.
 
         ``queue_limit=None`` queues without bound; an int ``q`` gives K = servers + q
         places, and a request arriving to find them all taken is refused.
+        ``error_rate`` is the fraction of requests that end in an error after their
+        service time (a leaf's 500s). With ``calls=other``, each request, after its own
+        service time, calls ``other`` and holds its server until the answer comes (a
+        thread per request); it fails if that call fails. ``policy`` builds what each
+        call goes through: ``policy(world)`` is called once per server replica, and what
+        it returns must have ``acall`` (any seawall policy or pipeline does).
         """
         self._not_started()
         if not isinstance(name, str) or not name:
@@ -81,8 +103,25 @@ class World:
         servers = _checks.count("servers", servers, minimum=1)
         if queue_limit is not None:
             queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
+        error_rate = _checks.non_negative("error_rate", error_rate)
+        if error_rate > 1:
+            raise ConfigError(f"error_rate must be within [0, 1], got {error_rate!r}")
+        if calls is not None:
+            self._check_target(calls, "calls")
+        elif policy is not None:
+            raise ConfigError(f"service {name!r} has a policy but calls nothing: pass calls=")
+        policies = None if policy is None else [self._build(policy, name) for _ in range(servers)]
         service = Service(
-            self.engine, name, servers, service_time, queue_limit, self._stream(f"service/{name}")
+            self.engine,
+            name,
+            servers,
+            service_time,
+            queue_limit,
+            self._stream(f"service/{name}"),
+            error_rate=error_rate,
+            downstream=calls,
+            policies=policies,
+            loop=self._loop,
         )
         self._services[name] = service
         return service
@@ -111,21 +150,36 @@ class World:
 
         engine.at(-mean_gap * log(1.0 - uniform()), arrive, None)
 
-    def clients(self, n: int, *, think_time: Distribution | float, target: Service) -> None:
+    def clients(
+        self,
+        n: int,
+        *,
+        think_time: Distribution | float,
+        target: Service,
+        policy: PolicyFactory | None = None,
+        name: str = "clients",
+    ) -> None:
         """``n`` closed-loop clients: each thinks, sends one request, waits for it, repeats.
 
         A bare number is a fixed think time; pass ``sim.exponential(mean=...)`` for the
-        classic finite-source model. A refused request sends its client back to thinking.
+        classic finite-source model. A refused or failed request sends its client back to
+        thinking. ``policy(world)`` is called once per client, and each of its requests
+        goes through what it returns (``acall``). The run reports the group as
+        ``result.clients[name]``.
         """
         self._not_started()
         self._check_target(target)
         n = _checks.count("n", n, minimum=1)
+        if not isinstance(name, str) or not name or name in self._clients:
+            raise ConfigError(f"clients need a name not used by another group, got {name!r}")
         if not isinstance(think_time, Distribution):
             think_time = deterministic(_checks.non_negative("think_time", think_time))
         think = think_time.sampler(self._source_stream("clients", target))
-        engine = self.engine
-        for _ in range(n):
-            engine.spawn(_client(engine, target, think))
+        policies = [None if policy is None else self._build(policy, name) for _ in range(n)]
+        tally = self._clients[name] = _Tally(name, n)
+        # The clients' tasks start when the world runs: a world built and never run then
+        # leaves no coroutine behind unstarted.
+        self._pending.extend((target, think, built, tally) for built in policies)
 
     def run(self, until: float, *, interval: float | None = None) -> Result:
         """Run the world to virtual time ``until`` and report; a world runs once.
@@ -142,18 +196,40 @@ class World:
         # leaves a sliver of an interval at the end.
         rows = max(1, math.ceil(horizon / width - 1e-9))
         start = 0.0
-        for row in range(1, rows + 1):
-            end = horizon if row == rows else row * width
-            engine.run(end)
-            for service in services:
-                service.close_interval(start, end)
-            start = end
-        return Result(
-            seed=self.seed,
-            until=horizon,
-            events=engine.events,
-            services={service.name: service.stats(horizon) for service in services},
-        )
+        loop = self._loop
+        loop.enter()
+        try:
+            for target, think, policy, tally in self._pending:
+                coroutine = _client(engine, target, think, policy, tally)
+                loop.create_task(coroutine, context=contextvars.Context())
+            self._pending.clear()
+            for row in range(1, rows + 1):
+                end = horizon if row == rows else row * width
+                engine.run(end)
+                for service in services:
+                    service.close_interval(start, end)
+                start = end
+            result = Result(
+                seed=self.seed,
+                until=horizon,
+                events=engine.events,
+                services={service.name: service.stats(horizon) for service in services},
+                clients={name: tally.stats() for name, tally in self._clients.items()},
+            )
+            # The horizon cuts requests off mid-flight: cancel their tasks and let them
+            # unwind now, so none is left half-run for the garbage collector to report.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            engine.run(horizon)
+        finally:
+            loop.leave()
+        if loop.errors:
+            context = loop.errors[0]
+            raise RuntimeError(f"simulated code failed: {context.get('message')}") from context.get(
+                "exception"
+            )
+        return result
 
     def _source_stream(self, kind: str, target: Service) -> random.Random:
         # Numbered per kind and target, so traffic added elsewhere shifts no stream here.
@@ -161,19 +237,63 @@ class World:
         self._sources[label] = number = self._sources.get(label, 0) + 1
         return self._stream(f"{label}/{number}")
 
-    def _check_target(self, target: object) -> None:
+    def _check_target(self, target: object, argument: str = "target") -> None:
         if not isinstance(target, Service) or self._services.get(target.name) is not target:
-            raise ConfigError(f"target must be a service of this world, got {target!r}")
+            raise ConfigError(f"{argument} must be a service of this world, got {target!r}")
+
+    def _build(self, factory: PolicyFactory, caller: str) -> Any:
+        if not callable(factory):
+            raise ConfigError(f"policy must be a function of the world, got {factory!r}")
+        built = factory(self)
+        if not callable(getattr(built, "acall", None)):
+            raise ConfigError(
+                f"the policy built for {caller!r} has no acall(): return a seawall policy "
+                f"or pipeline, got {built!r}"
+            )
+        return built
 
     def _not_started(self) -> None:
         if self._ran:
             raise ConfigError("this world has already run; build a new World for another run")
 
 
-def _client(engine: Engine, target: Service, think: Any) -> Generator[Any, Any, None]:
-    submit = target.submit
+class _Tally:
+    """A client group's counters while the world runs."""
+
+    __slots__ = ("clients", "failed", "name", "requests", "response_sum", "succeeded")
+
+    def __init__(self, name: str, clients: int) -> None:
+        self.name = name
+        self.clients = clients
+        self.requests = self.succeeded = self.failed = 0
+        self.response_sum = 0.0
+
+    def stats(self) -> ClientStats:
+        answered = self.succeeded + self.failed
+        return ClientStats(
+            name=self.name,
+            clients=self.clients,
+            requests=self.requests,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            mean_response=self.response_sum / answered if answered else math.nan,
+        )
+
+
+async def _client(
+    engine: Engine, target: Service, think: Callable[[], float], policy: Any, tally: _Tally
+) -> None:
     while True:
-        yield think()
-        answered = Signal(engine)
-        if submit(answered.fire):
-            yield answered
+        await asyncio.sleep(think())
+        tally.requests += 1
+        sent = engine.now
+        try:
+            if policy is None:
+                await request(target)
+            else:
+                await policy.acall(request, target)
+        except Exception:
+            tally.failed += 1
+        else:
+            tally.succeeded += 1
+        tally.response_sum += engine.now - sent

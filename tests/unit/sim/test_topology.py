@@ -1,0 +1,153 @@
+"""Services calling services through seawall's real policies, on virtual time.
+
+The retry code under test is ``seawall.Retry`` itself, built with the world's clock and
+random stream: the counts below are what that code does, not what a model of it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import seawall
+from seawall._errors import ConfigError
+from seawall.sim import ServiceError, World, deterministic, exponential
+
+
+def retries(attempts: int, delay: float | None = None) -> Any:
+    """A factory of plain retries: no budget, breaker or deadline."""
+
+    def build(world: World) -> seawall.Retry:
+        backoff = None if delay is None else seawall.Backoff.constant(delay)
+        return seawall.Retry(attempts, backoff=backoff, clock=world.clock, rng=world.rng)
+
+    return build
+
+
+def test_an_always_failing_leaf_behind_three_layers_of_four_attempts_gets_64_calls() -> None:
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.001), error_rate=1.0)
+    middle = world.service(
+        "middle", service_time=deterministic(0.001), calls=leaf, policy=retries(4)
+    )
+    front = world.service(
+        "front", service_time=deterministic(0.001), calls=middle, policy=retries(4)
+    )
+    # Default backoff (1 s, 2 s, 4 s, jittered): one request takes about 150 virtual
+    # seconds, so three requests finish well before the horizon and a fourth never starts.
+    world.clients(1, think_time=1_000.0, target=front, policy=retries(4))
+    result = world.run(until=4_000.0)
+    clients = result.clients["clients"]
+    assert (clients.requests, clients.succeeded, clients.failed) == (3, 0, 3)
+    assert result.services["leaf"].arrivals == 64 * 3  # 4 ** 3 per request
+    assert result.services["middle"].arrivals == 16 * 3
+    assert result.services["front"].arrivals == 4 * 3
+    assert result.services["leaf"].failed == 64 * 3
+    assert clients.mean_response > 100.0  # the backoff sleeps ran, on virtual time
+
+
+def test_four_attempts_against_independent_failure_half_the_time() -> None:
+    world = World(seed=1)
+    leaf = world.service("leaf", servers=50, service_time=deterministic(0.001), error_rate=0.5)
+    world.clients(400, think_time=exponential(1.0), target=leaf, policy=retries(4, delay=0.0))
+    result = world.run(until=110.0)
+    clients = result.clients["clients"]
+    answered = clients.succeeded + clients.failed
+    assert answered > 40_000
+    calls = result.services["leaf"].arrivals
+    assert calls / answered == pytest.approx(1 + 0.5 + 0.25 + 0.125, rel=0.01)
+    assert clients.succeeded / answered == pytest.approx(1 - 0.5**4, rel=0.01)
+
+
+def test_a_refusal_is_a_503_the_retry_sees_as_transient() -> None:
+    world = World(seed=0)
+    slow = world.service("slow", service_time=deterministic(50.0), queue_limit=0)
+    world.clients(2, think_time=0.0, target=slow, policy=retries(3, delay=0.5))
+    result = world.run(until=10.0)
+    stats = result.services["slow"]
+    # One client holds the only place; the other is refused, retried twice 0.5 s apart,
+    # and gives up; then it tries again at once, and so on (the last one is cut off by
+    # the horizon after fewer than three attempts).
+    assert stats.admitted == 1
+    assert 0 <= stats.rejected - result.clients["clients"].failed * 3 < 3
+    assert seawall.transient(ServiceError("db", refused=True))
+    assert ServiceError("db", refused=True).status_code == 503
+    assert ServiceError("db", refused=False).status_code == 500
+
+
+def test_a_timeout_on_virtual_time_cuts_a_slow_call_and_the_server_keeps_working() -> None:
+    world = World(seed=0)
+    slow = world.service("slow", service_time=deterministic(3.0))
+
+    def timeout(world: World) -> seawall.Timeout:
+        return seawall.Timeout(1.0, clock=world.clock)
+
+    world.clients(1, think_time=10.0, target=slow, policy=timeout)
+    result = world.run(until=35.0)
+    clients = result.clients["clients"]
+    assert (clients.requests, clients.failed) == (3, 3)
+    assert clients.mean_response == pytest.approx(1.0, abs=0.01)
+    assert result.services["slow"].completed == 3  # the caller left; the work went on
+
+
+def test_each_calling_instance_gets_its_own_policy() -> None:
+    built: list[World] = []
+
+    def factory(world: World) -> seawall.Retry:
+        built.append(world)
+        return seawall.Retry(2, clock=world.clock, rng=world.rng)
+
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.1))
+    world.service("mid", servers=3, service_time=deterministic(0.1), calls=leaf, policy=factory)
+    world.clients(5, think_time=1.0, target=leaf, policy=factory)
+    assert built == [world] * 8
+
+
+def test_the_world_clock_is_virtual_and_refuses_to_block() -> None:
+    world = World(seed=0)
+    seen: list[float] = []
+
+    async def sleeper() -> None:
+        await world.clock.asleep(2.5)
+        seen.append(world.clock.now())
+
+    world.service("idle", service_time=deterministic(1.0))
+    world._loop.create_task(sleeper())
+    world.run(until=5.0)
+    assert seen == [2.5]
+    with pytest.raises(RuntimeError, match="acall"):
+        world.clock.sleep(1.0)
+
+
+def test_topology_arguments_are_checked() -> None:
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.1))
+    with pytest.raises(ConfigError, match="calls nothing"):
+        world.service("a", service_time=deterministic(0.1), policy=retries(2))
+    with pytest.raises(ConfigError, match="calls must be a service of this world"):
+        world.service("b", service_time=deterministic(0.1), calls="leaf")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="no acall"):
+        world.service("c", service_time=deterministic(0.1), calls=leaf, policy=lambda w: 3)
+    with pytest.raises(ConfigError, match="policy must be a function"):
+        world.clients(1, think_time=1.0, target=leaf, policy=3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="error_rate"):
+        world.service("d", service_time=deterministic(0.1), error_rate=1.5)
+    world.clients(1, think_time=1.0, target=leaf)
+    with pytest.raises(ConfigError, match="not used by another group"):
+        world.clients(1, think_time=1.0, target=leaf)
+
+
+def test_simulated_code_that_breaks_the_loop_is_reported() -> None:
+    world = World(seed=0)
+    world.service("idle", service_time=deterministic(1.0))
+
+    def broken() -> None:
+        raise ValueError("bug in a callback")
+
+    world._loop.call_later(1.0, broken)
+    with pytest.raises(RuntimeError, match="simulated code failed"):
+        world.run(until=2.0)
+    assert asyncio._get_running_loop() is None
