@@ -12,6 +12,9 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from seawall._deadline import remaining
+from seawall.wire import encode_timeout_ms, parse_timeout_ms
+
 __all__ = ["ServiceError", "Target", "request"]
 
 
@@ -20,7 +23,9 @@ class Target(Protocol):
 
     name: str
 
-    def submit(self, done: Callable[[bool], object] | None) -> bool: ...
+    def submit(
+        self, done: Callable[[bool], object] | None, budget: float | None = None
+    ) -> bool: ...
 
 
 class ServiceError(ConnectionError):
@@ -36,16 +41,20 @@ class ServiceError(ConnectionError):
 async def request(service: Target) -> None:
     """Send one request to ``service`` and wait for its answer; raise if it is an error.
 
-    A caller that gives up (its task is cancelled) stops waiting; the service still
-    works on the request to the end, as a server that cannot see its caller leave does.
+    The caller's deadline, if one is in force, crosses the hop as a real edge sends it:
+    whole milliseconds, rounded down (``X-Request-Timeout-Ms``). A caller that gives up
+    (its task is cancelled) stops waiting; the service still works on the request to
+    the end, as a server that cannot see its caller leave does.
     """
+    left = remaining()
+    budget = None if left is None else parse_timeout_ms(encode_timeout_ms(left))
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def reply(ok: bool) -> None:
         if not answer.done():
             answer.set_result(ok)
 
-    if not service.submit(reply):
+    if not service.submit(reply, budget):
         raise ServiceError(service.name, refused=True)
     if not await answer:
         raise ServiceError(service.name, refused=False)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
+from seawall._clock import Clock
+from seawall._deadline import deadline
 from seawall.sim._calls import request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
@@ -30,7 +32,8 @@ __all__ = ["Done", "Service"]
 Done = Callable[[bool], object]
 """Told ``True`` when the request completes (refusals are returned by ``submit``)."""
 
-_Job = tuple[float, float, "Done | None"]
+_Job = tuple[float, float, "Done | None", "float | None"]
+"""(arrival, start of service, whom to answer, deadline budget in seconds or None)."""
 
 
 class Service:
@@ -42,6 +45,7 @@ class Service:
     __slots__ = (
         "_area",
         "_capacity",
+        "_clock",
         "_downstream",
         "_draw",
         "_engine",
@@ -63,6 +67,7 @@ class Service:
         "delayed",
         "error_rate",
         "failed",
+        "max_deadline",
         "name",
         "queue_limit",
         "rejected",
@@ -85,6 +90,8 @@ class Service:
         downstream: Service | None = None,
         policies: list[Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        clock: Clock | None = None,
+        max_deadline: float | None = None,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -102,6 +109,8 @@ class Service:
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
         self._loop = loop
+        self._clock = clock
+        self.max_deadline = max_deadline
         self._queue: deque[_Job] = deque()
         self._size = 0  # requests in the system: in service plus queued
         self._last = 0.0
@@ -117,8 +126,11 @@ class Service:
     def __repr__(self) -> str:
         return f"<Service {self.name!r} servers={self.servers} queue_limit={self.queue_limit}>"
 
-    def submit(self, done: Done | None) -> bool:
-        """A request arrives now; False if every place is taken and it is refused."""
+    def submit(self, done: Done | None, budget: float | None = None) -> bool:
+        """A request arrives now; False if every place is taken and it is refused.
+
+        ``budget`` is the time the caller allows it, in seconds, as it came off the wire.
+        """
         # The bookkeeping is written out inline here and in _depart: these two run once
         # per request each, and a helper call would be a quarter of their cost.
         now = self._engine.now
@@ -139,12 +151,12 @@ class Service:
             if self._downstream is None:
                 heappush(
                     self._heap,
-                    (now + self._draw(), next(self._seq), self._depart, (now, now, done)),
+                    (now + self._draw(), next(self._seq), self._depart, (now, now, done, budget)),
                 )
             else:
-                self._begin((now, now, done))
+                self._begin((now, now, done, budget))
         else:
-            self._queue.append((now, 0.0, done))
+            self._queue.append((now, 0.0, done, budget))
         return True
 
     def _depart(self, job: _Job) -> None:
@@ -162,7 +174,7 @@ class Service:
             self._queue_area += (size - servers) * elapsed
         self._last = now
         self._size = size - 1
-        arrival, start, done = job
+        arrival, start, done, _ = job
         response = now - arrival
         self.completed += 1
         if not ok:
@@ -173,19 +185,12 @@ class Service:
             self.delayed += 1
             self.wait_sum += start - arrival
         if size > servers:
-            arrival_next, _, done_next = self._queue.popleft()
+            arrival_next, _, done_next, budget_next = self._queue.popleft()
+            started = (arrival_next, now, done_next, budget_next)
             if self._downstream is None:
-                heappush(
-                    self._heap,
-                    (
-                        now + self._draw(),
-                        next(self._seq),
-                        self._depart,
-                        (arrival_next, now, done_next),
-                    ),
-                )
+                heappush(self._heap, (now + self._draw(), next(self._seq), self._depart, started))
             else:
-                self._begin((arrival_next, now, done_next))
+                self._begin(started)
         if done is not None:
             done(ok)
 
@@ -196,16 +201,25 @@ class Service:
         self._loop.create_task(self._serve(job, self._idle.pop()), context=contextvars.Context())
 
     async def _serve(self, job: _Job, policy: Any) -> None:
-        """Do this service's own work, then call downstream through the replica's policy."""
+        """Do this service's own work, then call downstream through the replica's policy.
+
+        The whole of it runs under the request's deadline: the budget that came with it,
+        capped by this service's own ``max_deadline``, as a server edge caps the header.
+        """
         ok = True
+        budget = job[3]
+        cap = self.max_deadline
+        if cap is not None and (budget is None or cap < budget):
+            budget = cap
         try:
-            await asyncio.sleep(self._draw())
-            downstream = self._downstream
-            assert downstream is not None
-            if policy is None:
-                await request(downstream)
-            else:
-                await policy.acall(request, downstream)
+            with deadline(budget, clock=self._clock):
+                await asyncio.sleep(self._draw())
+                downstream = self._downstream
+                assert downstream is not None
+                if policy is None:
+                    await request(downstream)
+                else:
+                    await policy.acall(request, downstream)
         except Exception:
             ok = False
         finally:

@@ -78,6 +78,7 @@ class World:
         error_rate: float = 0.0,
         calls: Service | None = None,
         policy: PolicyFactory | None = None,
+        max_deadline: float | None = None,
     ) -> Service:
         """Add a service: ``servers`` identical servers and room for ``queue_limit`` waiting.
 
@@ -89,6 +90,10 @@ class World:
         thread per request); it fails if that call fails. ``policy`` builds what each
         call goes through: ``policy(world)`` is called once per server replica, and what
         it returns must have ``acall`` (any seawall policy or pipeline does).
+
+        A calling service runs each request under a deadline: the caller's remaining
+        budget, which crosses the hop as whole milliseconds, capped by ``max_deadline``
+        seconds (the service's own maximum); the policy's timeouts derive from it.
         """
         self._not_started()
         if not isinstance(name, str) or not name:
@@ -103,6 +108,8 @@ class World:
         servers = _checks.count("servers", servers, minimum=1)
         if queue_limit is not None:
             queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
+        if max_deadline is not None:
+            max_deadline = _checks.positive("max_deadline", max_deadline)
         error_rate = _checks.non_negative("error_rate", error_rate)
         if error_rate > 1:
             raise ConfigError(f"error_rate must be within [0, 1], got {error_rate!r}")
@@ -122,6 +129,8 @@ class World:
             downstream=calls,
             policies=policies,
             loop=self._loop,
+            clock=self.clock,
+            max_deadline=max_deadline,
         )
         self._services[name] = service
         return service

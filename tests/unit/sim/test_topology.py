@@ -151,3 +151,73 @@ def test_simulated_code_that_breaks_the_loop_is_reported() -> None:
     with pytest.raises(RuntimeError, match="simulated code failed"):
         world.run(until=2.0)
     assert asyncio._get_running_loop() is None
+
+
+class Probe:
+    """A pass-through policy that records the deadline in force at each call."""
+
+    def __init__(self, seen: list[float | None]) -> None:
+        self.seen = seen
+
+    async def acall(self, fn: Any, *args: Any) -> Any:
+        self.seen.append(seawall.remaining())
+        return await fn(*args)
+
+
+@pytest.mark.parametrize(
+    ("client_timeout", "cap", "expected"),
+    [
+        (0.5009, None, 0.500 - 0.1),  # whole milliseconds, rounded down, cross the hop
+        (0.5009, 0.25, 0.25 - 0.1),  # the callee caps what it is given
+        (None, 0.3, 0.3 - 0.1),  # no deadline sent: the callee's own maximum applies
+        (None, None, None),
+    ],
+)
+def test_the_deadline_crosses_a_hop_as_whole_ms_capped_by_the_callee(
+    client_timeout: float | None, cap: float | None, expected: float | None
+) -> None:
+    seen: list[float | None] = []
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.01))
+    front = world.service(
+        "front",
+        service_time=deterministic(0.1),
+        calls=leaf,
+        policy=lambda w: Probe(seen),
+        max_deadline=cap,
+    )
+
+    def client(world: World) -> Any:
+        if client_timeout is None:
+            return Probe([])
+        return seawall.Timeout(client_timeout, clock=world.clock)
+
+    world.clients(1, think_time=10.0, target=front, policy=client)
+    result = world.run(until=15.0)
+    assert result.clients["clients"].succeeded == 1
+    assert len(seen) == 1
+    if expected is None:
+        assert seen == [None]
+    else:
+        assert seen[0] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_callee_out_of_budget_fails_the_call_by_its_own_timeout() -> None:
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(2.0))
+
+    def rpc(world: World) -> seawall.Timeout:
+        return seawall.Timeout(5.0, clock=world.clock)
+
+    front = world.service("front", service_time=deterministic(0.1), calls=leaf, policy=rpc)
+
+    def client(world: World) -> seawall.Timeout:
+        return seawall.Timeout(1.0, clock=world.clock)
+
+    world.clients(1, think_time=10.0, target=front, policy=client)
+    result = world.run(until=15.0)
+    # front's 5 s timeout is cut to the 1,000 ms the client sent: it gives up on the 2 s
+    # leaf call 1 s after the request arrived (within the alarm's 5 ms), as does the client.
+    assert result.services["front"].failed == 1
+    assert result.services["front"].mean_response == pytest.approx(1.0, abs=0.006)
+    assert result.clients["clients"].failed == 1
