@@ -221,3 +221,31 @@ def test_a_callee_out_of_budget_fails_the_call_by_its_own_timeout() -> None:
     assert result.services["front"].failed == 1
     assert result.services["front"].mean_response == pytest.approx(1.0, abs=0.006)
     assert result.clients["clients"].failed == 1
+
+
+def standard_world(seed: int) -> Any:
+    world = World(seed=seed)
+    db = world.service("db", servers=4, service_time=exponential(mean=0.05), queue_limit=8)
+    api = world.service(
+        "api",
+        servers=8,
+        service_time=exponential(mean=0.01),
+        calls=db,
+        policy=lambda w: seawall.standard("db", kind="rpc", clock=w.clock, rng=w.rng),
+    )
+    world.clients(
+        40,
+        think_time=exponential(1.0),
+        target=api,
+        policy=lambda w: seawall.standard("api", kind="http", clock=w.clock, rng=w.rng),
+    )
+    return world.run(until=30.0)
+
+
+def test_standard_pipelines_run_unchanged_and_deterministically() -> None:
+    first, second = standard_world(3), standard_world(3)
+    assert first == second
+    clients = first.clients["clients"]
+    assert clients.requests > 1_000
+    assert clients.succeeded >= clients.requests - 40  # only those cut off by the horizon
+    assert first.services["db"].arrivals >= clients.succeeded
