@@ -131,7 +131,7 @@ class Service:
 
         ``budget`` is the time the caller allows it, in seconds, as it came off the wire.
         """
-        # The bookkeeping is written out inline here and in _depart: these two run once
+        # The bookkeeping is written out inline here and in _leave: these two run once
         # per request each, and a helper call would be a quarter of their cost.
         now = self._engine.now
         size = self._size
@@ -151,7 +151,7 @@ class Service:
             if self._downstream is None:
                 heappush(
                     self._heap,
-                    (now + self._draw(), next(self._seq), self._depart, (now, now, done, budget)),
+                    (now + self._draw(), next(self._seq), self._leave, (now, now, done, budget)),
                 )
             else:
                 self._begin((now, now, done, budget))
@@ -159,12 +159,15 @@ class Service:
             self._queue.append((now, 0.0, done, budget))
         return True
 
-    def _depart(self, job: _Job) -> None:
-        """A leaf request's service time is over: it succeeds unless an error is drawn."""
-        rate = self.error_rate
-        self._leave(job, not rate or self._fail() >= rate)
+    def _leave(self, job: _Job, ok: bool | None = None) -> None:
+        """A request's service is over; ``ok=None`` (a leaf) draws its injected error.
 
-    def _leave(self, job: _Job, ok: bool) -> None:
+        One function for both kinds of service, called straight from the event heap for
+        a leaf: a departure is half of all the events of a run.
+        """
+        if ok is None:
+            rate = self.error_rate
+            ok = not rate or self._fail() >= rate
         now = self._engine.now
         size = self._size
         elapsed = now - self._last
@@ -188,7 +191,7 @@ class Service:
             arrival_next, _, done_next, budget_next = self._queue.popleft()
             started = (arrival_next, now, done_next, budget_next)
             if self._downstream is None:
-                heappush(self._heap, (now + self._draw(), next(self._seq), self._depart, started))
+                heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
             else:
                 self._begin(started)
         if done is not None:
