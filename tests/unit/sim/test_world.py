@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seawall._errors import ConfigError
 from seawall.sim import Result, World, deterministic, exponential, lognormal
@@ -157,3 +159,33 @@ def test_a_world_runs_once() -> None:
         world.run(until=2.0)
     with pytest.raises(ConfigError, match="already run"):
         world.load(db, rate=1.0)
+
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=50),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=2),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(servers=values, queue_limit=values, rate=values, n=values, think=values, until=values)
+def test_any_arguments_build_a_world_that_runs_or_raise_config_error(
+    servers: Any, queue_limit: Any, rate: Any, n: Any, think: Any, until: Any
+) -> None:
+    world = World(seed=0)
+    try:
+        db = world.service(
+            "db", servers=servers, service_time=exponential(0.01), queue_limit=queue_limit
+        )
+        world.load(db, rate=rate)
+        world.clients(n, think_time=think, target=db)
+        if isinstance(until, (int, float)) and not isinstance(until, bool) and until > 5:
+            until = 5.0
+        result = world.run(until=until)
+    except ConfigError:
+        return
+    stats = result.services["db"]
+    assert stats.arrivals == stats.admitted + stats.rejected
