@@ -26,7 +26,17 @@ Method
     the ratio of medians. The mean waits are printed as a check that both ran the
     same model (Erlang C: Wq = 0.20459).
 
-Target (exit status 1 when missed): seawall.sim >= 1.0x SimPy's customers/s.
+    A third row runs every request through ``seawall.standard("db", kind="rpc")``
+    (timeouts, retries, breaker, bulkhead), built with the world's clock and random
+    stream: the real policy code, as asyncio tasks on the world's virtual loop. Its
+    queue is the same M/M/10 at the same utilisation with times scaled by 1/100 (mean
+    service 10 ms), so the 1 s per-attempt timeout of ``kind="rpc"`` never fires and the
+    row measures the policies' cost, not a different queue; customers per wall second
+    do not depend on the scale of virtual time.
+
+Target (exit status 1 when missed): seawall.sim with no policy >= 1.0x SimPy's
+customers/s. The row with ``standard()`` is reported with its ratio to SimPy (the issue
+asks >= 0.5x) but not gated here: its cost is the policy driver's, not the engine's.
 """
 
 from __future__ import annotations
@@ -90,9 +100,34 @@ def run_seawall(until: float, seed: int) -> tuple[int, int, float, float]:
     return stats.completed, result.events, stats.mean_wait, wall
 
 
+def run_seawall_standard(until: float, seed: int) -> tuple[int, int, float, float]:
+    """The same queue, times / 100, every request through ``standard()``."""
+    import seawall
+
+    scale = 100.0
+    world = sim.World(seed=seed)
+    db = world.service("db", servers=SERVERS, service_time=sim.exponential(mean=1.0 / MU / scale))
+    world.load(
+        db,
+        rate=LAMBDA * scale,
+        policy=lambda w: seawall.standard("db", kind="rpc", clock=w.clock, rng=w.rng),
+    )
+    start = time.perf_counter()
+    # A twentieth of the other rows' customers: a request through the policies costs
+    # several times what the bare engine spends on it, and the row should not dominate
+    # the run's wall time.
+    result = world.run(until=until / scale / 20, interval=until / scale / 20)
+    wall = time.perf_counter() - start
+    stats = result.services["db"]
+    return stats.completed, result.events, stats.mean_wait * scale, wall
+
+
+BARE = "seawall.sim (World.service + World.load)"
+STANDARD = "seawall.sim, standard() on every call"
 ROWS: dict[str, Callable[[float, int], tuple[int, int, float, float]]] = {
     "SimPy 4 (Resource, process per customer)": run_simpy,
-    "seawall.sim (World.service + World.load)": run_seawall,
+    BARE: run_seawall,
+    STANDARD: run_seawall_standard,
 }
 
 
@@ -133,15 +168,26 @@ def main(argv: list[str] | None = None) -> int:
         wait = statistics.fmean(q for _, _, q, _ in rows)
         report[name] = {"customers_per_s": customers, "events_per_s": events, "mean_wait": wait}
         print(f"{name:44} {customers:12,.0f} {events:12,.0f} {wait:8.4f}")
-    simpy_row, seawall_row = (report[name]["customers_per_s"] for name in names)
-    ratio = seawall_row / simpy_row
+    simpy_row = report[names[0]]["customers_per_s"]
+    ratio = report[BARE]["customers_per_s"] / simpy_row
+    standard_ratio = report[STANDARD]["customers_per_s"] / simpy_row
     verdict = "ok" if ratio >= TARGET else "MISSED"
     print(
         f"ratio seawall.sim / SimPy customers/s: {ratio:.2f}x (target >= {TARGET:.1f}x) {verdict}"
     )
+    print(f"ratio seawall.sim with standard() / SimPy customers/s: {standard_ratio:.2f}x")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"until": until, "repeats": repeats, "rows": report, "ratio": ratio}, out)
+            json.dump(
+                {
+                    "until": until,
+                    "repeats": repeats,
+                    "rows": report,
+                    "ratio": ratio,
+                    "standard_ratio": standard_ratio,
+                },
+                out,
+            )
     return 0 if ratio >= TARGET else 1
 
 

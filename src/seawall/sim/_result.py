@@ -77,8 +77,9 @@ class ServiceStats:
 
 @dataclass(frozen=True, slots=True)
 class ClientStats:
-    """One group of closed-loop clients over the whole run.
+    """One group of callers over the whole run: closed-loop clients, or a load's requests.
 
+    ``clients`` is the number of calling instances (1 for an open-loop load).
     ``requests`` were sent (each one call of the client's policy, however many attempts
     it made), ``succeeded`` and ``failed`` were answered; ``mean_response`` is the mean
     time from sending to the answer, over answered requests (NaN when none were).

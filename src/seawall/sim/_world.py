@@ -135,11 +135,21 @@ class World:
         self._services[name] = service
         return service
 
-    def load(self, target: Service, *, rate: float) -> None:
+    def load(
+        self,
+        target: Service,
+        *,
+        rate: float,
+        policy: PolicyFactory | None = None,
+        name: str = "load",
+    ) -> None:
         """Open-loop Poisson arrivals at ``rate`` per virtual second.
 
         Open loop means arrivals do not wait for answers: a slow service does not slow its
-        offered load, which is how traffic from many independent users behaves.
+        offered load, which is how traffic from many independent users behaves. With
+        ``policy``, each arrival is a request sent through what ``policy(world)`` built
+        once for this load (one calling instance, as one gateway in front of the service
+        would be), and the run reports the requests as ``result.clients[name]``.
         """
         self._not_started()
         self._check_target(target)
@@ -150,12 +160,28 @@ class World:
         heap = engine.heap
         seq = engine.seq
         submit = target.submit
+        arrive: Callable[[object], None]
 
-        # One action per arrival, rescheduling itself: the exponential draw is inlined
-        # because this runs once per request.
-        def arrive(_: object) -> None:
-            submit(None)
-            heappush(heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None))
+        if policy is None:
+            # One action per arrival, rescheduling itself: the exponential draw is inlined
+            # because this runs once per request.
+            def arrive(_: object) -> None:
+                submit(None)
+                heappush(
+                    heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None)
+                )
+
+        else:
+            self._check_group(name)
+            built = self._build(policy, name)
+            tally = self._clients[name] = _Tally(name, 1)
+            spawn = self._loop.create_task
+
+            def arrive(_: object) -> None:
+                spawn(_call(engine, target, built, tally), context=contextvars.Context())
+                heappush(
+                    heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None)
+                )
 
         engine.at(-mean_gap * log(1.0 - uniform()), arrive, None)
 
@@ -179,8 +205,7 @@ class World:
         self._not_started()
         self._check_target(target)
         n = _checks.count("n", n, minimum=1)
-        if not isinstance(name, str) or not name or name in self._clients:
-            raise ConfigError(f"clients need a name not used by another group, got {name!r}")
+        self._check_group(name)
         if not isinstance(think_time, Distribution):
             think_time = deterministic(_checks.non_negative("think_time", think_time))
         think = think_time.sampler(self._source_stream("clients", target))
@@ -250,6 +275,10 @@ class World:
         if not isinstance(target, Service) or self._services.get(target.name) is not target:
             raise ConfigError(f"{argument} must be a service of this world, got {target!r}")
 
+    def _check_group(self, name: object) -> None:
+        if not isinstance(name, str) or not name or name in self._clients:
+            raise ConfigError(f"clients need a name not used by another group, got {name!r}")
+
     def _build(self, factory: PolicyFactory, caller: str) -> Any:
         if not callable(factory):
             raise ConfigError(f"policy must be a function of the world, got {factory!r}")
@@ -289,20 +318,24 @@ class _Tally:
         )
 
 
+async def _call(engine: Engine, target: Service, policy: Any, tally: _Tally) -> None:
+    tally.requests += 1
+    sent = engine.now
+    try:
+        if policy is None:
+            await request(target)
+        else:
+            await policy.acall(request, target)
+    except Exception:
+        tally.failed += 1
+    else:
+        tally.succeeded += 1
+    tally.response_sum += engine.now - sent
+
+
 async def _client(
     engine: Engine, target: Service, think: Callable[[], float], policy: Any, tally: _Tally
 ) -> None:
     while True:
         await asyncio.sleep(think())
-        tally.requests += 1
-        sent = engine.now
-        try:
-            if policy is None:
-                await request(target)
-            else:
-                await policy.acall(request, target)
-        except Exception:
-            tally.failed += 1
-        else:
-            tally.succeeded += 1
-        tally.response_sum += engine.now - sent
+        await _call(engine, target, policy, tally)

@@ -249,3 +249,25 @@ def test_standard_pipelines_run_unchanged_and_deterministically() -> None:
     assert clients.requests > 1_000
     assert clients.succeeded >= clients.requests - 40  # only those cut off by the horizon
     assert first.services["db"].arrivals >= clients.succeeded
+
+
+def test_open_loop_load_through_a_policy_reports_its_requests() -> None:
+    built: list[World] = []
+
+    def factory(world: World) -> seawall.Retry:
+        built.append(world)
+        return seawall.Retry(4, backoff=seawall.Backoff.constant(0.0), clock=world.clock)
+
+    world = World(seed=4)
+    leaf = world.service("leaf", servers=20, service_time=deterministic(0.001), error_rate=0.5)
+    world.load(leaf, rate=500.0, policy=factory, name="gateway")
+    result = world.run(until=60.0)
+    gateway = result.clients["gateway"]
+    assert built == [world]  # one calling instance: the load's source
+    answered = gateway.succeeded + gateway.failed
+    assert answered == pytest.approx(30_000, rel=0.03)
+    assert result.services["leaf"].arrivals / answered == pytest.approx(1.875, rel=0.02)
+    other = World(seed=0)
+    service = other.service("leaf", service_time=deterministic(0.001))
+    with pytest.raises(ConfigError, match="not used by another group"):
+        other.load(service, rate=1.0, policy=factory, name="")
