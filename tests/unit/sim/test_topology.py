@@ -16,6 +16,14 @@ from seawall._errors import ConfigError
 from seawall.sim import ServiceError, World, deterministic, exponential
 
 
+def assert_littles_law(result: Any) -> None:
+    """L = lambda_eff * W on every service, to 1 %."""
+    for stats in result.services.values():
+        assert stats.mean_in_system == pytest.approx(
+            stats.throughput * stats.mean_response, rel=0.01
+        )
+
+
 def retries(attempts: int, delay: float | None = None) -> Any:
     """A factory of plain retries: no budget, breaker or deadline."""
 
@@ -45,6 +53,7 @@ def test_an_always_failing_leaf_behind_three_layers_of_four_attempts_gets_64_cal
     assert result.services["middle"].arrivals == 16 * 3
     assert result.services["front"].arrivals == 4 * 3
     assert result.services["leaf"].failed == 64 * 3
+    assert_littles_law(result)
     assert clients.mean_response > 100.0  # the backoff sleeps ran, on virtual time
 
 
@@ -59,6 +68,7 @@ def test_four_attempts_against_independent_failure_half_the_time() -> None:
     calls = result.services["leaf"].arrivals
     assert calls / answered == pytest.approx(1 + 0.5 + 0.25 + 0.125, rel=0.01)
     assert clients.succeeded / answered == pytest.approx(1 - 0.5**4, rel=0.01)
+    assert_littles_law(result)
 
 
 def test_a_refusal_is_a_503_the_retry_sees_as_transient() -> None:
@@ -267,6 +277,7 @@ def test_open_loop_load_through_a_policy_reports_its_requests() -> None:
     answered = gateway.succeeded + gateway.failed
     assert answered == pytest.approx(30_000, rel=0.03)
     assert result.services["leaf"].arrivals / answered == pytest.approx(1.875, rel=0.02)
+    assert_littles_law(result)
     other = World(seed=0)
     service = other.service("leaf", service_time=deterministic(0.001))
     with pytest.raises(ConfigError, match="not used by another group"):
