@@ -1,8 +1,9 @@
 """A discrete-event world on virtual time, checked against queueing theory.
 
-Build services and the traffic that reaches them, run the world for virtual hours in
-seconds of wall time, and read waits, responses, occupancy, utilisation and per-interval
-time series. Deterministic for a seed.
+Build services, the traffic that reaches them and which service calls which through
+which seawall policy (built with ``world.clock`` and ``world.rng``, and run unchanged);
+run the world for virtual hours in seconds of wall time; read waits, responses,
+occupancy, utilisation and per-interval time series. Deterministic for a seed.
 """
 
 from seawall.sim._calls import ServiceError
