@@ -49,8 +49,9 @@ class Interval:
 class ServiceStats:
     """One service over the whole run.
 
-    ``completed`` counts requests that left after service, ``failed`` of them with an
-    error; ``rejected`` were refused on arrival. ``mean_wait`` (Wq) and
+    ``completed`` counts requests that left, ``failed`` of them with an error (among
+    those, ``dropped`` left without service because their deadline had passed); ``rejected``
+    were refused on arrival. ``mean_wait`` (Wq) and
     ``mean_response`` (W) average over completed requests;
     ``mean_in_system`` (L) and ``mean_queue_length`` (Lq) are time averages over the run;
     ``utilization`` is the mean fraction of servers busy; ``throughput`` is completions
@@ -65,6 +66,7 @@ class ServiceStats:
     completed: int
     rejected: int
     failed: int
+    dropped: int
     delayed: int
     mean_wait: float
     mean_response: float

@@ -65,6 +65,8 @@ class Service:
         "arrivals",
         "completed",
         "delayed",
+        "drop_expired",
+        "dropped",
         "error_rate",
         "failed",
         "max_deadline",
@@ -92,6 +94,7 @@ class Service:
         loop: asyncio.AbstractEventLoop | None = None,
         clock: Clock | None = None,
         max_deadline: float | None = None,
+        drop_expired: bool = False,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -111,13 +114,14 @@ class Service:
         self._loop = loop
         self._clock = clock
         self.max_deadline = max_deadline
+        self.drop_expired = drop_expired
         self._queue: deque[_Job] = deque()
         self._size = 0  # requests in the system: in service plus queued
         self._last = 0.0
         self._area = 0.0  # integral of the number in the system over time
         self._queue_area = 0.0  # integral of the number waiting for a server
         self.arrivals = self.admitted = self.completed = self.rejected = self.delayed = 0
-        self.failed = 0
+        self.failed = self.dropped = 0
         self.wait_sum = self.response_sum = 0.0
         self._responses: list[float] = []
         self._series: list[Interval] = []
@@ -188,14 +192,50 @@ class Service:
             self.delayed += 1
             self.wait_sum += start - arrival
         if size > servers:
-            arrival_next, _, done_next, budget_next = self._queue.popleft()
-            started = (arrival_next, now, done_next, budget_next)
+            if self.drop_expired:
+                self._start_live(now)
+            else:
+                arrival_next, _, done_next, budget_next = self._queue.popleft()
+                started = (arrival_next, now, done_next, budget_next)
+                if self._downstream is None:
+                    heappush(
+                        self._heap, (now + self._draw(), next(self._seq), self._leave, started)
+                    )
+                else:
+                    self._begin(started)
+        if done is not None:
+            done(ok)
+
+    def _start_live(self, now: float) -> None:
+        """Start the first queued request whose caller still waits; drop the expired ones.
+
+        A request whose deadline budget has run out by the time a server is free has a
+        caller that gave up: serving it is wasted capacity, the work that keeps an
+        overloaded service overloaded. It leaves as a failure, without service.
+        """
+        queue = self._queue
+        while queue:
+            arrival, _, done, budget = queue.popleft()
+            if budget is not None and now - arrival >= budget:
+                self._size -= 1
+                self.dropped += 1
+                self.completed += 1
+                self.failed += 1
+                response = now - arrival
+                self.response_sum += response
+                self._responses.append(response)
+                if response > 0:
+                    self.delayed += 1
+                    self.wait_sum += response
+                if done is not None:
+                    done(False)
+                continue
+            started = (arrival, now, done, budget)
             if self._downstream is None:
                 heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
             else:
                 self._begin(started)
-        if done is not None:
-            done(ok)
+            return
 
     def _begin(self, job: _Job) -> None:
         assert self._loop is not None
@@ -295,6 +335,7 @@ class Service:
             completed=completed,
             rejected=self.rejected,
             failed=self.failed,
+            dropped=self.dropped,
             delayed=self.delayed,
             mean_wait=self.wait_sum / completed if completed else math.nan,
             mean_response=self.response_sum / completed if completed else math.nan,

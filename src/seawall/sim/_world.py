@@ -79,6 +79,7 @@ class World:
         calls: Service | None = None,
         policy: PolicyFactory | None = None,
         max_deadline: float | None = None,
+        drop_expired: bool = False,
     ) -> Service:
         """Add a service: ``servers`` identical servers and room for ``queue_limit`` waiting.
 
@@ -94,6 +95,9 @@ class World:
         A calling service runs each request under a deadline: the caller's remaining
         budget, which crosses the hop as whole milliseconds, capped by ``max_deadline``
         seconds (the service's own maximum); the policy's timeouts derive from it.
+        With ``drop_expired=True`` a request whose budget has run out while it queued is
+        dropped when it reaches a server (a failure, counted in ``dropped``) instead of
+        being served for a caller that has given up.
         """
         self._not_started()
         if not isinstance(name, str) or not name:
@@ -110,6 +114,8 @@ class World:
             queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
         if max_deadline is not None:
             max_deadline = _checks.positive("max_deadline", max_deadline)
+        if not isinstance(drop_expired, bool):
+            raise ConfigError(f"drop_expired must be True or False, got {drop_expired!r}")
         error_rate = _checks.non_negative("error_rate", error_rate)
         if error_rate > 1:
             raise ConfigError(f"error_rate must be within [0, 1], got {error_rate!r}")
@@ -131,6 +137,7 @@ class World:
             loop=self._loop,
             clock=self.clock,
             max_deadline=max_deadline,
+            drop_expired=drop_expired,
         )
         self._services[name] = service
         return service

@@ -282,3 +282,27 @@ def test_open_loop_load_through_a_policy_reports_its_requests() -> None:
     service = other.service("leaf", service_time=deterministic(0.001))
     with pytest.raises(ConfigError, match="not used by another group"):
         other.load(service, rate=1.0, policy=factory, name="")
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_expired_work_is_dropped_only_when_asked(drop: bool) -> None:
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.3), drop_expired=drop)
+
+    def client(world: World) -> seawall.Timeout:
+        return seawall.Timeout(0.5, clock=world.clock)
+
+    # Three requests at t = 0; the leaf serves one per 0.3 s and each caller waits 0.5 s.
+    world.clients(3, think_time=100.0, target=leaf, policy=client)
+    result = world.run(until=101.0)
+    stats = result.services["leaf"]
+    callers = result.clients["clients"]
+    assert (callers.succeeded, callers.failed) == (1, 2)
+    if drop:
+        # The third request reaches the server at 0.6 s, after its caller left at 0.5 s.
+        assert (stats.dropped, stats.completed, stats.failed) == (1, 3, 1)
+        assert stats.utilization == pytest.approx(0.6 / 101.0)
+    else:
+        assert (stats.dropped, stats.completed, stats.failed) == (0, 3, 0)
+        assert stats.utilization == pytest.approx(0.9 / 101.0)
+    assert_littles_law(result)
