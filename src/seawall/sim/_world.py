@@ -222,6 +222,18 @@ class World:
         # leaves no coroutine behind unstarted.
         self._pending.extend((target, think, built, tally) for built in policies)
 
+    def at(self, when: float, action: Callable[[], object]) -> None:
+        """Call ``action()`` at virtual time ``when``: a step of a fault timeline.
+
+        For example ``world.at(60.0, lambda: setattr(db, "error_rate", 0.5))`` makes half
+        of ``db``'s requests fail from the first minute on.
+        """
+        self._not_started()
+        moment = _checks.non_negative("when", when)
+        if not callable(action):
+            raise ConfigError(f"action must be callable, got {action!r}")
+        self.engine.at(moment, lambda _: action())
+
     def run(self, until: float, *, interval: float | None = None) -> Result:
         """Run the world to virtual time ``until`` and report; a world runs once.
 

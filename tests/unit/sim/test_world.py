@@ -189,3 +189,19 @@ def test_any_arguments_build_a_world_that_runs_or_raise_config_error(
         return
     stats = result.services["db"]
     assert stats.arrivals == stats.admitted + stats.rejected
+
+
+def test_a_timeline_step_changes_a_service_at_its_time() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=4, service_time=exponential(0.1))
+    world.load(db, rate=10.0)
+    world.at(10.0, lambda: setattr(db, "error_rate", 1.0))
+    world.at(20.0, lambda: setattr(db, "error_rate", 0.0))
+    rows = world.run(until=30.0, interval=1.0).services["db"].series
+    assert all(row.errors == 0 for row in rows[:10])
+    assert all(row.goodput == 0 and row.errors > 0 for row in rows[11:20])
+    assert all(row.errors == 0 and row.goodput > 0 for row in rows[21:])
+    with pytest.raises(ConfigError, match="when"):
+        World(seed=0).at(-1.0, lambda: None)
+    with pytest.raises(ConfigError, match="callable"):
+        World(seed=0).at(1.0, "later")  # type: ignore[arg-type]
