@@ -26,7 +26,8 @@ class Interval:
     and ``delayed``, how many had to queue.
     ``mean_in_system`` and ``mean_queue_length`` are the time-averaged numbers of requests
     in the service and waiting for a server over the interval; ``queue_length`` is the
-    number waiting at ``end``.
+    number waiting at ``end``. ``breakers_open`` counts the circuit breakers in this
+    service's replicas' policies (toward what it calls) that are not closed at ``end``.
     """
 
     start: float
@@ -43,6 +44,7 @@ class Interval:
     mean_in_system: float
     mean_queue_length: float
     queue_length: int
+    breakers_open: int
 
 
 @dataclass(frozen=True, slots=True)

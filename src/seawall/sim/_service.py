@@ -22,6 +22,8 @@ from typing import Any
 
 from seawall._clock import Clock
 from seawall._deadline import deadline
+from seawall._pipeline import Pipeline
+from seawall.policies._breaker import CircuitBreaker
 from seawall.sim._calls import request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
@@ -44,6 +46,7 @@ class Service:
 
     __slots__ = (
         "_area",
+        "_breakers",
         "_capacity",
         "_clock",
         "_downstream",
@@ -111,6 +114,7 @@ class Service:
         # One policy per server replica: a replica takes one from here when it starts a
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
+        self._breakers = [breaker for policy in policies or () for breaker in _breakers_in(policy)]
         self._loop = loop
         self._clock = clock
         self.max_deadline = max_deadline
@@ -297,6 +301,7 @@ class Service:
                 mean_in_system=area / (end - start),
                 mean_queue_length=queue_area / (end - start),
                 queue_length=len(self._queue),
+                breakers_open=sum(b.state != "closed" for b in self._breakers),
             )
         )
 
@@ -345,6 +350,15 @@ class Service:
             throughput=completed / until,
             series=tuple(self._series),
         )
+
+
+def _breakers_in(policy: Any) -> list[CircuitBreaker]:
+    """The circuit breakers in a replica's policy: itself, or the stages of a pipeline."""
+    if isinstance(policy, CircuitBreaker):
+        return [policy]
+    if isinstance(policy, Pipeline):
+        return [stage for stage in policy.policies if isinstance(stage, CircuitBreaker)]
+    return []
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:

@@ -306,3 +306,24 @@ def test_expired_work_is_dropped_only_when_asked(drop: bool) -> None:
         assert (stats.dropped, stats.completed, stats.failed) == (0, 3, 0)
         assert stats.utilization == pytest.approx(0.9 / 101.0)
     assert_littles_law(result)
+
+
+def test_the_series_counts_open_breakers_of_a_calling_service() -> None:
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.01), error_rate=1.0)
+
+    def breaker(world: World) -> seawall.Pipeline:
+        return seawall.Pipeline(
+            seawall.CircuitBreaker("leaf", min_calls=5, cooldown=1_000.0, clock=world.clock)
+        )
+
+    front = world.service(
+        "front", servers=2, service_time=deterministic(0.01), calls=leaf, policy=breaker
+    )
+    world.clients(4, think_time=0.5, target=front)
+    result = world.run(until=20.0, interval=10.0)
+    first, last = result.services["front"].series
+    assert (first.breakers_open, last.breakers_open) == (2, 2)
+    assert last.offered > 0
+    assert result.services["leaf"].arrivals == 10  # five calls per replica's breaker
+    assert all(row.breakers_open == 0 for row in result.services["leaf"].series)
