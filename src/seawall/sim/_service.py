@@ -24,6 +24,7 @@ from seawall._clock import Clock
 from seawall._deadline import deadline
 from seawall._pipeline import Pipeline
 from seawall.policies._breaker import CircuitBreaker
+from seawall.sim import _checks
 from seawall.sim._calls import request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
@@ -47,6 +48,7 @@ class Service:
     __slots__ = (
         "_area",
         "_breakers",
+        "_busy",
         "_capacity",
         "_clock",
         "_downstream",
@@ -57,12 +59,15 @@ class Service:
         "_idle",
         "_last",
         "_loop",
+        "_make_policy",
         "_mark",
         "_queue",
         "_queue_area",
+        "_resized",
         "_responses",
         "_seq",
         "_series",
+        "_server_seconds",
         "_size",
         "admitted",
         "arrivals",
@@ -94,6 +99,7 @@ class Service:
         error_rate: float = 0.0,
         downstream: Service | None = None,
         policies: list[Any] | None = None,
+        make_policy: Callable[[], Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         clock: Clock | None = None,
         max_deadline: float | None = None,
@@ -114,6 +120,7 @@ class Service:
         # One policy per server replica: a replica takes one from here when it starts a
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
+        self._make_policy = make_policy
         self._breakers = [breaker for policy in policies or () for breaker in _breakers_in(policy)]
         self._loop = loop
         self._clock = clock
@@ -121,6 +128,9 @@ class Service:
         self.drop_expired = drop_expired
         self._queue: deque[_Job] = deque()
         self._size = 0  # requests in the system: in service plus queued
+        self._busy = 0  # requests in service
+        self._server_seconds = 0.0  # integral of the number of servers, up to _resized
+        self._resized = 0.0
         self._last = 0.0
         self._area = 0.0  # integral of the number in the system over time
         self._queue_area = 0.0  # integral of the number waiting for a server
@@ -143,11 +153,11 @@ class Service:
         # per request each, and a helper call would be a quarter of their cost.
         now = self._engine.now
         size = self._size
+        busy = self._busy
         elapsed = now - self._last
         self._area += size * elapsed
-        servers = self.servers
-        if size > servers:
-            self._queue_area += (size - servers) * elapsed
+        if size > busy:
+            self._queue_area += (size - busy) * elapsed
         self._last = now
         self.arrivals += 1
         if size >= self._capacity:
@@ -155,7 +165,8 @@ class Service:
             return False
         self.admitted += 1
         self._size = size + 1
-        if size < servers:
+        if busy < self.servers:
+            self._busy = busy + 1
             if self._downstream is None:
                 heappush(
                     self._heap,
@@ -178,13 +189,14 @@ class Service:
             ok = not rate or self._fail() >= rate
         now = self._engine.now
         size = self._size
+        busy = self._busy
         elapsed = now - self._last
         self._area += size * elapsed
-        servers = self.servers
-        if size > servers:
-            self._queue_area += (size - servers) * elapsed
+        if size > busy:
+            self._queue_area += (size - busy) * elapsed
         self._last = now
         self._size = size - 1
+        self._busy = busy - 1
         arrival, start, done, _ = job
         response = now - arrival
         self.completed += 1
@@ -195,10 +207,11 @@ class Service:
         if start > arrival:
             self.delayed += 1
             self.wait_sum += start - arrival
-        if size > servers:
+        if size > busy and busy <= self.servers:
             if self.drop_expired:
                 self._start_live(now)
             else:
+                self._busy = busy
                 arrival_next, _, done_next, budget_next = self._queue.popleft()
                 started = (arrival_next, now, done_next, budget_next)
                 if self._downstream is None:
@@ -234,6 +247,7 @@ class Service:
                 if done is not None:
                     done(False)
                 continue
+            self._busy += 1
             started = (arrival, now, done, budget)
             if self._downstream is None:
                 heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
@@ -323,9 +337,37 @@ class Service:
         size = self._size
         elapsed = now - self._last
         self._area += size * elapsed
-        if size > self.servers:
-            self._queue_area += (size - self.servers) * elapsed
+        if size > self._busy:
+            self._queue_area += (size - self._busy) * elapsed
         self._last = now
+
+    def resize(self, servers: int) -> None:
+        """Change the number of servers now: a capacity drop, or its recovery.
+
+        Fewer servers take effect as busy ones finish (work in progress is not lost);
+        more start on the queue at once. K = servers + queue_limit follows.
+        """
+        servers = _checks.count("servers", servers, minimum=1)
+        now = self._engine.now
+        self._catch_up(now)
+        self._server_seconds += self.servers * (now - self._resized)
+        self._resized = now
+        self.servers = servers
+        if self.queue_limit is not None:
+            self._capacity = servers + self.queue_limit
+        while len(self._idle) + self._busy < servers:
+            self._idle.append(None if self._make_policy is None else self._make_policy())
+        while self._queue and self._busy < servers:
+            if self.drop_expired:
+                self._start_live(now)
+                continue
+            arrival, _, done, budget = self._queue.popleft()
+            self._busy += 1
+            started = (arrival, now, done, budget)
+            if self._downstream is None:
+                heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
+            else:
+                self._begin(started)
 
     def stats(self, until: float) -> ServiceStats:
         """The totals over ``[0, until]`` (``until`` > 0); the engine's clock is at ``until``."""
@@ -346,7 +388,8 @@ class Service:
             mean_response=self.response_sum / completed if completed else math.nan,
             mean_in_system=self._area / until,
             mean_queue_length=self._queue_area / until,
-            utilization=(self._area - self._queue_area) / (self.servers * until),
+            utilization=(self._area - self._queue_area)
+            / (self._server_seconds + self.servers * (until - self._resized)),
             throughput=completed / until,
             series=tuple(self._series),
         )

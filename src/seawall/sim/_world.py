@@ -134,6 +134,7 @@ class World:
             error_rate=error_rate,
             downstream=calls,
             policies=policies,
+            make_policy=None if policy is None else lambda: self._build(policy, name),
             loop=self._loop,
             clock=self.clock,
             max_deadline=max_deadline,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import seawall
 from seawall._errors import ConfigError
 from seawall.sim import Result, World, deterministic, exponential, lognormal
 
@@ -205,3 +206,42 @@ def test_a_timeline_step_changes_a_service_at_its_time() -> None:
         World(seed=0).at(-1.0, lambda: None)
     with pytest.raises(ConfigError, match="callable"):
         World(seed=0).at(1.0, "later")  # type: ignore[arg-type]
+
+
+def test_a_capacity_drop_queues_work_and_its_recovery_drains_it() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=4, service_time=deterministic(1.0))
+    world.clients(4, think_time=0.0, target=db)
+    world.at(10.0, lambda: db.resize(1))
+    world.at(20.0, lambda: db.resize(4))
+    stats = world.run(until=30.0, interval=10.0).services["db"]
+    before, during, after = stats.series
+    assert (before.goodput, during.goodput, after.goodput) == (40, 10, 40)
+    assert during.mean_queue_length == pytest.approx(3.0)
+    assert after.queue_length == 0
+    # Busy servers over server capacity: (40 + 10 + 40) s of work over 4*10 + 1*10 + 4*10.
+    assert stats.utilization == pytest.approx(90.0 / 90.0)
+    assert stats.mean_in_system == pytest.approx(stats.throughput * stats.mean_response)
+    with pytest.raises(ConfigError, match="servers"):
+        db.resize(0)
+
+
+def test_growing_a_calling_service_builds_policies_for_the_new_replicas() -> None:
+    built: list[World] = []
+
+    def factory(world: World) -> Any:
+        built.append(world)
+        return seawall.Retry(2, clock=world.clock, rng=world.rng)
+
+    world = World(seed=0)
+    leaf = world.service("leaf", servers=8, service_time=deterministic(0.5))
+    front = world.service(
+        "front", servers=1, service_time=deterministic(0.5), calls=leaf, policy=factory
+    )
+    world.clients(6, think_time=0.0, target=front)
+    world.at(5.0, lambda: front.resize(3))
+    stats = world.run(until=10.0, interval=5.0).services["front"]
+    assert len(built) == 3
+    first, second = stats.series
+    assert first.goodput == 5  # one replica, 1 s per request
+    assert second.goodput == 15  # three replicas
