@@ -47,6 +47,7 @@ class Service:
 
     __slots__ = (
         "_area",
+        "_base_draw",
         "_breakers",
         "_busy",
         "_capacity",
@@ -84,6 +85,7 @@ class Service:
         "response_sum",
         "servers",
         "service_time",
+        "slowdown",
         "wait_sum",
     )
 
@@ -113,7 +115,8 @@ class Service:
         self._heap = engine.heap
         self._seq = engine.seq
         self._capacity = math.inf if queue_limit is None else servers + queue_limit
-        self._draw = service_time.sampler(rng)
+        self._draw = self._base_draw = service_time.sampler(rng)
+        self.slowdown = 1.0
         self.error_rate = error_rate
         self._fail = rng.random
         self._downstream = downstream
@@ -340,6 +343,17 @@ class Service:
         if size > self._busy:
             self._queue_area += (size - self._busy) * elapsed
         self._last = now
+
+    def slow_down(self, factor: float) -> None:
+        """From now on, every service time drawn is ``factor`` times longer (1 restores).
+
+        Requests already in service keep the time they drew: a slowdown (a GC storm, a
+        noisy neighbour, a cold cache) hits work as it starts.
+        """
+        factor = _checks.positive("slowdown factor", factor)
+        self.slowdown = factor
+        base = self._base_draw
+        self._draw = base if factor == 1.0 else lambda: base() * factor
 
     def resize(self, servers: int) -> None:
         """Change the number of servers now: a capacity drop, or its recovery.

@@ -245,3 +245,18 @@ def test_growing_a_calling_service_builds_policies_for_the_new_replicas() -> Non
     first, second = stats.series
     assert first.goodput == 5  # one replica, 1 s per request
     assert second.goodput == 15  # three replicas
+
+
+def test_a_slowdown_stretches_the_service_times_drawn_after_it() -> None:
+    world = World(seed=0)
+    db = world.service("db", service_time=deterministic(1.0))
+    world.clients(1, think_time=0.0, target=db)
+    world.at(10.5, lambda: db.slow_down(3.0))
+    world.at(20.5, lambda: db.slow_down(1.0))
+    rows = world.run(until=30.0, interval=10.0).services["db"].series
+    # The request started at 10 keeps its 1 s; those started at 11, 14, 17 and 20 take 3 s.
+    assert [row.goodput for row in rows] == [10, 4, 8]
+    assert rows[1].p50 == 3.0
+    assert rows[2].p50 == 1.0
+    with pytest.raises(ConfigError, match="slowdown factor"):
+        db.slow_down(0.0)
