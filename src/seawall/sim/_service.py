@@ -370,7 +370,9 @@ class Service:
         if self.queue_limit is not None:
             self._capacity = servers + self.queue_limit
         while len(self._idle) + self._busy < servers:
-            self._idle.append(None if self._make_policy is None else self._make_policy())
+            policy = None if self._make_policy is None else self._make_policy()
+            self._idle.append(policy)
+            self._breakers.extend(_breakers_in(policy))
         while self._queue and self._busy < servers:
             if self.drop_expired:
                 self._start_live(now)
