@@ -25,9 +25,10 @@ from seawall.sim._distributions import (
 from seawall.sim._engine import Engine, Process, Signal, Sleep
 from seawall.sim._result import ClientStats, Interval, Result, ServiceStats
 from seawall.sim._service import Service
-from seawall.sim._world import PolicyFactory, World
+from seawall.sim._world import ClientGroup, PolicyFactory, World
 
 __all__ = [
+    "ClientGroup",
     "ClientStats",
     "Deterministic",
     "Distribution",

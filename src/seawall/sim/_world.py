@@ -26,7 +26,7 @@ from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import ClientStats, Result
 from seawall.sim._service import Service
 
-__all__ = ["PolicyFactory", "World"]
+__all__ = ["ClientGroup", "PolicyFactory", "World"]
 
 PolicyFactory = Callable[["World"], Any]
 """Builds one caller's policy from the world (its ``clock`` and ``rng``)."""
@@ -53,7 +53,7 @@ class World:
         self._loop = VirtualLoop(self.engine)  # type: ignore[abstract]
         self._services: dict[str, Service] = {}
         self._clients: dict[str, _Tally] = {}
-        self._pending: list[tuple[Service, Callable[[], float], Any, _Tally]] = []
+        self._pending: list[tuple[Service, Callable[[], float], Any, _Tally, int]] = []
         self._sources: dict[str, int] = {}
         self._ran = False
 
@@ -201,7 +201,7 @@ class World:
         target: Service,
         policy: PolicyFactory | None = None,
         name: str = "clients",
-    ) -> None:
+    ) -> ClientGroup:
         """``n`` closed-loop clients: each thinks, sends one request, waits for it, repeats.
 
         A bare number is a fixed think time; pass ``sim.exponential(mean=...)`` for the
@@ -221,7 +221,10 @@ class World:
         tally = self._clients[name] = _Tally(name, n)
         # The clients' tasks start when the world runs: a world built and never run then
         # leaves no coroutine behind unstarted.
-        self._pending.extend((target, think, built, tally) for built in policies)
+        self._pending.extend(
+            (target, think, built, tally, index) for index, built in enumerate(policies)
+        )
+        return ClientGroup(tally)
 
     def at(self, when: float, action: Callable[[], object]) -> None:
         """Call ``action()`` at virtual time ``when``: a step of a fault timeline.
@@ -253,8 +256,8 @@ class World:
         loop = self._loop
         loop.enter()
         try:
-            for target, think, policy, tally in self._pending:
-                coroutine = _client(engine, target, think, policy, tally)
+            for target, think, policy, tally, index in self._pending:
+                coroutine = _client(engine, target, think, policy, tally, index)
                 loop.create_task(coroutine, context=contextvars.Context())
             self._pending.clear()
             for row in range(1, rows + 1):
@@ -315,16 +318,49 @@ class World:
             raise ConfigError("this world has already run; build a new World for another run")
 
 
+class ClientGroup:
+    """A group of closed-loop clients, to partition from their target and heal again."""
+
+    __slots__ = ("_tally",)
+
+    def __init__(self, tally: _Tally) -> None:
+        self._tally = tally
+
+    def __repr__(self) -> str:
+        return f"<ClientGroup {self._tally.name!r} of {self._tally.clients}>"
+
+    @property
+    def name(self) -> str:
+        return self._tally.name
+
+    def partition(self, fraction: float) -> None:
+        """Blackhole the first ``fraction`` of the clients from their target, from now.
+
+        Their requests are lost on the way: nothing reaches the service and no answer
+        comes back, so each caller waits until its own timeout gives up (forever without
+        one), as across a real network partition. Requests already sent are not affected.
+        """
+        share = _checks.non_negative("partition fraction", fraction)
+        if share > 1:
+            raise ConfigError(f"partition fraction must be within [0, 1], got {fraction!r}")
+        self._tally.cut = round(self._tally.clients * share)
+
+    def heal(self) -> None:
+        """End the partition: requests sent from now on arrive again."""
+        self._tally.cut = 0
+
+
 class _Tally:
     """A client group's counters while the world runs."""
 
-    __slots__ = ("clients", "failed", "name", "requests", "response_sum", "succeeded")
+    __slots__ = ("clients", "cut", "failed", "name", "requests", "response_sum", "succeeded")
 
     def __init__(self, name: str, clients: int) -> None:
         self.name = name
         self.clients = clients
         self.requests = self.succeeded = self.failed = 0
         self.response_sum = 0.0
+        self.cut = 0  # clients with an index below this are partitioned from their target
 
     def stats(self) -> ClientStats:
         answered = self.succeeded + self.failed
@@ -338,14 +374,17 @@ class _Tally:
         )
 
 
-async def _call(engine: Engine, target: Service, policy: Any, tally: _Tally) -> None:
+async def _call(
+    engine: Engine, target: Service, policy: Any, tally: _Tally, index: int = 0
+) -> None:
     tally.requests += 1
     sent = engine.now
+    send = request if index >= tally.cut else _lost
     try:
         if policy is None:
-            await request(target)
+            await send(target)
         else:
-            await policy.acall(request, target)
+            await policy.acall(send, target)
     except Exception:
         tally.failed += 1
     else:
@@ -353,9 +392,19 @@ async def _call(engine: Engine, target: Service, policy: Any, tally: _Tally) -> 
     tally.response_sum += engine.now - sent
 
 
+async def _lost(service: Service) -> None:
+    """A request into a partition: it never arrives and no answer ever comes back."""
+    await asyncio.get_running_loop().create_future()
+
+
 async def _client(
-    engine: Engine, target: Service, think: Callable[[], float], policy: Any, tally: _Tally
+    engine: Engine,
+    target: Service,
+    think: Callable[[], float],
+    policy: Any,
+    tally: _Tally,
+    index: int,
 ) -> None:
     while True:
         await asyncio.sleep(think())
-        await _call(engine, target, policy, tally)
+        await _call(engine, target, policy, tally, index)

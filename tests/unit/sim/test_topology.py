@@ -327,3 +327,24 @@ def test_the_series_counts_open_breakers_of_a_calling_service() -> None:
     assert last.offered > 0
     assert result.services["leaf"].arrivals == 10  # five calls per replica's breaker
     assert all(row.breakers_open == 0 for row in result.services["leaf"].series)
+
+
+def test_partitioned_clients_wait_for_their_timeout_and_heal() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=10, service_time=deterministic(0.01))
+
+    def timeout(world: World) -> seawall.Timeout:
+        return seawall.Timeout(2.0, clock=world.clock)
+
+    group = world.clients(30, think_time=1.0, target=db, policy=timeout)
+    world.at(10.0, lambda: group.partition(1 / 3))
+    world.at(20.0, group.heal)
+    result = world.run(until=30.0)
+    clients = result.clients["clients"]
+    # Ten clients lose what they send in [10, 20): each waits its 2 s timeout, then thinks
+    # 1 s, so each loses the requests it sends at about 10.1, 13.1, 16.1 and 19.1.
+    assert clients.failed == 10 * 4
+    assert result.services["db"].arrivals == clients.requests - clients.failed
+    assert group.name == "clients"
+    with pytest.raises(ConfigError, match="partition fraction"):
+        group.partition(1.5)
