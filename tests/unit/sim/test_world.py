@@ -260,3 +260,12 @@ def test_a_slowdown_stretches_the_service_times_drawn_after_it() -> None:
     assert rows[2].p50 == 1.0
     with pytest.raises(ConfigError, match="slowdown factor"):
         db.slow_down(0.0)
+
+
+def test_interval_boundaries_leave_no_sliver_of_rounding_at_the_end() -> None:
+    world = World(seed=0)
+    world.service("db", service_time=exponential(0.01))
+    rows = world.run(until=1.0, interval=0.1).services["db"].series
+    assert len(rows) == 10  # adding 0.1 ten times gives 0.9999999999999999, not 1.0
+    assert rows[-1].end == 1.0
+    assert all(row.end - row.start > 0.09 for row in rows)
