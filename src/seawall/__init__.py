@@ -39,7 +39,7 @@ from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry, transient
 from seawall.policies._timeout import Timeout
 
-# --- overload and herd protection (issue 3) ---
+# Overload and herd protection: load shedding, adaptive limits, coalescing, caching.
 # isort: split
 from seawall._partial import (
     OptionalPart,

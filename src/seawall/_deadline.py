@@ -4,8 +4,8 @@ Modelled on trio's cancel scopes and gRPC deadline propagation: entering a scope
 relative budget into an absolute deadline on a :class:`~seawall.Clock`; nested scopes
 take the nearest deadline; every layer below derives its own timeout from what is left.
 :func:`downstream_timeout` keeps a reserve for the caller (10 % of what is left, at least
-50 ms), so the timeout handed down is always shorter than the caller's — the seed's
-"5 s in, 4.5 s down" — by construction, also across processes (see :mod:`seawall.wire`).
+50 ms), so the timeout handed down is always shorter than the caller's — 5 s in,
+4.5 s down — by construction, also across processes (see :mod:`seawall.wire`).
 
 A deadline scope only *carries* the budget. Enforcement is the job of
 :class:`~seawall.Timeout` and of the I/O layers that read :func:`remaining`. Scopes live in
@@ -20,7 +20,9 @@ from datetime import timedelta
 from types import TracebackType
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._errors import ConfigError, DeadlineExceeded
+from seawall._errors import DeadlineExceeded
+from seawall._validate import MAX_SECONDS, optional_seconds, real
+from seawall._validate import seconds as checked_seconds
 
 __all__ = [
     "MIN_RESERVE",
@@ -38,12 +40,22 @@ RESERVE_RATIO = 0.10
 MIN_RESERVE = 0.050
 
 
-def seconds_of(value: float | timedelta, what: str = "seconds") -> float:
-    """Accept seconds as a number or a ``timedelta``; reject negatives and NaN clearly."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if not seconds >= 0.0:  # also catches NaN
-        raise ConfigError(f"{what} must be a non-negative number of seconds, got {value!r}")
-    return seconds
+_INF = float("inf")
+
+
+def seconds_of(
+    value: float | timedelta,
+    what: str = "seconds",
+    *,
+    positive: bool = False,
+    infinite: bool = True,
+) -> float:
+    """Seconds from a number or a ``timedelta``; :class:`~seawall.ConfigError` naming ``what``.
+
+    NaN, negatives, bools, strings and finite values beyond ``MAX_SECONDS`` are rejected;
+    ``inf`` ("no limit") is returned as is unless ``infinite=False``.
+    """
+    return checked_seconds(value, what, positive=positive, infinite=infinite)
 
 
 class Deadline:
@@ -78,37 +90,58 @@ _current: ContextVar[Deadline | None] = ContextVar("seawall_deadline", default=N
 
 
 def current_deadline() -> Deadline | None:
-    """The nearest deadline in force here, or ``None``."""
-    return _current.get()
+    """The nearest deadline in force here, or ``None`` (also inside an infinite scope)."""
+    scope = _current.get()
+    return None if scope is None or scope.when == _INF else scope
 
 
 def remaining() -> float | None:
-    """Seconds left before the current deadline (may be negative), or ``None`` without one."""
+    """Seconds left before the current deadline (may be negative), or ``None`` without one.
+
+    An infinite scope (``Timeout(inf)``) is no deadline: ``None``, never ``inf``, so code
+    below can hand the result to a socket as it is.
+    """
     scope = _current.get()
     if scope is None:
         return None
-    return scope.when - scope.clock.now()
+    left = scope.when - scope.clock.now()
+    return None if left == _INF else left
 
 
 def downstream_timeout(
-    cap: float | None = None,
+    cap: float | timedelta | None = None,
     *,
     reserve_ratio: float = RESERVE_RATIO,
-    min_reserve: float = MIN_RESERVE,
+    min_reserve: float | timedelta = MIN_RESERVE,
 ) -> float | None:
     """The timeout to give a call made from here: ``min(cap, remaining - reserve)``.
 
     The reserve (10 % of what is left, at least 50 ms) is what the caller keeps to do
-    something useful when the downstream times out. Returns ``cap`` without a deadline,
-    ``None`` when there is neither, and never less than 0.
+    something useful when the downstream times out. Returns ``cap`` without a deadline (or
+    inside an infinite one), ``None`` when there is neither, and never less than 0. An
+    infinite ``cap`` is no cap. A NaN, negative, bool or string ``cap`` raises
+    :class:`~seawall.ConfigError`: returned as is, it would reach a socket.
     """
+    # The common cases (no cap, a plain float cap, the default reserve) cost no call.
+    limit: float | None = None
+    if cap is not None:
+        if type(cap) is float and 0.0 <= cap <= MAX_SECONDS:
+            limit = cap
+        else:
+            limit = optional_seconds(cap, "downstream_timeout cap")
+    ratio, floor = RESERVE_RATIO, MIN_RESERVE
+    if reserve_ratio is not RESERVE_RATIO or min_reserve is not MIN_RESERVE:
+        ratio = real(reserve_ratio, "reserve_ratio", low=0.0, high=1.0, high_open=True)
+        floor = seconds_of(min_reserve, "min_reserve", infinite=False)
     scope = _current.get()
     if scope is None:
-        return cap
+        return limit
     left = scope.when - scope.clock.now()
-    budget = left - max(left * reserve_ratio, min_reserve)
-    if cap is not None and cap < budget:
-        budget = cap
+    if left == _INF:
+        return limit
+    budget = left - max(left * ratio, floor)
+    if limit is not None and limit < budget:
+        budget = limit
     return budget if budget > 0.0 else 0.0
 
 
@@ -132,14 +165,16 @@ class deadline:
     """Open a deadline scope of ``seconds`` (``with`` or ``async with``).
 
     Nested scopes take the minimum: an inner scope can shorten the deadline, never extend
-    it. ``deadline(None)`` opens no scope and keeps whatever is in force. The scope does
-    not cancel anything by itself; it tells every layer below how long it may take.
+    it. ``deadline(None)`` and ``deadline(inf)`` open no scope and keep whatever is in
+    force: infinite time is no deadline. The scope does not cancel anything by itself; it
+    tells every layer below how long it may take. ``seconds`` is a number or a
+    ``timedelta``; NaN, negatives, bools and strings raise :class:`~seawall.ConfigError`.
     """
 
     __slots__ = ("_clock", "_scope", "_seconds", "_token")
 
     def __init__(self, seconds: float | timedelta | None, *, clock: Clock | None = None) -> None:
-        self._seconds = None if seconds is None else seconds_of(seconds, "deadline")
+        self._seconds = optional_seconds(seconds, "deadline seconds")
         self._clock = clock or SYSTEM_CLOCK
         self._token: Token[Deadline | None] | None = None
         self._scope: Deadline | None = None

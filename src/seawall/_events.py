@@ -8,16 +8,28 @@ breaker opens), so decisions are visible before anyone wires up metrics.
 
 The success path of a call must stay cheap, so the per-attempt event is only built when
 someone listens (:func:`attempt_events_enabled`).
+
+During an outage the same decision repeats for every call: an open breaker rejects
+hundreds of calls a second. The log must stay readable then, so repeated identical
+decisions of one policy are written once per second: the first at once, the rest as
+one line with a count when the second is over (``... (486 more within 1s)``). State
+changes (a breaker opening, a leader elected) are never folded: each one is a fact an
+operator needs. Hooks still receive every event; only the log lines are folded, and
+only when the logger would write them, so the hot path pays nothing when logging is
+filtered out.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
+
+from seawall._errors import Rejected
 
 __all__ = [
     "AttemptStarted",
@@ -31,7 +43,11 @@ __all__ = [
     "TimedOut",
     "add_hook",
     "attempt_events_enabled",
+    "clear_repeats",
     "emit",
+    "flush",
+    "flush_repeats",
+    "rejection",
     "remove_hook",
 ]
 
@@ -40,7 +56,13 @@ logger = logging.getLogger("seawall")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """What every event carries: which policy kind, which instance, and when (clock seconds)."""
+    """What every event carries: which policy kind, which instance, and when (clock seconds).
+
+    ``folds`` says whether identical events of one policy within a second may share one
+    log line with a count; a state change sets it to ``False``.
+    """
+
+    folds: ClassVar[bool] = True
 
     policy: str
     name: str
@@ -63,7 +85,9 @@ class RetryScheduled(Event):
     error: BaseException
 
 
-RefusalReason = Literal["attempts", "budget", "deadline", "retry_after", "not_retryable"]
+RefusalReason = Literal[
+    "attempts", "budget", "deadline", "retry_after", "not_retryable", "rejected"
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +102,8 @@ class RetryRefused(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerStateChanged(Event):
     """A circuit breaker moved from ``old`` to ``new`` state, with the window that decided it."""
+
+    folds: ClassVar[bool] = False
 
     old: str
     new: str
@@ -155,6 +181,8 @@ def _describe(event: Event) -> str:
             return f"attempt {n} started"
         case RetryScheduled(attempt=n, delay=d, error=e):
             return f"attempt {n} failed ({e!r}); retrying in {d:.3f}s"
+        case RetryRefused(attempt=n, reason="rejected", error=e):
+            return f"not retrying after attempt {n}: {rejection(e)}"
         case RetryRefused(attempt=n, reason=r, error=e):
             return f"not retrying after attempt {n} ({r}): {e!r}"
         case BreakerStateChanged(old=o, new=n, failure_rate=fr, calls=c):
@@ -170,13 +198,165 @@ def _describe(event: Event) -> str:
     return repr(event)
 
 
+_REJECTIONS = {
+    "circuit_breaker": "circuit open",
+    "bulkhead": "bulkhead full",
+    "load_shedder": "shed",
+}
+
+
+def rejection(exc: BaseException) -> str:
+    """What a person reads for a refused call: "circuit open", "bulkhead full", "shed"."""
+    if not isinstance(exc, Rejected):
+        return repr(exc)
+    what = _REJECTIONS.get(exc.policy, f"rejected by {exc.policy}")
+    after = "" if exc.retry_after is None else f"; retry after {exc.retry_after:.3f}s"
+    return f"{what} ({exc.name}){after}"
+
+
+# Identical decisions of one policy within this many seconds share one log line.
+REPEAT_WINDOW = 1.0
+# Distinct (policy, decision) pairs tracked at once; more are written out and forgotten.
+_MAX_REPEAT_KEYS = 1024
+
+
+@dataclass(slots=True)
+class _Repeats:
+    """One (policy, decision) pair's current window: events not yet written, and the last."""
+
+    start: float
+    level: int
+    count: int = 0
+    last: Event | None = None
+    first_written: bool = True
+
+
+_repeats: dict[tuple[object, ...], _Repeats] = {}
+_repeats_lock = threading.Lock()
+
+
+def _decision(event: Event) -> tuple[object, ...]:
+    """What makes two events "the same decision": kind, policy, and the reason without
+    numbers (a rejection's ``retry_after`` or a throttle's probability change per call)."""
+    match event:
+        case CallRejected():
+            variant: object = None
+        case RetryRefused(reason=r, error=e):
+            variant = (r, type(e))
+        case RetryScheduled(error=e) | FallbackUsed(error=e):
+            variant = type(e)
+        case _:
+            variant = next(
+                (
+                    v
+                    for v in (getattr(event, f, None) for f in ("outcome", "reason", "fault"))
+                    if isinstance(v, str)
+                ),
+                None,
+            )
+    return (type(event), event.policy, event.name, variant)
+
+
+def _write(level: int, event: Event, count: int = 0, first_written: bool = True) -> None:
+    if count == 0:
+        logger.log(level, "%s[%s]: %s", event.policy, event.name, _describe(event))
+    else:
+        times = f"{count} more" if first_written else f"{count} times"
+        logger.log(
+            level,
+            "%s[%s]: %s (%s within %gs)",
+            event.policy,
+            event.name,
+            _describe(event),
+            times,
+            REPEAT_WINDOW,
+        )
+
+
+def _flush(state: _Repeats) -> None:
+    if state.count and state.last is not None:
+        _write(state.level, state.last, state.count, state.first_written)
+
+
+def flush_repeats() -> None:
+    """Write the count line of every window still open (at exit, or before a report)."""
+    with _repeats_lock:
+        pending = list(_repeats.values())
+        _repeats.clear()
+    for state in pending:
+        _flush(state)
+
+
+atexit.register(flush_repeats)
+
+
+def clear_repeats() -> None:
+    """Forget every open window without writing it (a test starting afresh)."""
+    with _repeats_lock:
+        _repeats.clear()
+
+
+def _log(event: Event, level: int) -> None:
+    if not event.folds:
+        _write(level, event)
+        return
+    key = _decision(event)
+    at = event.at
+    due: list[_Repeats] = []
+    with _repeats_lock:
+        state = _repeats.get(key)
+        if state is not None and state.start <= at < state.start + REPEAT_WINDOW:
+            state.count += 1
+            state.last = event
+            return
+        # A new window: the first event of a quiet spell is written at once; during a
+        # flood (the last window folded something) it only starts the next count.
+        flooding = state is not None and state.count > 0 and at >= state.start
+        if state is not None:
+            due.append(state)
+        _repeats[key] = _Repeats(
+            start=at,
+            level=level,
+            count=1 if flooding else 0,
+            last=event if flooding else None,
+            first_written=not flooding,
+        )
+        # Windows of other decisions that are over by this clock reading are written out,
+        # so a flood that stopped still gets its count line without waiting for exit.
+        for other_key, other in list(_repeats.items()):
+            if other is not _repeats[key] and (
+                at >= other.start + REPEAT_WINDOW or len(_repeats) > _MAX_REPEAT_KEYS
+            ):
+                due.append(other)
+                del _repeats[other_key]
+    for old in due:
+        _flush(old)
+    if not flooding:
+        _write(level, event)
+
+
 def emit(event: Event) -> None:
     """Deliver ``event`` to the logger and every hook; hooks never break the call."""
     level = _level(event)
     if logger.isEnabledFor(level):
-        logger.log(level, "%s[%s]: %s", event.policy, event.name, _describe(event))
+        _log(event, level)
     for hook in _hooks:
         try:
             hook(event)
         except Exception:
             logger.exception("seawall event hook %r failed", hook)
+
+
+def flush(core: Any) -> None:
+    """Emit the events a decision core recorded, in order.
+
+    Cores record what they decided (a state change, a rejection) on their ``_events``
+    list and never call hooks themselves; the driver flushes them after the decision.
+    """
+    events: list[Event] = core._events
+    while events:
+        try:
+            event = events.pop(0)
+        except IndexError:
+            return
+        emit(event)

@@ -2,8 +2,8 @@
 
 A product page needs the product; it would like recommendations, reviews and the stock
 badge. When the recommendation service is slow, the right answer is the page without
-recommendations — on time — not a timeout (the seed: "better partial service than
-total outage"). :func:`partial` runs every part concurrently under the current deadline:
+recommendations — on time — not a timeout: partial service is better than a total
+outage. :func:`partial` runs every part concurrently under the current deadline:
 
 - an **essential** part's failure is the call's failure (the others are cancelled); if
   the deadline passes before the essential parts finish, :class:`~seawall.DeadlineExceeded`;
@@ -27,14 +27,15 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import current_deadline, downstream_timeout, remaining, seconds_of
+from seawall._deadline import current_deadline, downstream_timeout, remaining
 from seawall._degraded import mark_degraded
 from seawall._errors import ConfigError, DeadlineExceeded
 from seawall._events import Event, emit
-from seawall.policies._wait import wait_event
+from seawall._validate import optional_seconds
 
 __all__ = ["OptionalPart", "PartDegraded", "PartialResult", "optional", "partial", "partial_sync"]
 
@@ -51,12 +52,15 @@ class OptionalPart(Generic[T]):
 
 
 def optional(
-    call: Callable[[], Any], *, default: T, timeout: float | None = None
+    call: Callable[[], Any], *, default: T, timeout: float | timedelta | None = None
 ) -> OptionalPart[T]:
-    """Mark ``call`` as optional: on failure or lateness the answer uses ``default``."""
+    """Mark ``call`` as optional: on failure or lateness the answer uses ``default``.
+
+    ``timeout`` is seconds or a ``timedelta``; ``None`` or ``inf`` leave only the deadline.
+    """
     if not callable(call):
         raise ConfigError(f"an optional part takes a zero-argument callable, got {call!r}")
-    return OptionalPart(call, default, None if timeout is None else seconds_of(timeout, "timeout"))
+    return OptionalPart(call, default, optional_seconds(timeout, "optional part timeout"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,7 +287,7 @@ def partial_sync(
             marks = [cutoffs[f] for f in pending if f in cutoffs]
             if essential_until is not None and unfinished:
                 marks.append(essential_until)
-            wait_event(changed, min(marks) - now if marks else None, clock)
+            clock.wait(changed, min(marks) - now if marks else None)
         ordered = {spec.name: values[spec.name] for spec in specs}
         mark_degraded(errors)
         return PartialResult(ordered, frozenset(errors), errors)

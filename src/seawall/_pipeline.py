@@ -1,6 +1,6 @@
 """Composition: pipelines of policies, and the ``standard()`` preset.
 
-The standard order (DESIGN.md), outermost first, and why each layer sits where it does::
+The standard order (docs/design.md), outermost first, and why each layer sits where it does::
 
     Fallback          catches everything below, even an open breaker or a spent deadline
     Timeout(total)    one budget for the whole operation, retries and backoff included —
@@ -15,14 +15,15 @@ The standard order (DESIGN.md), outermost first, and why each layer sits where i
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from seawall._clock import Clock
+from seawall._deadline import seconds_of
 from seawall._errors import ConfigError
 from seawall.policies._backoff import Backoff
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 from seawall.policies._breaker import CircuitBreaker
 from seawall.policies._budget import RetryBudget
 from seawall.policies._bulkhead import Bulkhead
@@ -36,29 +37,12 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _bind(policy: Policy, inner: Callable[..., Any]) -> Callable[..., Any]:
-    guard = policy._guard
-
-    def layer(*args: Any, **kwargs: Any) -> Any:
-        return guard(inner, args, kwargs)
-
-    return layer
-
-
-def _abind(policy: Policy, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    aguard = policy._aguard
-
-    async def layer(*args: Any, **kwargs: Any) -> Any:
-        return await aguard(inner, args, kwargs)
-
-    return layer
-
-
 class Pipeline(Policy):
     """Policies composed outermost first: ``Pipeline(a, b, c)`` runs ``a(b(c(fn)))``.
 
-    Nested pipelines are flattened. The decorator form composes once; ``call``/``acall``
-    compose per call, so prefer decorating functions on hot paths.
+    Nested pipelines are flattened. The driver compiles the whole stack into one loop
+    (:mod:`seawall._drive`): the decorator form compiles once, ``call``/``acall`` per call,
+    so prefer decorating functions on hot paths.
     """
 
     __slots__ = ("policies",)
@@ -74,23 +58,8 @@ class Pipeline(Policy):
                 raise TypeError(f"Pipeline takes seawall policies, got {policy!r}")
         self.policies: tuple[Policy, ...] = tuple(flat)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        composed: Callable[..., Any] = fn
-        for policy in reversed(self.policies):
-            composed = _bind(policy, composed)
-        return cast(T, composed(*args, **kwargs))
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        composed: Callable[..., Awaitable[Any]] = fn
-        for policy in reversed(self.policies):
-            composed = _abind(policy, composed)
-        return cast(T, await composed(*args, **kwargs))
-
-    def __call__(self, fn: F) -> F:
-        wrapped = fn
-        for policy in reversed(self.policies):
-            wrapped = policy(wrapped)
-        return wrapped
+    def _stack(self) -> tuple[Policy, ...]:
+        return self.policies
 
     def __iter__(self) -> Any:
         return iter(self.policies)
@@ -99,8 +68,8 @@ class Pipeline(Policy):
         return f"Pipeline({', '.join(map(repr, self.policies))})"
 
 
-# Practical defaults of the seed, per kind of call. The seed's 1 s/2 s/4 s backoff cannot
-# fit inside a 1 s RPC budget, so RPCs back off from 100 ms instead.
+# Practical defaults per kind of call. The 1 s/2 s/4 s backoff cannot fit inside a 1 s RPC
+# budget, so RPCs back off from 100 ms instead.
 _KINDS: dict[str, dict[str, float]] = {
     "http": {"timeout": 5.0, "total": 10.0, "backoff": 1.0},
     "rpc": {"timeout": 1.0, "total": 2.0, "backoff": 0.1},
@@ -147,31 +116,54 @@ def standard(
     retry_on: ErrorFilter = transient,
     retry_budget: RetryBudget | Literal[False] | None = None,
     failure_rate: float = 0.5,
-    window: float = 30.0,
+    window: float | timedelta = 30.0,
     min_calls: int = 20,
-    cooldown: float = 30.0,
+    cooldown: float | timedelta = 30.0,
     half_open_calls: int = 3,
-    slow_call_duration: float | None = None,
+    slow_call_duration: float | timedelta | None = None,
     max_concurrent: int = 64,
     max_queue: int = 64,
-    max_wait: float | None = None,
+    max_wait: float | timedelta | None = None,
     fallback: Fallback | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> StandardPipeline:
-    """The seed's defaults for one dependency, correctly ordered.
+    """Practical defaults for one dependency, correctly ordered.
 
     ``kind="http"``: 5 s per attempt, 10 s in all; ``kind="rpc"``: 1 s per attempt, 2 s in
     all. Both: 3 attempts with exponential backoff and ±20 % jitter, a retry budget of
     10 % plus 10/s, a breaker tripping at 50 % failures over 30 s once 20 calls were seen,
     open for 30 s, and a bulkhead of 64 concurrent calls with 64 queued. Any enclosing
     deadline shortens every timeout. Each argument overrides one default.
+
+    ``timeout`` is per attempt and cannot exceed ``total_timeout`` (a ``ConfigError``
+    says so); given only ``total_timeout``, the attempt timeout shrinks to fit it.
+    ``inf`` is no bound: ``total_timeout=inf`` leaves only the attempts and any enclosing
+    deadline to end the operation.
     """
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ConfigError(f"kind must be 'http' or 'rpc', got {kind!r}")
     defaults = _KINDS[kind]
-    attempt_seconds = defaults["timeout"] if timeout is None else timeout
-    total_seconds = defaults["total"] if total_timeout is None else total_timeout
+    total_seconds = (
+        defaults["total"]
+        if total_timeout is None
+        else seconds_of(total_timeout, "total_timeout", positive=True)
+    )
+    if timeout is None:
+        attempt_seconds = min(defaults["timeout"], total_seconds)
+    else:
+        attempt_seconds = seconds_of(timeout, "timeout", positive=True)
+        if attempt_seconds > total_seconds:
+            raise ConfigError(
+                f"timeout ({attempt_seconds:g} s per attempt) cannot exceed total_timeout "
+                f"({total_seconds:g} s for all attempts): raise total_timeout or lower timeout"
+            )
+    if not (retry_budget is None or retry_budget is False or isinstance(retry_budget, RetryBudget)):
+        raise ConfigError(
+            f"retry_budget must be a RetryBudget, False or None, got {retry_budget!r}"
+        )
+    if fallback is not None and not isinstance(fallback, Fallback):
+        raise ConfigError(f"fallback must be a seawall Fallback, got {fallback!r}")
     budget = None if retry_budget is False else retry_budget or RetryBudget(clock=clock)
     return StandardPipeline(
         fallback=fallback,

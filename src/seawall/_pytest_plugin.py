@@ -1,4 +1,9 @@
-"""pytest plugin (entry point ``seawall``): the ``fake_clock`` and ``fault_proxy`` fixtures."""
+"""pytest plugin (entry point ``seawall``): the ``fake_clock`` and ``fault_proxy`` fixtures.
+
+Every test also starts with no log lines folded: the ``seawall`` logger folds identical
+decisions within a second, and tests often reuse a policy name on a fresh ``FakeClock``
+at 0.0, so one test's window would otherwise swallow the next test's first line.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from seawall._events import clear_repeats
 from seawall.testing import FakeClock
 
 if TYPE_CHECKING:
     from seawall.chaos import FaultProxy
+
+
+@pytest.fixture(autouse=True)
+def _seawall_fresh_log_windows() -> None:
+    clear_repeats()
 
 
 @pytest.fixture

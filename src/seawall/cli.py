@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 
@@ -46,12 +47,20 @@ def _missing_extra(exc: ModuleNotFoundError) -> str:
     return f"seawall: this command needs {top!r}: pip install 'seawall[{extra}]'"
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("seawall")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="seawall", description="Make services fail well: checks, game days and tools."
     )
+    parser.add_argument("--version", action="version", version=f"seawall {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in args_list if not a.startswith("-")), None)
     for name, (module, help_text) in _COMMANDS.items():

@@ -46,6 +46,7 @@ _MS = re.compile(r"[0-9]{1,12}")
 _GRPC = re.compile(r"([0-9]{1,8})([HMSmun])")
 _GRPC_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 _GRPC_MAX_VALUE = 99_999_999
+_MS_MAX_VALUE = 999_999_999_999  # the most that parse_timeout_ms reads back (12 digits)
 
 
 def parse_timeout_ms(value: str, header: str = TIMEOUT_HEADER) -> float:
@@ -57,9 +58,15 @@ def parse_timeout_ms(value: str, header: str = TIMEOUT_HEADER) -> float:
 
 
 def encode_timeout_ms(seconds: float) -> str:
-    """Milliseconds left, rounded down so that encoding never extends a budget."""
+    """Milliseconds left, rounded down so that encoding never extends a budget.
+
+    Capped at the 12 digits a receiver reads (about 31 years; ``inf`` too), so that a very
+    long budget never turns into a header the other side rejects.
+    """
     if math.isnan(seconds):
         raise ValueError("cannot encode a NaN timeout")
+    if seconds * 1000.0 >= _MS_MAX_VALUE:
+        return str(_MS_MAX_VALUE)
     return str(max(0, math.floor(seconds * 1000.0)))
 
 
@@ -77,6 +84,8 @@ def encode_grpc_timeout(seconds: float) -> str:
     """The finest ``grpc-timeout`` unit whose value fits in 8 digits, rounded down."""
     if math.isnan(seconds) or seconds < 0:
         raise ValueError(f"cannot encode timeout {seconds!r}")
+    if seconds >= _GRPC_MAX_VALUE * _GRPC_UNITS["H"]:  # also inf: the longest it can say
+        return f"{_GRPC_MAX_VALUE}H"
     for unit in ("n", "u", "m", "S", "M", "H"):
         count = math.floor(seconds / _GRPC_UNITS[unit])
         if count <= _GRPC_MAX_VALUE:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import math
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seawall._errors import ConfigError
 from seawall._formats._yaml import load_text
+from seawall.cli import main
 from seawall.kube import check_budget, generate, load_graph, spec_from_text, to_yaml
 from seawall.kube._budget import allowed_downstream
-from seawall.kube._graph import graph_from_document
+from seawall.kube._graph import MAX_ATTEMPTS, graph_from_document
 from tests.kube.conftest import SHOP
 
 
@@ -180,3 +189,80 @@ def test_durations_accept_units() -> None:
     )
     assert report.edges[0].timeout == pytest.approx(4.5)
     assert report.findings == ()
+
+
+def _cli(tmp_path: Path, text: str) -> tuple[int, str, str]:
+    path = tmp_path / "graph.yaml"
+    path.write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["budget", "check", "--format", "json", str(path)])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _one_call(call: str) -> str:
+    return f"services:\n  a:\n    budget: 1\n    calls:\n      - {call}\n  b: {{budget: 1}}\n"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("{service: b, attempts: 1026}", "attempts: 1026 must be an integer from 1 to 100"),
+        ("{service: b, attempts: 1025}", "attempts: 1025 must be an integer from 1 to 100"),
+        ("{service: b, attempts: 101}", "attempts: 101 must be an integer from 1 to 100"),
+        ("{service: b, backoff: [-1]}", "backoff.0: -1 must be a finite, non-negative"),
+        ("{service: b, attempts: 3, backoff: [-1]}", "backoff.0: -1 must be a finite"),
+        ("{service: b, backoff: -0.5}", "backoff: -0.5 must be a finite, non-negative"),
+        ("{service: b, backoff: {jitter: -1}}", "backoff.jitter: -1 must be a finite"),
+        (
+            "{service: b, attempts: 4, backoff: {multiplier: 1.0e+300}}",
+            "backoff: the backoff before attempt 4 is beyond any budget",
+        ),
+    ],
+)
+def test_impossible_attempts_and_backoffs_exit_2_with_one_line(
+    tmp_path: Path, call: str, message: str
+) -> None:
+    code, out, err = _cli(tmp_path, _one_call(call))
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"seawall: {tmp_path / 'graph.yaml'}:5: services.a.calls.0.")
+    assert message in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_a_hundred_attempts_with_a_capped_backoff_are_checked() -> None:
+    report = _check(_one_call("{service: b, attempts: 100, backoff: {maximum: 2}}"))
+    [edge] = report.edges
+    assert edge.worst_case == pytest.approx(100 * 1 + 1.2 + 2.4 + 97 * 2 * 1.2)
+    assert report.exit_code == 1
+
+
+numbers = (
+    st.integers(-5, 2000)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6)
+    | st.booleans()
+    | st.none()
+)
+backoffs = (
+    numbers
+    | st.lists(numbers, max_size=3)
+    | st.dictionaries(st.sampled_from(["initial", "multiplier", "maximum", "jitter"]), numbers)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(attempts=numbers, backoff=backoffs)
+def test_any_attempts_and_backoff_give_a_report_or_one_line(attempts: Any, backoff: Any) -> None:
+    call = json.dumps({"service": "b", "attempts": attempts, "backoff": backoff})
+    with tempfile.TemporaryDirectory() as tmp:
+        code, out, err = _cli(Path(tmp), _one_call(call))
+        if code == 2:
+            assert err.startswith(f"seawall: {Path(tmp) / 'graph.yaml'}:"), err
+            assert err.count("\n") == 1
+        else:
+            assert code in (0, 1), err
+            [edge] = json.loads(out)["edges"]
+            assert math.isfinite(edge["worst_case"])
+            assert edge["attempts"] <= MAX_ATTEMPTS

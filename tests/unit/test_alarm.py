@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from seawall.policies._alarm import RESOLUTION, Alarm, _Watchdog
+from seawall._alarm import RESOLUTION, Alarm, _Watchdog
 
 
 class _Handle:

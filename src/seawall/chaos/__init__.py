@@ -2,7 +2,7 @@
 
 * :class:`FaultProxy` and :class:`ProxyServer` - a TCP proxy (asyncio) that injects
   Toxiproxy's toxics (:class:`Toxic`: latency, bandwidth, slow_close, timeout,
-  reset_peer, slicer, limit_data) on either stream, with a control API compatible with
+  reset_peer, slicer, limit_data, noop) on either stream, with a control API compatible with
   Toxiproxy's REST API, so existing Toxiproxy clients drive it unchanged. ``seawall
   proxy`` runs it from the command line; the pytest fixture ``fault_proxy`` in tests.
 * :class:`ChaosMiddleware` (ASGI) and :class:`ChaosTransport` /

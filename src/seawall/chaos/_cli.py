@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--check", action="store_true", help="validate the configuration, print it, and exit"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="unknown fields in the config file and in control API requests are errors "
+        "(default: ignored with a warning, as Toxiproxy ignores them)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -104,7 +110,7 @@ def parse_toxic_flag(text: str) -> tuple[str, Toxic]:
 
 
 def _configs(args: argparse.Namespace) -> list[ProxyConfig]:
-    proxies = load_config(args.config) if args.config else []
+    proxies = load_config(args.config, strict=args.strict) if args.config else []
     names = {p.name for p in proxies}
     for name, listen, upstream in args.proxy:
         try:
@@ -170,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"seawall proxy: {_describe(config.to_json())}")
         return 0
     rng = random.Random(args.seed) if args.seed is not None else None
-    server = ProxyServer(args.host, args.port, proxies=proxies, rng=rng)
+    server = ProxyServer(args.host, args.port, proxies=proxies, rng=rng, strict=args.strict)
     try:
         asyncio.run(_serve(server))
     except ConfigError as exc:  # a proxy's listen address could not be bound

@@ -15,13 +15,19 @@ GET      /proxies/{proxy}/toxics/{toxic}      one toxic
 POST     /proxies/{proxy}/toxics/{toxic}      update toxicity or attributes (also PATCH)
 DELETE   /proxies/{proxy}/toxics/{toxic}      remove a toxic (204)
 POST     /reset                               enable every proxy, remove every toxic (204)
-GET      /version                             ``{"version": ...}``
+GET      /version                             ``{"version": "2.11.0"}`` (the Toxiproxy API level)
 =======  ===================================  ==============================================
 
-Errors are ``{"error": message, "status": code}``: 400 for a bad body (the message names
-the field), 404 for an unknown proxy, toxic or path, 405 for a wrong method, 409 for a
-duplicate name. As in Toxiproxy, requests from browsers (``User-Agent: Mozilla/...``) get
-403, so a web page cannot drive the proxy through the user's browser.
+Errors are Toxiproxy's ``{"error": message, "status": code}`` with its texts, which its
+clients and tests match: 400 for a bad body (``missing required field: name``; other
+messages name the field), 404 ``proxy not found`` / ``toxic not found`` (and unknown
+paths), 405 for a wrong method, 409 ``proxy already exists`` / ``toxic already exists``,
+500 for a listen address that cannot be bound (Go's ``listen tcp 127.0.0.1:3310: bind:
+address already in use``). As in Toxiproxy, requests from browsers (``User-Agent:
+Mozilla/...``) get 403, so a web page cannot drive the proxy through the user's browser,
+and every response carries an ``X-Toxiproxy-Request-Id`` to match it with the log.
+Unknown JSON fields are ignored with a logged warning, as Toxiproxy ignores them, unless
+the API is ``strict``: then they are 400s, so a typo cannot silently turn a fault off.
 
 The HTTP side is deliberately small: HTTP/1.1 with keep-alive, ``Content-Length`` or
 chunked bodies up to 1 MiB, headers up to 64 KiB. :meth:`ControlAPI.handle` is the whole
@@ -33,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from importlib import metadata
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -43,6 +50,7 @@ from seawall.chaos._registry import ProxyRegistry
 from seawall.chaos._spec import (
     AlreadyExists,
     FieldError,
+    ListenError,
     NotFound,
     ProxyConfig,
     Toxic,
@@ -50,11 +58,15 @@ from seawall.chaos._spec import (
     proxies_from_json,
 )
 
-__all__ = ["MAX_BODY", "ControlAPI", "HTTPError", "Request", "parse_head"]
+__all__ = ["MAX_BODY", "TOXIPROXY_VERSION", "ControlAPI", "HTTPError", "Request", "parse_head"]
 
 logger = logging.getLogger("seawall.chaos")
 
 MAX_BODY = 1 << 20
+# The Toxiproxy release whose API this serves: ``GET /version`` answers it, in
+# Toxiproxy's own shape, because clients read it to decide what the server supports.
+# seawall's own version is in the ``Server`` header of every response.
+TOXIPROXY_VERSION = "2.11.0"
 _REASONS = {
     200: "OK",
     201: "Created",
@@ -78,6 +90,9 @@ def _version() -> str:
         return metadata.version("seawall")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
+
+
+_SEAWALL_VERSION = _version()
 
 
 class HTTPError(Exception):
@@ -147,8 +162,9 @@ def _error(status: int, message: str) -> Response:
 class ControlAPI:
     """Toxiproxy's REST API over a :class:`ProxyRegistry`; runs on the registry's loop."""
 
-    def __init__(self, registry: ProxyRegistry) -> None:
+    def __init__(self, registry: ProxyRegistry, *, strict: bool = False) -> None:
         self.registry = registry
+        self.strict = strict
 
     def handle(self, method: str, path: str, body: bytes = b"", user_agent: str = "") -> Response:
         """Answer one request: ``(status, JSON value or None)``."""
@@ -156,38 +172,41 @@ class ControlAPI:
             return _error(403, "User agent not allowed")
         try:
             return self._route(method, path, body)
+        except ListenError as exc:  # Toxiproxy's 500, with Go's text
+            return _error(500, exc.wire)
         except ConfigError as exc:  # FieldError included: the message names the field
             return _error(400, str(exc))
         except NotFound as exc:
-            return _error(404, str(exc))
+            return _error(404, exc.wire)
         except AlreadyExists as exc:
-            return _error(409, str(exc))
+            return _error(409, exc.wire)
         except Exception:
             logger.exception("control API: %s %s failed", method, path)
             return _error(500, "internal error")
 
     def _route(self, method: str, path: str, body: bytes) -> Response:
         segments = [unquote(s) for s in path.strip("/").split("/")]
+        strict = self.strict
         match segments, method:
             case ["version"], "GET":
-                return 200, {"version": _version(), "server": "seawall"}
+                return 200, {"version": TOXIPROXY_VERSION}
             case ["reset"], "POST":
                 self.registry.reset()
                 return 204, None
             case ["populate"], "POST":
-                configs = proxies_from_json(_body(body))
+                configs = proxies_from_json(_body(body), strict=strict)
                 proxies = self.registry.populate(configs)
                 return 201, {"proxies": [p.to_json() for p in proxies]}
             case ["proxies"], "GET":
                 return 200, {p.name: p.to_json() for p in self.registry}
             case ["proxies"], "POST":
-                proxy = self.registry.create(ProxyConfig.from_json(_body(body)))
+                proxy = self.registry.create(ProxyConfig.from_json(_body(body), strict=strict))
                 return 201, proxy.to_json()
             case ["proxies", name], "GET":
                 return 200, self.registry.get(name).to_json()
             case ["proxies", name], "POST" | "PATCH":
                 proxy = self.registry.get(name)
-                _update_proxy(proxy, _body(body))
+                _update_proxy(proxy, _body(body), strict=strict)
                 return 200, proxy.to_json()
             case ["proxies", name], "DELETE":
                 self.registry.delete(name)
@@ -196,14 +215,14 @@ class ControlAPI:
                 return 200, [t.to_json() for t in self.registry.get(name).toxics]
             case ["proxies", name, "toxics"], "POST":
                 proxy = self.registry.get(name)
-                toxic = Toxic.from_json(_body(body))
+                toxic = Toxic.from_json(_body(body), strict=strict)
                 proxy.add_toxic(toxic)
                 return 200, toxic.to_json()
             case ["proxies", name, "toxics", toxic_name], "GET":
                 return 200, self.registry.get(name).toxic(toxic_name).to_json()
             case ["proxies", name, "toxics", toxic_name], "POST" | "PATCH":
                 proxy = self.registry.get(name)
-                toxic = proxy.toxic(toxic_name).updated(_body(body))
+                toxic = proxy.toxic(toxic_name).updated(_body(body), strict=strict)
                 proxy.replace_toxic(toxic)
                 return 200, toxic.to_json()
             case ["proxies", name, "toxics", toxic_name], "DELETE":
@@ -228,12 +247,14 @@ def _body(body: bytes) -> Any:
     return parse_json(body)
 
 
-def _update_proxy(proxy: Proxy, data: Any) -> None:
+def _update_proxy(proxy: Proxy, data: Any, *, strict: bool) -> None:
     if not isinstance(data, dict):
         raise FieldError("", "request body: expected a JSON object")
     for key in data:
         if key not in ("name", "listen", "upstream", "enabled", "toxics"):
-            raise FieldError(str(key), "unknown field")
+            if strict:
+                raise FieldError(str(key), "unknown field")
+            logger.warning("ignoring unknown field %r; strict mode makes it an error", key)
     if data.get("name") not in (None, "", proxy.name):
         raise FieldError("name", "cannot be changed by an update")
     enabled = data.get("enabled")
@@ -289,7 +310,12 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 def _encode(status: int, payload: Any, keep_alive: bool) -> bytes:
     body = b"" if payload is None else json.dumps(payload).encode() + b"\n"
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    head = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+        f"Server: seawall/{_SEAWALL_VERSION}",
+        # Toxiproxy tags every response so a client's report can be matched to the log.
+        f"X-Toxiproxy-Request-Id: {secrets.token_hex(10)}",
+    ]
     if payload is not None:
         head.append("Content-Type: application/json")
     head.append(f"Content-Length: {len(body)}")

@@ -16,22 +16,45 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from seawall.chaos._link import Connection, _Link
-
-__all__ = ["RETRY", "SPLICE_FLAGS", "Endpoint", "open_connection"]
+__all__ = ["RETRY", "SPLICE_FLAGS", "Endpoint", "Inbound", "Owner", "open_connection"]
 
 SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 RETRY = (BlockingIOError, InterruptedError)
 _CLOSE_GRACE = 10.0  # seconds a graceful close may wait for the peer to take our data
 
 
+class Owner(Protocol):
+    """The connection an endpoint belongs to: told when a socket fails or half-closes."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def failed(self, exc: OSError) -> None: ...
+
+    def half_closed(self) -> None: ...
+
+    def endpoint_closed(self) -> None:
+        """One of its sockets is closed for good."""
+        ...
+
+
+class Inbound(Protocol):
+    """The link that writes into an endpoint, and owns the pipe its spliced bytes wait in."""
+
+    pipe_r: int | None
+    pipe_pending: int
+
+    def close_pipe(self) -> None: ...
+
+    def dest_level(self, pending: int) -> None: ...
+
+
 class Endpoint:
     """A non-blocking socket with an ordered output queue, on the loop's callbacks."""
 
-    def __init__(self, conn: Connection, sock: socket.socket) -> None:
+    def __init__(self, conn: Owner, sock: socket.socket) -> None:
         self.conn = conn
         self.sock = sock
         self.fd = sock.fileno()
@@ -39,7 +62,7 @@ class Endpoint:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.inbound: _Link | None = None  # the link that writes here (and owns the pipe)
+        self.inbound: Inbound | None = None  # the link that writes here (and owns the pipe)
         self.pending = 0
         self.eof_sent = False
         self.closed = False
@@ -98,6 +121,7 @@ class Endpoint:
         self.sock.close()
         if self.inbound is not None:
             self.inbound.close_pipe()
+        self.conn.endpoint_closed()
 
     def reset(self) -> None:
         if not self.closed:

@@ -30,16 +30,13 @@ import random
 import socket
 import sys
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from seawall.chaos._endpoint import RETRY, SPLICE_FLAGS, Endpoint, open_connection
 from seawall.chaos._spec import Stream, Toxic
 from seawall.chaos._toxics import Stage, stage_for
 
-if TYPE_CHECKING:
-    from seawall.chaos._proxy import Proxy
-
-__all__ = ["Connection"]
+__all__ = ["Connection", "Host"]
 
 logger = logging.getLogger("seawall.chaos")
 
@@ -53,6 +50,32 @@ _SPLICE = sys.platform == "linux" and hasattr(os, "splice")
 # Output waiting at an endpoint before its source stops being read, and resumes.
 _HIGH_WATER = 1 << 20
 _LOW_WATER = 1 << 18
+
+
+class Host(Protocol):
+    """What a connection needs of the proxy that accepted it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    @property
+    def upstream_address(self) -> tuple[str, int]: ...
+
+    @property
+    def connections(self) -> set[Connection]:
+        """The open connections; a connection adds itself, and leaves when it ends."""
+        ...
+
+    @property
+    def toxics(self) -> list[Toxic]:
+        """The proxy's toxics, in the order they were added."""
+        ...
 
 
 class _Link:
@@ -209,7 +232,7 @@ class _Link:
             decided[toxic.name] = (toxic, stage)
         for _, gone in self._decided.values():
             if gone is not None:
-                gone.stop()
+                gone.remove()
         self._decided = decided
         self.stages = [stage for _, stage in decided.values() if stage is not None]
         for stage in started:
@@ -267,7 +290,7 @@ class _Link:
 class Connection:
     """A client connection, its upstream connection, and the two links between them."""
 
-    def __init__(self, proxy: Proxy, client: socket.socket) -> None:
+    def __init__(self, proxy: Host, client: socket.socket) -> None:
         self.proxy = proxy
         self._loop = proxy.loop
         self.closing = False
@@ -308,6 +331,8 @@ class Connection:
                 link.start()
 
     def refresh(self) -> None:
+        if self.closing:
+            return
         toxics = self.proxy.toxics
         rng = self.proxy.rng
         for link in self.links:
@@ -338,8 +363,13 @@ class Connection:
             self._connecting.cancel()
         for link in self.links:
             link.stop()
-        self.proxy.connections.discard(self)
         return True
+
+    def endpoint_closed(self) -> None:
+        # A closing connection stays the proxy's until its last socket is closed, so
+        # stopping the proxy also drops sockets still flushing after a graceful close.
+        if self.closing and all(s.closed for s in self._sockets()):
+            self.proxy.connections.discard(self)
 
     def close(self) -> None:
         """Close both sides after what was queued for them: FIN, not RST."""
@@ -348,9 +378,10 @@ class Connection:
                 sock.close()
 
     def abort(self) -> None:
-        if self._finish():
-            for sock in self._sockets():
-                sock.abort()
+        """Drop both sides now, also one still flushing after a graceful close."""
+        self._finish()
+        for sock in self._sockets():
+            sock.abort()
 
     def reset(self) -> None:
         """Close both sides with RST: each peer reads 'connection reset by peer'."""

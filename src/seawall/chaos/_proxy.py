@@ -18,13 +18,14 @@ from seawall.chaos._link import Connection
 from seawall.chaos._spec import (
     AlreadyExists,
     FieldError,
+    ListenError,
     NotFound,
     ProxyConfig,
     Toxic,
     parse_address,
 )
 
-__all__ = ["Proxy"]
+__all__ = ["Proxy", "same_listen"]
 
 logger = logging.getLogger("seawall.chaos")
 
@@ -34,6 +35,35 @@ _ACCEPTS_PER_WAKEUP = 64
 def _format_address(sockname: Any) -> str:
     host, port = sockname[0], sockname[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind_address(listen: str) -> tuple[int, tuple[str, int]]:
+    """The socket family and address ``listen`` binds: a host name resolved, as bind does."""
+    host, port = parse_address(listen, "listen", listen=True)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError):
+        return family, (host, port)
+    return family, (str(infos[0][4][0]), port)
+
+
+def same_listen(current: str, wanted: str) -> bool:
+    """Whether ``wanted`` names the address a proxy listens on as ``current``.
+
+    A started proxy shows the address it bound (``127.0.0.1:7070``), while a client may
+    ask for ``localhost:7070``: both are resolved before comparing, as Toxiproxy does,
+    so re-populating the same proxy keeps it (and its toxics and connections). Port 0
+    asks for a new port, so it never matches a bound one.
+    """
+    if current == wanted:
+        return True
+    try:
+        return _bind_address(current)[1] == _bind_address(wanted)[1]
+    except FieldError:
+        return False
 
 
 class Proxy:
@@ -74,16 +104,14 @@ class Proxy:
     # -- listening ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Listen (again); a bind failure is a FieldError on ``listen``."""
+        """Listen (again); a bind failure is a :class:`ListenError` (a FieldError)."""
         if self.enabled:
             return
-        host, port = parse_address(self._listen, "listen", listen=True)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        family, address = _bind_address(self._listen)
         try:
-            sock = socket.create_server((host, port), family=family, backlog=1024)
+            sock = socket.create_server(address, family=family, backlog=1024)
         except (OSError, OverflowError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise FieldError("listen", f"cannot listen on {self._listen}: {reason}") from None
+            raise ListenError(self._listen, address, exc) from None
         sock.setblocking(False)
         self._sock = sock
         self._listen = _format_address(sock.getsockname())
@@ -133,7 +161,7 @@ class Proxy:
             upstream_address = parse_address(upstream, "upstream", listen=False)
         if listen is not None:
             parse_address(listen, "listen", listen=True)
-        moved = (listen is not None and listen != self._listen) or (
+        moved = (listen is not None and not same_listen(self._listen, listen)) or (
             upstream is not None and upstream != self.upstream
         )
         was_enabled = self.enabled
@@ -153,11 +181,11 @@ class Proxy:
         try:
             return self._toxics[name]
         except KeyError:
-            raise NotFound(f"toxic not found: {name!r}") from None
+            raise NotFound("toxic", name) from None
 
     def add_toxic(self, toxic: Toxic) -> None:
         if toxic.name in self._toxics:
-            raise AlreadyExists(f"toxic already exists: {toxic.name!r}")
+            raise AlreadyExists("toxic", toxic.name)
         self._toxics[toxic.name] = toxic
         self._refresh()
 
@@ -167,6 +195,7 @@ class Proxy:
         self._refresh()
 
     def remove_toxic(self, name: str) -> None:
+        """Remove a toxic; connections it blackholed (``timeout``) are closed."""
         self.toxic(name)
         del self._toxics[name]
         self._refresh()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterable, Iterator
 
-from seawall.chaos._proxy import Proxy
+from seawall.chaos._proxy import Proxy, same_listen
 from seawall.chaos._spec import AlreadyExists, FieldError, NotFound, ProxyConfig
 
 __all__ = ["ProxyRegistry"]
@@ -25,11 +26,11 @@ class ProxyRegistry:
         try:
             return self._proxies[name]
         except KeyError:
-            raise NotFound(f"proxy not found: {name!r}") from None
+            raise NotFound("proxy", name) from None
 
     def create(self, config: ProxyConfig) -> Proxy:
         if config.name in self._proxies:
-            raise AlreadyExists(f"proxy already exists: {config.name!r}")
+            raise AlreadyExists("proxy", config.name)
         proxy = Proxy(config, rng=random.Random(self._rng.getrandbits(64)))
         self._proxies[config.name] = proxy
         return proxy
@@ -41,17 +42,43 @@ class ProxyRegistry:
     def populate(self, configs: Iterable[ProxyConfig]) -> list[Proxy]:
         """Create or replace each proxy; one with the same listen and upstream is kept.
 
-        Proxies not named are left alone, as in Toxiproxy.
+        "The same listen" is compared after resolving (``localhost:7070`` is the
+        ``127.0.0.1:7070`` a proxy bound), and a kept proxy keeps its toxics and open
+        connections. Proxies not named are left alone, as in Toxiproxy. All or nothing:
+        if a proxy cannot listen, those created by this call are closed and those it
+        replaced are restarted as they were (their open connections are lost), so a
+        failed populate leaves the set of proxies unchanged.
         """
         result: list[Proxy] = []
-        for config in configs:
-            existing = self._proxies.get(config.name)
-            if existing is not None:
-                if (existing.listen, existing.upstream) == (config.listen, config.upstream):
-                    result.append(existing)
-                    continue
-                self.delete(config.name)
-            result.append(self.create(config))
+        created: list[Proxy] = []
+        replaced: list[tuple[ProxyConfig, bool]] = []
+        try:
+            for config in configs:
+                existing = self._proxies.get(config.name)
+                if existing is not None:
+                    if existing.upstream == config.upstream and same_listen(
+                        existing.listen, config.listen
+                    ):
+                        result.append(existing)
+                        continue
+                    replaced.append((_snapshot(existing), existing.enabled))
+                    self.delete(config.name)
+                proxy = self.create(config)
+                created.append(proxy)
+                result.append(proxy)
+        except BaseException:
+            for proxy in created:
+                proxy.close()
+                del self._proxies[proxy.name]
+            for old, enabled in replaced:
+                # Restart disabled first: the port it held is free again, since what
+                # replaced it has been closed; a failure here leaves it disabled.
+                restored = Proxy(old, rng=random.Random(self._rng.getrandbits(64)))
+                self._proxies[old.name] = restored
+                if enabled:
+                    with contextlib.suppress(FieldError):
+                        restored.start()
+            raise
         return result
 
     def reset(self) -> None:
@@ -61,8 +88,8 @@ class ProxyRegistry:
             proxy.clear_toxics()
             try:
                 proxy.start()
-            except FieldError as exc:
-                failed = failed or FieldError(f"{proxy.name}.listen", exc.reason)
+            except FieldError as exc:  # a ListenError stays one: Toxiproxy's 500
+                failed = failed or exc.within(proxy.name)
         if failed is not None:
             raise failed
 
@@ -70,3 +97,14 @@ class ProxyRegistry:
         for proxy in self._proxies.values():
             proxy.close()
         self._proxies.clear()
+
+
+def _snapshot(proxy: Proxy) -> ProxyConfig:
+    """A disabled copy of ``proxy``'s configuration, to restore it from."""
+    return ProxyConfig(
+        name=proxy.name,
+        listen=proxy.listen,
+        upstream=proxy.upstream,
+        enabled=False,
+        toxics=tuple(proxy.toxics),
+    )

@@ -33,7 +33,8 @@ class ProxyServer:
             toxiproxy_client(server.url)...
 
     ``rng`` seeds every proxy's random source (toxicity, jitter, slicing) in creation
-    order, for reproducible runs.
+    order, for reproducible runs. Unknown JSON fields in requests are ignored with a
+    logged warning, as Toxiproxy ignores them; ``strict=True`` answers them with 400.
     """
 
     def __init__(
@@ -43,8 +44,10 @@ class ProxyServer:
         *,
         proxies: Iterable[ProxyConfig] = (),
         rng: random.Random | None = None,
+        strict: bool = False,
     ) -> None:
         self._host = host
+        self._strict = strict
         self._port = port
         self._initial = list(proxies)
         self._rng = rng
@@ -90,7 +93,7 @@ class ProxyServer:
         registry = ProxyRegistry(self._rng)
         try:
             registry.populate(self._initial)
-            api = ControlAPI(registry)
+            api = ControlAPI(registry, strict=self._strict)
             self._server = await asyncio.start_server(
                 lambda r, w: self._serve(api, r, w), self._host, self._port
             )
@@ -107,6 +110,11 @@ class ProxyServer:
         self._connections.add(task)
         try:
             await serve_connection(api, reader, writer)
+        except asyncio.CancelledError:
+            # Stopping the server cancels its open connections. The task then ends
+            # normally: asyncio's stream callback (Python 3.11) logs a cancelled
+            # connection task as an error, and nothing awaits this one but aclose.
+            pass
         finally:
             self._connections.discard(task)
 

@@ -8,14 +8,17 @@ The JSON shapes are Toxiproxy's, so its clients and config files work unchanged:
      "toxicity": 1.0, "attributes": {"latency": 100, "jitter": 10}}
 
 Every problem is a :class:`FieldError` naming the field (``toxics[0].attributes.latency``)
-and saying why; the control API answers it with 400, the CLI with exit 2. Unlike
-Toxiproxy, unknown fields and attributes are errors rather than silently ignored: a typo
-in a fault must not quietly turn the fault off.
+and saying why; the control API answers it with 400, the CLI with exit 2. Unknown fields
+and attributes are ignored with a logged warning, as Toxiproxy ignores them (its clients
+send fields of their own); with ``strict=True`` they are errors instead, because a typo
+in a fault (``latncy``) otherwise quietly turns the fault off.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,8 @@ __all__ = [
     "TOXIC_ATTRIBUTES",
     "AlreadyExists",
     "FieldError",
+    "ListenError",
+    "MissingField",
     "NotFound",
     "ProxyConfig",
     "Stream",
@@ -44,6 +49,8 @@ Stream = Literal["upstream", "downstream"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream")
 DEFAULT_LISTEN = "127.0.0.1:0"
 
+logger = logging.getLogger("seawall.chaos")
+
 # Toxiproxy's toxic types and their integer attributes (all default to 0).
 TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -54,6 +61,7 @@ TOXIC_ATTRIBUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "reset_peer": ("timeout",),  # ms
         "slicer": ("average_size", "size_variation", "delay"),  # bytes, bytes, µs
         "limit_data": ("bytes",),
+        "noop": (),  # lets everything through: a placeholder, or a test of the API itself
     }
 )
 _INT64_MAX = 2**63 - 1
@@ -75,12 +83,83 @@ class FieldError(ConfigError):
         return FieldError(f"{prefix}.{self.field}" if prefix else self.field, self.reason)
 
 
+class MissingField(FieldError):
+    """A required field is absent or empty, worded as Toxiproxy words it.
+
+    Toxiproxy's clients and tests match the text (``missing required field: name``, and
+    in a populate body ``missing required field: name at proxy 2``), so the control API
+    answers exactly that; ``field`` still locates it for the CLI's messages.
+    """
+
+    def __init__(self, field: str, label: str | None = None) -> None:
+        super().__init__(field, "missing required field")
+        self.label = label or field
+
+    def __str__(self) -> str:
+        return f"missing required field: {self.label}"
+
+    def within(self, prefix: str) -> FieldError:
+        return MissingField(FieldError.within(self, prefix).field, self.label)
+
+
+class ListenError(FieldError):
+    """A proxy's listen address cannot be bound (in use, not local, no permission).
+
+    ``wire`` is the text Toxiproxy answers with its 500 (Go's ``listen tcp
+    127.0.0.1:3310: bind: address already in use``), which clients show and match.
+    """
+
+    def __init__(self, listen: str, address: tuple[str, int], exc: BaseException) -> None:
+        # socket.create_server appends the address to strerror: the errno says it plainly.
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno) if isinstance(errno, int) and errno > 0 else None
+        reason = reason or getattr(exc, "strerror", None) or str(exc)
+        super().__init__("listen", f"cannot listen on {listen}: {reason}")
+        host, port = address
+        shown = f"[{host}]" if ":" in host else host
+        self.wire = f"listen tcp {shown}:{port}: bind: {reason[:1].lower()}{reason[1:]}"
+
+    def within(self, prefix: str) -> FieldError:
+        located = FieldError.within(self, prefix)
+        error = ListenError.__new__(ListenError)
+        FieldError.__init__(error, located.field, self.reason)
+        error.wire = self.wire
+        return error
+
+
 class NotFound(SeawallError, LookupError):
-    """No proxy or toxic of that name (the control API's 404)."""
+    """No proxy or toxic of that name (the control API's 404).
+
+    ``kind`` is ``"proxy"`` or ``"toxic"``; the control API answers Toxiproxy's text,
+    ``proxy not found``, which clients match (toxiproxy-python maps it to its own
+    ``NotFound``).
+    """
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} not found: {name!r}")
+        self.kind = kind
+        self.name = name
+
+    @property
+    def wire(self) -> str:
+        return f"{self.kind} not found"
 
 
 class AlreadyExists(SeawallError):
-    """A proxy or toxic of that name exists already (the control API's 409)."""
+    """A proxy or toxic of that name exists already (the control API's 409).
+
+    The control API answers Toxiproxy's text, ``proxy already exists`` or ``toxic
+    already exists``, which clients match (toxiproxy-python raises ``ProxyExists``).
+    """
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} already exists: {name!r}")
+        self.kind = kind
+        self.name = name
+
+    @property
+    def wire(self) -> str:
+        return f"{self.kind} already exists"
 
 
 def _name(value: object, where: str) -> str:
@@ -108,16 +187,26 @@ def _kind(value: object) -> str:
     )
 
 
-def _object(value: object, where: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+def _object(
+    value: object, where: str, allowed: tuple[str, ...], *, strict: bool = True
+) -> Mapping[str, Any]:
+    """``value`` as a JSON object; an unknown key is an error, or (not strict) dropped."""
     if not isinstance(value, Mapping):
         raise FieldError(where, f"must be a JSON object, not {_kind(value)}")
-    for key in value:
-        if key not in allowed:
-            raise FieldError(
-                f"{where}.{key}" if where else str(key),
-                f"unknown field (expected one of {', '.join(allowed)})",
-            )
-    return value
+    unknown = [key for key in value if key not in allowed]
+    if not unknown:
+        return value
+    expected = f"expected one of {', '.join(allowed)}" if allowed else "expected none"
+    if strict:
+        key = unknown[0]
+        raise FieldError(f"{where}.{key}" if where else str(key), f"unknown field ({expected})")
+    for key in unknown:
+        logger.warning(
+            "ignoring unknown field %r (%s); strict mode makes it an error",
+            f"{where}.{key}" if where else str(key),
+            expected,
+        )
+    return {k: v for k, v in value.items() if k in allowed}
 
 
 def parse_address(value: object, where: str, *, listen: bool) -> tuple[str, int]:
@@ -187,9 +276,13 @@ class Toxic:
         return self.attributes[attribute]
 
     @classmethod
-    def from_json(cls, data: object) -> Toxic:
-        """A toxic from its JSON object, with Toxiproxy's defaults."""
-        obj = _object(data, "", ("name", "type", "stream", "toxicity", "attributes"))
+    def from_json(cls, data: object, *, strict: bool = True) -> Toxic:
+        """A toxic from its JSON object, with Toxiproxy's defaults.
+
+        Unknown fields and attributes are errors when ``strict``, else dropped with a
+        logged warning (as Toxiproxy ignores them).
+        """
+        obj = _object(data, "", ("name", "type", "stream", "toxicity", "attributes"), strict=strict)
         if "type" not in obj:
             raise FieldError("type", "missing required field")
         if not isinstance(obj["type"], str):
@@ -197,6 +290,10 @@ class Toxic:
         name = obj.get("name")
         stream = obj.get("stream")
         attributes = obj.get("attributes")
+        if not strict and obj["type"] in TOXIC_ATTRIBUTES and attributes is not None:
+            attributes = _object(
+                attributes, "attributes", TOXIC_ATTRIBUTES[obj["type"]], strict=False
+            )
         return cls(
             type=obj["type"],
             stream="downstream" if stream in (None, "") else stream,
@@ -205,15 +302,17 @@ class Toxic:
             name="" if name in (None, "") else _name(name, "name"),
         )
 
-    def updated(self, data: object) -> Toxic:
+    def updated(self, data: object, *, strict: bool = True) -> Toxic:
         """This toxic with the fields of an update body applied (attributes merge)."""
-        obj = _object(data, "", ("name", "type", "stream", "toxicity", "attributes"))
+        obj = _object(data, "", ("name", "type", "stream", "toxicity", "attributes"), strict=strict)
         for key in ("name", "type", "stream"):
             if key in obj and obj[key] not in (None, "", getattr(self, key)):
                 raise FieldError(key, f"cannot be changed by an update (is {getattr(self, key)!r})")
         attributes = dict(self.attributes)
         if obj.get("attributes") is not None:
-            attributes.update(_object(obj["attributes"], "attributes", tuple(attributes)))
+            attributes.update(
+                _object(obj["attributes"], "attributes", tuple(attributes), strict=strict)
+            )
         return Toxic(
             type=self.type,
             stream=self.stream,
@@ -262,12 +361,15 @@ class ProxyConfig:
             seen.add(toxic.name)
 
     @classmethod
-    def from_json(cls, data: object) -> ProxyConfig:
-        """A proxy from its JSON object; ``toxics`` (a seawall extension) may be given."""
-        obj = _object(data, "", _PROXY_FIELDS)
+    def from_json(cls, data: object, *, strict: bool = True) -> ProxyConfig:
+        """A proxy from its JSON object; ``toxics`` (a seawall extension) may be given.
+
+        As in Toxiproxy, an empty ``name`` or ``upstream`` counts as missing.
+        """
+        obj = _object(data, "", _PROXY_FIELDS, strict=strict)
         for key in ("name", "upstream"):
-            if key not in obj:
-                raise FieldError(key, "missing required field")
+            if obj.get(key) in (None, ""):
+                raise MissingField(key)
         toxics_json = obj.get("toxics")
         if toxics_json is None:
             toxics_json = []
@@ -276,7 +378,7 @@ class ProxyConfig:
         toxics = []
         for i, item in enumerate(toxics_json):
             try:
-                toxics.append(Toxic.from_json(item))
+                toxics.append(Toxic.from_json(item, strict=strict))
             except FieldError as exc:
                 raise exc.within(f"toxics[{i}]") from None
         listen = obj.get("listen")
@@ -311,8 +413,12 @@ def parse_json(text: str | bytes) -> Any:
         raise FieldError("", f"invalid JSON: {reason}") from None
 
 
-def proxies_from_json(data: object) -> list[ProxyConfig]:
-    """A list of proxies (Toxiproxy's populate body / config file) or ``{"proxies": [...]}``."""
+def proxies_from_json(data: object, *, strict: bool = True) -> list[ProxyConfig]:
+    """A list of proxies (Toxiproxy's populate body / config file) or ``{"proxies": [...]}``.
+
+    The whole list is checked before anything is created from it, so one bad entry
+    leaves the running proxies as they were.
+    """
     if isinstance(data, Mapping) and set(data) == {"proxies"}:
         data = data["proxies"]
     if not isinstance(data, list):
@@ -321,7 +427,9 @@ def proxies_from_json(data: object) -> list[ProxyConfig]:
     names: set[str] = set()
     for i, item in enumerate(data):
         try:
-            proxy = ProxyConfig.from_json(item)
+            proxy = ProxyConfig.from_json(item, strict=strict)
+        except MissingField as exc:  # Toxiproxy counts proxies from 1
+            raise MissingField(f"[{i}].{exc.field}", f"{exc.label} at proxy {i + 1}") from None
         except FieldError as exc:
             raise exc.within(f"[{i}]") from None
         if proxy.name in names:
@@ -331,10 +439,11 @@ def proxies_from_json(data: object) -> list[ProxyConfig]:
     return proxies
 
 
-def load_config(path: str | Path) -> list[ProxyConfig]:
+def load_config(path: str | Path, *, strict: bool = True) -> list[ProxyConfig]:
     """Proxies from a config file: Toxiproxy's JSON list (``.json``) or the same in YAML.
 
-    Errors are :class:`~seawall.ConfigError` naming the file and the field.
+    Errors are :class:`~seawall.ConfigError` naming the file and the field; unknown
+    fields are errors when ``strict``, else ignored with a logged warning.
     """
     source = str(path)
     try:
@@ -344,7 +453,7 @@ def load_config(path: str | Path) -> list[ProxyConfig]:
     try:
         yaml = source.endswith((".yaml", ".yml"))
         data = _load_yaml(text, source) if yaml else parse_json(text)
-        return proxies_from_json(data)
+        return proxies_from_json(data, strict=strict)
     except FieldError as exc:
         where = f"{exc.field}: " if exc.field else ""
         raise ConfigError(f"{source}: {where}{exc.reason}") from None

@@ -80,8 +80,12 @@ class Stage:
         self.toxic = toxic
 
     def stop(self) -> None:
-        """The toxic was removed: release anything held back for it."""
+        """The toxic no longer acts here: release anything held back for it."""
         self._removed.set()
+
+    def remove(self) -> None:
+        """The toxic was removed from the proxy (not just replaced on this connection)."""
+        self.stop()
 
     async def feed(self, data: bytes, at: float, emit: Emit) -> None:
         await emit(data, at)
@@ -130,8 +134,12 @@ class _SlowClose(Stage):
 
 
 class _Timeout(Stage):
-    # A blackhole: nothing gets through, the close is held back too; with a timeout the
-    # connection is closed that many ms after the toxic took effect on it.
+    # A blackhole: nothing gets through; with a timeout the connection is closed that
+    # many ms after the toxic took effect on it. As in Toxiproxy, the connection is
+    # closed when the toxic is removed, because the bytes it dropped leave a hole in
+    # the stream: carrying on would let a client (Redis, MySQL, keep-alive HTTP) pair
+    # a request with the wrong response. A close by the peer during the blackhole
+    # closes the connection too, as Toxiproxy does.
     _timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
@@ -150,6 +158,10 @@ class _Timeout(Stage):
         self._cancel()
         super().stop()
 
+    def remove(self) -> None:
+        self.stop()
+        self.target.close()
+
     def _cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -159,7 +171,7 @@ class _Timeout(Stage):
         return None  # dropped
 
     async def eof(self) -> None:
-        await self._removed.wait()
+        self.target.close()
 
 
 class _ResetPeer(Stage):
@@ -218,6 +230,7 @@ _STAGES: dict[str, type[Stage]] = {
     "reset_peer": _ResetPeer,
     "slicer": _Slicer,
     "limit_data": _LimitData,
+    "noop": Stage,
 }
 
 

@@ -19,7 +19,7 @@ from seawall.experiment._experiment import (
     load_experiment,
     parse_experiment,
 )
-from seawall.experiment._journal import load_journal, write_journal
+from seawall.experiment._journal import load_journal, outcome, write_journal
 from seawall.experiment._postmortem import draft_postmortem
 from seawall.experiment._report import write_report
 from seawall.experiment._runner import EXIT_CODES, Runner, run_experiment
@@ -34,6 +34,7 @@ __all__ = [
     "draft_postmortem",
     "load_experiment",
     "load_journal",
+    "outcome",
     "parse_experiment",
     "run_experiment",
     "within_tolerance",

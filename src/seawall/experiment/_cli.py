@@ -19,9 +19,10 @@ from types import FrameType
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.experiment._experiment import load_experiment
-from seawall.experiment._journal import load_journal, write_journal
+from seawall.experiment._experiment import Experiment, load_experiment
+from seawall.experiment._journal import load_journal, outcome, write_journal
 from seawall.experiment._runner import EXIT_CODES, Runner
+from seawall.experiment._validate import missing_controls, unrunnable
 
 __all__ = ["register"]
 
@@ -78,14 +79,29 @@ def _write_reports(journal: dict[str, Any], out: Path) -> None:
         _say(f"report failed ({type(exc).__name__}: {exc}); the journal is complete")
 
 
-def _run(args: argparse.Namespace) -> int:
+def _load(file: str, pairs: list[str]) -> Experiment | None:
+    """The experiment, validated as ``chaos validate`` does; ``None`` after saying why."""
     try:
-        experiment = load_experiment(args.file, variables=parse_vars(args.var))
+        experiment = load_experiment(file, variables=parse_vars(pairs))
     except ConfigError as exc:
         _say(str(exc))
-        return 2
+        return None
     except ModuleNotFoundError as exc:
         _say(f"this experiment needs {exc.name!r}: pip install 'seawall[chaos]'")
+        return None
+    problems = unrunnable(experiment)
+    for problem in problems:
+        _say(problem)
+    return None if problems else experiment
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    experiment = _load(args.file, args.var)
+    if experiment is None:
         return 2
     out = Path(args.out) if args.out else _default_out(experiment.title)
     try:
@@ -93,8 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         _say(f"--out {out}: cannot create: {exc.strerror or exc}")
         return 2
-    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-    runner = Runner(experiment, control_url=args.control_url, workdir=out, log=log)
+    log = None if args.quiet else _stderr
+    runner = Runner(experiment, control_url=args.control_url, workdir=out, log=log, warn=_stderr)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt) if main_thread else None
     try:
@@ -106,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"journal: {path}")
     if not args.no_report:
         _write_reports(journal, out)
-    status = str(journal["status"])
+    status = outcome(journal)
     print(f"status: {status}")
     return EXIT_CODES.get(status, 1)
 
@@ -114,12 +130,12 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     code = 0
     for file in args.files:
-        try:
-            experiment = load_experiment(file, variables=parse_vars(args.var))
-        except ConfigError as exc:
-            _say(str(exc))
+        experiment = _load(file, args.var)
+        if experiment is None:
             code = 2
             continue
+        for warning in missing_controls(experiment):
+            _say(f"warning: {warning}")
         probes = len(experiment.hypothesis.probes) if experiment.hypothesis else 0
         print(
             f"{file}: ok ({probes} hypothesis probe(s), {len(experiment.method)} method "

@@ -23,8 +23,6 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 __all__ = ["ActivityFailed", "ManagedProcess", "RunContext", "iso"]
 
 DEFAULT_CONTROL_URL = "http://127.0.0.1:8474"
-# Waits are cut into slices so a background activity notices the stop signal promptly.
-_SLICE = 0.25
 
 
 class ActivityFailed(Exception):
@@ -57,6 +55,9 @@ class RunContext:
     wall: Callable[[], float] = time.time
     control_url: str = DEFAULT_CONTROL_URL
     workdir: Path | None = None
+    # what Python providers that declare these parameters receive, as in Chaos Toolkit
+    configuration: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     burners: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -90,13 +91,12 @@ class RunContext:
 
     def wait(self, seconds: float) -> bool:
         """Wait up to ``seconds``; ``False`` when the stop signal cut the wait short."""
-        end = self.clock.now() + seconds
-        while not self.stopped():
-            left = end - self.clock.now()
-            if left <= 0:
-                return True
-            self.clock.sleep(min(left, _SLICE))
-        return False
+        if self.stopped():
+            return False
+        if threading.get_ident() == self._exempt:
+            self.clock.sleep(seconds)  # the stop signal does not cut a rollback short
+            return True
+        return not self.clock.wait(self.stop, seconds)
 
     # -- records ----------------------------------------------------------------------
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,29 @@ from seawall._errors import ConfigError
 from seawall._formats._yaml import Document, load_text
 from seawall.experiment._actions import parse_seawall_action
 from seawall.experiment._fields import Field
-from seawall.experiment._providers import HttpProvider, ProcessProvider, Provider, PythonProvider
+from seawall.experiment._providers import (
+    HttpProvider,
+    ProcessProvider,
+    Provider,
+    PythonProvider,
+)
+from seawall.experiment._sections import (
+    ControlSpec,
+    Runtime,
+    parse_configuration,
+    parse_controls,
+    parse_runtime,
+    parse_secrets,
+)
 from seawall.experiment._tolerance import check_tolerance
 
-__all__ = ["Activity", "Experiment", "Hypothesis", "load_experiment", "parse_experiment"]
+__all__ = [
+    "Activity",
+    "Experiment",
+    "Hypothesis",
+    "load_experiment",
+    "parse_experiment",
+]
 
 MAX_PAUSE = 3600.0
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -47,18 +67,25 @@ _TOP_KEYS = {
     "method",
     "rollbacks",
     "configuration",
-    # accepted and ignored, as Chaos Toolkit files carry them
+    "secrets",
+    "controls",
+    "runtime",
+    # carried by Chaos Toolkit files for people and tools; nothing to run
     "version",
     "tags",
     "contributions",
     "extensions",
-    "runtime",
 }
-_UNSUPPORTED = {
-    "controls": "Chaos Toolkit controls are not supported",
-    "secrets": "secrets are not supported: use configuration with {type: env}",
+_ACTIVITY_KEYS = {
+    "type",
+    "name",
+    "provider",
+    "pauses",
+    "tolerance",
+    "background",
+    "ref",
+    "controls",
 }
-_ACTIVITY_KEYS = {"type", "name", "provider", "pauses", "tolerance", "background", "ref"}
 _PROVIDERS: dict[str, Callable[[Field], Provider]] = {
     "http": HttpProvider.parse,
     "process": ProcessProvider.parse,
@@ -83,12 +110,14 @@ class Activity:
     background: bool = False
     line: int = 0
     definition: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    controls: tuple[ControlSpec, ...] = ()  # its own, run around it only
 
 
 @dataclass(frozen=True)
 class Hypothesis:
     title: str
     probes: tuple[Activity, ...]
+    controls: tuple[ControlSpec, ...] = ()  # its own, run around each check only
 
 
 @dataclass(frozen=True)
@@ -102,49 +131,18 @@ class Experiment:
     rollbacks: tuple[Activity, ...]
     source: str
     definition: dict[str, Any] = field(repr=False, compare=False)
+    configuration: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    secrets: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    controls: tuple[ControlSpec, ...] = ()
+    runtime: Runtime = field(default_factory=Runtime)
 
 
-def _configuration(
-    node: Field, variables: Mapping[str, Any], environ: Mapping[str, str]
-) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if not node.missing:
-        for key, raw in node.mapping().items():
-            item = node.child(key, raw)
-            if isinstance(raw, dict):
-                item.mapping({"type", "key", "default", "env_var_type"})
-                item.get("type", required=True).string(choices=("env",))
-                env_key = item.get("key", required=True).string()
-                kind = item.get("env_var_type").string(
-                    default="str", choices=("str", "int", "float")
-                )
-                if env_key in environ:
-                    try:
-                        values[key] = {"str": str, "int": int, "float": float}[kind](
-                            environ[env_key]
-                        )
-                    except ValueError:
-                        raise item.error(
-                            f"environment variable {env_key}={environ[env_key]!r} is not {kind}"
-                        ) from None
-                elif "default" in raw:
-                    values[key] = raw["default"]
-                else:
-                    raise item.error(f"environment variable {env_key} is not set and no default")
-            elif isinstance(raw, list):
-                raise item.error("must be a value or {type: env, key: NAME}")
-            else:
-                values[key] = raw
-    values.update(variables)
-    return values
-
-
-def _substitute(node: Field, config: Mapping[str, Any]) -> Any:
+def _substitute(node: Field, config: Mapping[str, Any], used: set[str]) -> Any:
     value = node.value
     if isinstance(value, dict):
-        return {k: _substitute(node.child(k, v), config) for k, v in value.items()}
+        return {k: _substitute(node.child(k, v), config, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(node.child(i, v), config) for i, v in enumerate(value)]
+        return [_substitute(node.child(i, v), config, used) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
     exact = _EXACT.fullmatch(value)
@@ -152,6 +150,7 @@ def _substitute(node: Field, config: Mapping[str, Any]) -> Any:
         name = exact.group(1)
         if name not in config:
             raise node.error(f"unknown configuration key {name!r} in {value!r}")
+        used.add(name)
         return config[name]
 
     def replace(match: re.Match[str]) -> str:
@@ -160,6 +159,7 @@ def _substitute(node: Field, config: Mapping[str, Any]) -> Any:
         name = match.group(2)
         if name not in config:
             raise node.error(f"unknown configuration key {name!r} in {value!r}")
+        used.add(name)
         return str(config[name])
 
     return _VARIABLE.sub(replace, value)
@@ -171,12 +171,10 @@ class _Parser:
         self.declared: dict[str, Field] = {}
 
     def experiment(self) -> Experiment:
-        data = self.root.mapping()
-        for key, why in _UNSUPPORTED.items():
-            if key in data:
-                raise self.root.child(key, data[key]).error(why)
-        self.root.mapping(_TOP_KEYS)
+        data = self.root.mapping(_TOP_KEYS)
         title = self.root.get("title", required=True).string()
+        controls = parse_controls(self.root.get("controls"))
+        runtime = parse_runtime(self.root.get("runtime"))
         description = self.root.get("description")
         hypothesis = self.hypothesis(self.root.get("steady-state-hypothesis"))
         method_node = self.root.get("method", required=True)
@@ -193,12 +191,15 @@ class _Parser:
             rollbacks=tuple(self.activity(a, "rollbacks") for a in rollbacks),
             source=self.root.doc.source,
             definition=data,
+            controls=controls,
+            runtime=runtime,
         )
 
     def hypothesis(self, node: Field) -> Hypothesis | None:
         if node.missing:
             return None
-        node.mapping({"title", "probes"})
+        node.mapping({"title", "probes", "controls"})
+        controls = parse_controls(node.get("controls"))
         title = node.get("title", required=True).string()
         probes_node = node.get("probes")
         probes = [] if probes_node.missing else probes_node.items()
@@ -210,17 +211,19 @@ class _Parser:
             if probe.get("tolerance").missing and "ref" not in probe.mapping():
                 raise probe.error("a hypothesis probe needs a 'tolerance'")
             activities.append(activity)
-        return Hypothesis(title, tuple(activities))
+        return Hypothesis(title, tuple(activities), controls)
 
     def activity(self, node: Field, section: str) -> Activity:
         data = node.mapping(_ACTIVITY_KEYS)
         if "ref" in data:
             ref = node.get("ref")
-            if len(data) != 1:
-                raise ref.error("a 'ref' activity takes no other field")
+            if set(data) - {"ref", "type"}:
+                raise ref.error("a 'ref' activity takes no other field than its 'type'")
             target = self.declared.get(ref.string())
             if target is None:
                 raise ref.error(f"no activity named {ref.value!r} was declared before")
+            if "type" in data:
+                node.get("type").string(choices=(target.get("type").value,))
             node = target
             data = node.mapping()
         kind = node.get("type", required=True).string(choices=("action", "probe"))
@@ -235,6 +238,8 @@ class _Parser:
             before = pauses.get("before").number(default=0.0, maximum=MAX_PAUSE)
             after = pauses.get("after").number(default=0.0, maximum=MAX_PAUSE)
         tolerance = node.get("tolerance")
+        if isinstance(tolerance.value, dict) and tolerance.value.get("type") == "probe":
+            PythonProvider.parse(tolerance.get("provider", required=True))
         background = node.get("background")
         if background.boolean(default=False) and section != "method":
             raise background.error("only method activities can run in the background")
@@ -250,6 +255,7 @@ class _Parser:
             background=background.boolean(default=False),
             line=node.line,
             definition=data,
+            controls=parse_controls(node.get("controls")),
         )
 
 
@@ -290,20 +296,35 @@ def parse_experiment(
         raise ConfigError(f"{source}: the experiment is nested too deeply to read") from None
 
 
+_SECTIONS = ("configuration", "secrets")
+
+
 def _parse(
     text: str, source: str, variables: Mapping[str, Any], env: Mapping[str, str]
 ) -> Experiment:
     document = _document(text, source)
     root = Field.root(document)
     root.mapping()
-    config = _configuration(root.get("configuration"), variables, env)
-    body = {k: v for k, v in root.value.items() if k != "configuration"}
-    resolved = _substitute(Field(document, (), body), config)
-    if "configuration" in root.value:
-        resolved["configuration"] = root.value["configuration"]
-    return _Parser(
+    config = parse_configuration(root.get("configuration"), variables, env)
+    secrets = parse_secrets(root.get("secrets"), env)
+    body = {k: v for k, v in root.value.items() if k not in _SECTIONS}
+    used: set[str] = set()
+    resolved = _substitute(Field(document, (), body), ChainMap(config, *secrets.values()), used)
+    declared = root.value.get("configuration") or {}
+    unused = sorted(set(variables) - used - set(declared))
+    if unused:
+        # A mistyped --var would otherwise leave the value it meant to change in place.
+        raise ConfigError(
+            f"{source}: --var {unused[0]}: the experiment neither declares nor uses "
+            f"{unused[0]!r} (configuration keys: {', '.join(sorted(declared)) or 'none'})"
+        )
+    for key in _SECTIONS:
+        if key in root.value:
+            resolved[key] = root.value[key]
+    experiment = _Parser(
         Field.root(Document(source, 0, document.start_line, resolved, document.lines))
     ).experiment()
+    return replace(experiment, configuration=config, secrets=secrets)
 
 
 def load_experiment(

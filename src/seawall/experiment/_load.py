@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from seawall._clock import SYSTEM_CLOCK
+from seawall._clock import SYSTEM_CLOCK, Alarm
 
 __all__ = ["LoadSpec", "generate_load", "journal_entry", "percentile"]
 
@@ -96,6 +96,15 @@ class _StartRecordingClock:
 
     async def asleep(self, seconds: float) -> None:
         await SYSTEM_CLOCK.asleep(seconds)
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        return SYSTEM_CLOCK.wait(event, timeout)
+
+    async def wait_future(self, future: asyncio.Future[Any], limit: float | None) -> bool:
+        return await SYSTEM_CLOCK.wait_future(future, limit)
+
+    def cancel_at(self, when: float) -> Alarm:
+        return SYSTEM_CLOCK.cancel_at(when)
 
 
 async def _run_until_stopped(

@@ -1,9 +1,17 @@
-"""Drafting a blameless postmortem from a journal.
+"""Drafting a blameless postmortem from a journal - seawall's or ``chaos run``'s.
 
 The draft fills in what the journal *measured* - the summary, the impact in numbers
 (requests, errors, latency during the fault windows against the seconds before them), the
 timeline and the trigger - and proposes what went well and badly from the same facts.
 Action items are placeholders on purpose: deciding them is the humans' part.
+
+A Chaos Toolkit journal says less, and says it differently; the draft reads it on its own
+terms: a deviation is ``status: completed`` with ``deviated: true``, names sit under
+``activity.name``, errors are ``exception`` lists, the timeline is the activities' own
+start and end times, the faults are the method's actions. Rollbacks the experiment
+declared but the journal does not show ran were skipped (chaos's default strategy skips
+them after a failed run), and the draft says so: the faults may still be in place. It
+says the run left nothing behind only when every declared rollback ran and succeeded.
 """
 
 from __future__ import annotations
@@ -11,6 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from seawall.experiment._journal import (
+    activity_error,
+    activity_name,
+    declared_rollbacks,
+    injected_faults,
+    outcome,
+    skipped_rollbacks,
+    timeline,
+)
 from seawall.experiment._load import percentile
 
 __all__ = [
@@ -123,7 +140,7 @@ def _all_runs(journal: dict[str, Any]) -> list[dict[str, Any]]:
 def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str], list[str]]:
     good: list[str] = []
     bad: list[str] = []
-    status = journal.get("status")
+    status = outcome(journal)
     states = journal.get("steady_states") or {}
     before, after = states.get("before"), states.get("after")
     if before and before.get("steady_state_met"):
@@ -132,24 +149,57 @@ def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str
         bad.append(
             "The system was not in its steady state before the faults; the method never ran."
         )
+    for probe in (before or {}).get("probes", []):
+        if _out_of_tolerance(probe):
+            bad.append(f"Probe `{activity_name(probe)}` failed before the faults: {_why(probe)}.")
     if after and after.get("steady_state_met"):
         good.append("The steady-state hypothesis still held after the faults.")
     for probe in (after or {}).get("probes", []):
-        if probe.get("tolerance_met") is False or probe.get("status") != "succeeded":
-            why = probe.get("error") or probe.get("tolerance_reason") or probe.get("status")
-            bad.append(f"Probe `{probe.get('name')}` was out of tolerance afterwards: {why}.")
+        if _out_of_tolerance(probe):
+            bad.append(
+                f"Probe `{activity_name(probe)}` was out of tolerance afterwards: {_why(probe)}."
+            )
+    for during in (states.get("during") or [])[:3]:
+        for probe in (during or {}).get("probes", []):
+            if _out_of_tolerance(probe):
+                bad.append(
+                    f"Probe `{activity_name(probe)}` was out of tolerance during the method: "
+                    f"{_why(probe)}."
+                )
     for run in journal.get("run", []):
         if run.get("status") == "failed":
-            bad.append(f"Method activity `{run.get('name')}` failed: {run.get('error')}.")
+            bad.append(f"Method activity `{activity_name(run)}` failed: {activity_error(run)}.")
     rollbacks = journal.get("rollbacks", [])
     failed_rollbacks = [r for r in rollbacks if r.get("status") != "succeeded"]
+    skipped = skipped_rollbacks(journal)
     if rollbacks and not failed_rollbacks:
-        good.append(f"All {len(rollbacks)} rollback(s) ran and succeeded.")
+        which = "that ran " if skipped else "ran and "
+        good.append(f"All {len(rollbacks)} rollback(s) {which}succeeded.")
     for r in failed_rollbacks:
-        bad.append(f"Rollback `{r.get('name')}` {r.get('status')}: {r.get('error') or ''}".strip())
+        why = activity_error(r) or ""
+        bad.append(f"Rollback `{activity_name(r)}` {r.get('status')}: {why}".strip())
+    faults = injected_faults(journal)
+    if skipped:
+        why = journal.get("rollbacks_skipped") or (
+            f"the run ended {status} and the rollback strategy skips rollbacks then"
+        )
+        bad.append(
+            f"Rollback(s) {', '.join(f'`{n}`' for n in skipped)} never ran ({why}): "
+            "what the method changed may still be in place."
+        )
+    elif faults and not declared_rollbacks(journal):
+        bad.append(
+            "No rollback was declared: what the method changed "
+            f"({', '.join(faults)}) may still be in place."
+        )
     if journal.get("cleanup"):
         bad.append("The run had to clean up after itself: " + "; ".join(journal["cleanup"]) + ".")
-    elif status != "interrupted":
+    elif (
+        status != "interrupted"
+        and not skipped
+        and not failed_rollbacks
+        and (rollbacks or not faults)
+    ):
         good.append("The run left nothing running or filled behind.")
     windows_end = max((e for _, e in _windows(journal) if e != float("inf")), default=None)
     for impact in impacts:
@@ -175,6 +225,27 @@ def _judgement(journal: dict[str, Any], impacts: list[Impact]) -> tuple[list[str
     if status == "interrupted":
         bad.append("The run was interrupted before it finished; its evidence is partial.")
     return good, bad
+
+
+def _out_of_tolerance(probe: dict[str, Any]) -> bool:
+    return probe.get("tolerance_met") is False or probe.get("status") != "succeeded"
+
+
+def _why(probe: dict[str, Any]) -> str:
+    error = activity_error(probe)
+    if error:
+        return error
+    if probe.get("tolerance_reason"):
+        return str(probe["tolerance_reason"])
+    tolerance = probe.get("tolerance", (probe.get("activity") or {}).get("tolerance"))
+    if probe.get("status") == "succeeded":
+        return f"output {_short(probe.get('output'))} is outside tolerance {_short(tolerance)}"
+    return str(probe.get("status"))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def blameless_note(source: str) -> str:
@@ -204,7 +275,8 @@ def judged_sections(good: list[str], bad: list[str]) -> list[str]:
 def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json") -> str:
     """A blameless postmortem draft in Markdown."""
     title = str(journal.get("title") or (journal.get("experiment") or {}).get("title", "?"))
-    status = str(journal.get("status", "unknown"))
+    status = outcome(journal)
+    recorded = f"`status: {journal.get('status')}`, `deviated: {bool(journal.get('deviated'))}`"
     impacts = measure_impact(journal)
     windows = journal.get("fault_windows", [])
     good, bad = _judgement(journal, impacts)
@@ -218,10 +290,10 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
     ]
     started = str(journal.get("start", "?"))
     duration = float(journal.get("duration") or 0.0)
-    faults = "; ".join(str(w.get("label")) for w in windows) or "no fault"
+    faults = "; ".join(injected_faults(journal)) or "no fault"
     lines.append(
         f"On {started[:10]} at {started[11:19]} UTC the game-day experiment **{title}** ran for "
-        f"{duration:.1f} s and ended **{status}**. It injected: {faults}."
+        f"{duration:.1f} s and ended **{status}** (journal: {recorded}). It injected: {faults}."
     )
     if journal.get("error"):
         lines.append(f"Reason recorded: {journal['error']}.")
@@ -245,9 +317,9 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
         ]
     lines += ["- Customer impact: " + TODO, "", "## Timeline", "", "All times UTC.", ""]
     lines += ["| time | t (s) | event |", "|---|---|---|"]
-    for event in journal.get("events", []):
-        message = str(event.get("message", "")).replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {event.get('at', '')} | {float(event.get('t', 0)):.3f} | {message} |")
+    for at, t, message in timeline(journal):
+        message = message.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {at} | {t:.3f} | {message} |")
     lines += ["", "## Trigger", ""]
     if windows:
         for w in windows:
@@ -257,6 +329,8 @@ def draft_postmortem(journal: dict[str, Any], journal_path: str = "journal.json"
                 f"- {w.get('label')} (`{w.get('kind')}`), from t={float(w.get('start', 0)):.1f} s "
                 f"until {until}."
             )
+    elif injected_faults(journal):
+        lines += [f"- The method's action {fault}." for fault in injected_faults(journal)]
     else:
         lines.append("No fault window was recorded; " + TODO + ": what changed?")
     lines += ["", *judged_sections(good, bad)]

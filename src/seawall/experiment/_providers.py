@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import shlex
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from seawall.experiment._context import ActivityFailed, RunContext
 from seawall.experiment._fields import Field
 
-__all__ = ["HttpProvider", "ProcessProvider", "Provider", "PythonProvider"]
+__all__ = ["HttpProvider", "ProcessProvider", "Provider", "PythonProvider", "call_python"]
 
 MAX_TIMEOUT = 600.0
 DEFAULT_TIMEOUT = 30.0
@@ -35,7 +37,7 @@ _HTTP_KEYS = {
     "verify_tls",
 }
 _PROCESS_KEYS = {"type", "path", "arguments", "timeout", "cwd", "env"}
-_PYTHON_KEYS = {"type", "module", "func", "arguments"}
+_PYTHON_KEYS = {"type", "module", "func", "arguments", "secrets"}
 _OUTPUT_LIMIT = 64 * 1024
 
 
@@ -53,7 +55,7 @@ class HttpProvider:
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     arguments: Any = None
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT
     expected_status: tuple[int, ...] = ()
     verify_tls: bool = True
 
@@ -76,15 +78,26 @@ class HttpProvider:
             method=field.get("method").string(default="GET").upper(),
             headers=tuple(field.get("headers").string_map().items()),
             arguments=arguments.plain(),
-            timeout=field.get("timeout").number(
-                default=DEFAULT_TIMEOUT, minimum=0.001, maximum=MAX_TIMEOUT
-            ),
+            timeout=_http_timeout(field.get("timeout")),
             expected_status=codes,
             verify_tls=field.get("verify_tls").boolean(default=True),
         )
 
     def describe(self) -> str:
         return f"{self.method} {self.url}"
+
+    def _timeout(self) -> Any:
+        import httpx
+
+        if isinstance(self.timeout, tuple):  # Chaos Toolkit's [connect, read]
+            connect, read = self.timeout
+            return httpx.Timeout(read, connect=connect)
+        return httpx.Timeout(self.timeout)
+
+    def _timeout_text(self) -> str:
+        if isinstance(self.timeout, tuple):
+            return f"{self.timeout[0]:g}s to connect, {self.timeout[1]:g}s to read"
+        return f"{self.timeout:g}s"
 
     def run(self, ctx: RunContext) -> Any:
         import httpx
@@ -103,10 +116,10 @@ class HttpProvider:
             else:
                 kwargs["json"] = self.arguments
         try:
-            with httpx.Client(timeout=self.timeout, verify=self.verify_tls) as client:
+            with httpx.Client(timeout=self._timeout(), verify=self.verify_tls) as client:
                 response = client.request(self.method, self.url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
-            raise ActivityFailed(f"{self.describe()} timed out after {self.timeout:g}s") from exc
+            raise ActivityFailed(f"{self.describe()} timed out ({self._timeout_text()})") from exc
         except httpx.HTTPError as exc:
             raise ActivityFailed(f"{self.describe()} failed: {exc}") from exc
         body: Any = response.text[:_OUTPUT_LIMIT]
@@ -119,6 +132,17 @@ class HttpProvider:
                 f"expected {list(self.expected_status)}"
             )
         return {"status": response.status_code, "headers": dict(response.headers), "body": body}
+
+
+def _http_timeout(field: Field) -> float | tuple[float, float]:
+    """A number of seconds, or Chaos Toolkit's ``[connect, read]`` pair."""
+    if isinstance(field.value, list):
+        items = field.items()
+        if len(items) != 2:
+            raise field.error("must be seconds, or a [connect, read] pair of seconds")
+        connect, read = (i.number(minimum=0.001, maximum=MAX_TIMEOUT) for i in items)
+        return (connect, read)
+    return field.number(default=DEFAULT_TIMEOUT, minimum=0.001, maximum=MAX_TIMEOUT)
 
 
 def _process_arguments(field: Field) -> tuple[str, ...]:
@@ -190,11 +214,80 @@ class ProcessProvider:
         }
 
 
+def _function(module: str, func: str) -> Callable[..., Any]:
+    try:
+        target = getattr(importlib.import_module(module), func)
+    except ImportError as exc:
+        raise ActivityFailed(f"cannot import {module!r}: {exc}") from exc
+    except AttributeError as exc:
+        raise ActivityFailed(f"{module!r} has no function {func!r}") from exc
+    if not callable(target):
+        raise ActivityFailed(f"{module}.{func} is not callable")
+    return cast("Callable[..., Any]", target)
+
+
+def call_python(
+    module: str,
+    func: str,
+    arguments: dict[str, Any],
+    *,
+    configuration: dict[str, Any],
+    secrets: dict[str, dict[str, Any]],
+    scopes: tuple[str, ...],
+) -> Any:
+    """Call ``module.func(**arguments)`` the way Chaos Toolkit does.
+
+    A function that declares a ``configuration`` parameter gets a copy of the
+    experiment's configuration; one that declares ``secrets`` gets the secrets of the
+    ``scopes`` its provider lists, merged (its own default when the provider lists none).
+    Extension drivers find their servers and credentials this way; without it they fail
+    on ``None``.
+    """
+    target = _function(module, func)
+    arguments = dict(arguments)
+    try:
+        parameters = set(inspect.signature(target).parameters)
+    except (TypeError, ValueError):  # some builtins have no signature to read
+        parameters = set()
+    if scopes and "secrets" in parameters and "secrets" not in arguments:
+        merged: dict[str, Any] = {}
+        for scope in scopes:
+            merged.update(secrets.get(scope, {}))
+        arguments["secrets"] = merged
+    if "configuration" in parameters and "configuration" not in arguments:
+        arguments["configuration"] = dict(configuration)
+    return target(**arguments)
+
+
+def check_python(module: str, func: str, arguments: dict[str, Any]) -> str | None:
+    """What ``chaos validate`` would refuse about this call, or ``None``."""
+    try:
+        target = getattr(importlib.import_module(module), func, None)
+    except Exception as exc:  # an import that fails in any way cannot run
+        return f"cannot import Python module {module!r}: {type(exc).__name__}: {exc}"
+    if target is None or not callable(target):
+        return f"Python module {module!r} has no function {func!r}"
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+    bound = dict(arguments)
+    for injected in ("configuration", "secrets"):
+        if injected in signature.parameters:
+            bound.setdefault(injected, None)
+    try:
+        signature.bind(**bound)
+    except TypeError as exc:
+        return f"{module}.{func}: arguments do not match its signature: {exc}"
+    return None
+
+
 @dataclass(frozen=True)
 class PythonProvider:
     module: str
     func: str
     arguments: tuple[tuple[str, Any], ...] = ()
+    secrets: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, field: Field) -> PythonProvider:
@@ -206,18 +299,18 @@ class PythonProvider:
             module=field.get("module", required=True).string(),
             func=field.get("func", required=True).string(),
             arguments=tuple((arguments.plain() or {}).items()),
+            secrets=field.get("secrets").strings(default=()),
         )
 
     def describe(self) -> str:
         return f"{self.module}.{self.func}()"
 
     def run(self, ctx: RunContext) -> Any:
-        try:
-            target = getattr(importlib.import_module(self.module), self.func)
-        except ImportError as exc:
-            raise ActivityFailed(f"cannot import {self.module!r}: {exc}") from exc
-        except AttributeError as exc:
-            raise ActivityFailed(f"{self.module!r} has no function {self.func!r}") from exc
-        if not callable(target):
-            raise ActivityFailed(f"{self.module}.{self.func} is not callable")
-        return target(**dict(self.arguments))
+        return call_python(
+            self.module,
+            self.func,
+            dict(self.arguments),
+            configuration=ctx.configuration,
+            secrets=ctx.secrets,
+            scopes=self.secrets,
+        )

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seawall.experiment._journal import activity_error, activity_name, outcome
+
 __all__ = ["Section", "report_sections", "to_html", "to_markdown", "write_report"]
 
 _STATUS_TEXT = {
@@ -41,8 +43,9 @@ def _ms(value: Any) -> str:
 
 
 def _detail(run: dict[str, Any]) -> str:
-    if run.get("error"):
-        return str(run["error"])
+    error = activity_error(run)
+    if error:
+        return error
     if "tolerance_reason" in run:
         return str(run["tolerance_reason"])
     output = run.get("output")
@@ -59,7 +62,7 @@ def _activity_rows(runs: list[dict[str, Any]]) -> list[tuple[str, ...]]:
         rows.append(
             (
                 _fmt_s(run.get("t_start")),
-                str(run.get("name", "")),
+                activity_name(run),
                 str(run.get("type", "")),
                 str(run.get("description") or run.get("provider", "")),
                 _fmt_s(run.get("duration")),
@@ -74,7 +77,7 @@ _ACTIVITY_HEADERS = ("t (s)", "activity", "type", "what", "duration (s)", "statu
 
 
 def report_sections(journal: dict[str, Any], *, with_figure: bool) -> list[Section]:
-    status = str(journal.get("status", "unknown"))
+    status = outcome(journal)
     summary = Section("Summary", headers=("", ""))
     summary.rows = [
         ("Status", f"{status} — {_STATUS_TEXT.get(status, status)}"),
@@ -191,7 +194,7 @@ th{background:#f4f4f4}img{max-width:100%;border:1px solid #eee}
 
 def to_html(journal: dict[str, Any], sections: list[Section], png: bytes | None) -> str:
     esc = html.escape
-    status = str(journal.get("status", ""))
+    status = outcome(journal)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

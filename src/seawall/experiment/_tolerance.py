@@ -8,10 +8,24 @@ A probe's output is *within tolerance* when:
 * a list: with a ``status`` output, the status is one of the items; otherwise a pair of
   numbers ``[low, high]`` is an inclusive range, and any other list a set of allowed values;
 * ``{"type": "regex", "pattern": P, "target": K}``: ``re.search(P, output[K] or output)``;
+  an http or process output is searched in its ``status`` when no target is given, and a
+  mapping target (``headers``) as ``name: value`` lines;
 * ``{"type": "jsonpath", "path": P, "expect": V, "count": N, "target": K}``: the values the
   path matches (in a JSON text output, parsed first) equal ``[V]`` (or ``V`` when a list);
   without ``expect``, there is at least one match (exactly ``count`` when given);
-* ``{"type": "range", "range": [low, high], "target": K}``: a number within the range.
+* ``{"type": "range", "range": [low, high], "target": K}``: a number within the range;
+* ``{"type": "probe", "provider": {"type": "python", "module", "func", "arguments"}}``:
+  the function, called with the output as its ``value`` argument, returns a true value.
+
+JSONPath is Chaos Toolkit's dialect (the ``jsonpath2`` library that chaoslib uses), so a
+path such as ``$.foo.*[?(@.baz)].baz`` finds what ``chaos run`` finds. Where chaoslib
+answers a surprising output wrongly or crashes, seawall answers with the reason instead
+(``docs/experiments.md`` lists each case): a float tolerance compares by value (chaoslib
+has no rule for floats and never matches), a two-item list of non-numbers is a set of
+allowed values as the specification says (chaoslib compares it as a range), and ``true``
+or ``false`` match booleans only (chaoslib accepts ``1`` for ``true``), and a regex
+searches the targets the tolerance page documents (a status by default, ``headers``),
+which chaoslib cannot search.
 
 :func:`within_tolerance` never raises on a surprising output: it answers "not met" with a
 reason, so a probe that returns garbage fails the hypothesis instead of the runner.
@@ -27,12 +41,14 @@ import warnings
 from typing import Any
 
 from seawall.experiment._fields import Field
+from seawall.experiment._providers import call_python
 
 __all__ = ["check_tolerance", "within_tolerance"]
 
 _REGEX_KEYS = {"type", "pattern", "target"}
 _JSONPATH_KEYS = {"type", "path", "expect", "count", "target"}
 _RANGE_KEYS = {"type", "range", "target"}
+_PROBE_KEYS = {"type", "name", "provider"}
 
 
 def _is_number(value: Any) -> bool:
@@ -41,11 +57,12 @@ def _is_number(value: Any) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _parse_jsonpath(path: str) -> Any:
-    from jsonpath_ng.ext.parser import parse  # the chaos extra; imported when a path is used
+    # the chaos extra; imported when a path is used
+    from jsonpath2.path import Path as JSONPath
 
-    with warnings.catch_warnings():  # deprecated-syntax notices are not the user's problem here
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return parse(path)
+    with warnings.catch_warnings():  # the parser's own notices are not the user's problem
+        warnings.simplefilter("ignore")
+        return JSONPath.parse_str(path.strip())
 
 
 def _check_range(field: Field, bounds: list[Any]) -> None:
@@ -95,12 +112,14 @@ def check_tolerance(field: Field) -> Any:
         bounds.items()
         _check_range(bounds, bounds.value)
     elif kind == "probe":
-        raise field.child("type", kind).error(
-            "probe tolerances are not supported: use a python probe that returns a value"
-        )
+        field.mapping(_PROBE_KEYS)
+        provider = field.get("provider", required=True)
+        provider.mapping()
+        provider.get("type", required=True).string(choices=("python",))
+        return value
     else:
         raise field.child("type", kind).error(
-            f"unknown tolerance type {kind!r} (regex, jsonpath or range)"
+            f"unknown tolerance type {kind!r} (regex, jsonpath, range or probe)"
         )
     target = field.get("target")
     if not target.missing:
@@ -113,6 +132,31 @@ def _targeted(tolerance: dict[str, Any], value: Any) -> Any:
     if target is not None and isinstance(value, dict):
         return value.get(target, value)
     return value
+
+
+def _regex_text(tolerance: dict[str, Any], value: Any) -> str | None:
+    """The text a regex tolerance searches, or ``None`` when the output has none.
+
+    An http or process output (a mapping with a ``status``) is searched in its status
+    unless a ``target`` says otherwise, as Chaos Toolkit documents; a status is searched
+    as its digits, and a mapping target such as ``headers`` as ``name: value`` lines, the
+    way the headers arrive on the wire.
+    """
+    target = tolerance.get("target")
+    if target is None and isinstance(value, dict) and "status" in value:
+        target = "status"
+    text = value.get(target, value) if target is not None and isinstance(value, dict) else value
+    if isinstance(text, bytes):
+        return text.decode("utf-8", "replace")
+    if isinstance(text, str):
+        return text
+    if target is None:
+        return None
+    if _is_number(text):
+        return str(text)
+    if isinstance(text, dict) and text is not value:
+        return "\n".join(f"{name}: {field}" for name, field in text.items())
+    return None
 
 
 def _in_range(low: Any, high: Any, value: Any) -> tuple[bool, str]:
@@ -134,7 +178,7 @@ def _jsonpath(tolerance: dict[str, Any], value: Any) -> tuple[bool, str]:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = json.loads(value)
-    found = [m.value for m in _parse_jsonpath(tolerance["path"]).find(value)]
+    found = [m.current_value for m in _parse_jsonpath(tolerance["path"]).match(value)]
     if "expect" in tolerance:
         expect = tolerance["expect"]
         wanted = expect if isinstance(expect, list) else [expect]
@@ -145,8 +189,41 @@ def _jsonpath(tolerance: dict[str, Any], value: Any) -> tuple[bool, str]:
     return bool(found), f"{tolerance['path']} matched {len(found)} value(s)"
 
 
-def within_tolerance(tolerance: Any, value: Any) -> tuple[bool, str]:
-    """Whether ``value`` (a probe's output) is within ``tolerance``, and why."""
+def _probe(
+    tolerance: dict[str, Any],
+    value: Any,
+    configuration: dict[str, Any] | None,
+    secrets: dict[str, dict[str, Any]] | None,
+) -> tuple[bool, str]:
+    provider = tolerance["provider"]
+    arguments = dict(provider.get("arguments") or {})
+    arguments["value"] = value
+    name = f"{provider['module']}.{provider['func']}"
+    try:
+        answer = call_python(
+            provider["module"],
+            provider["func"],
+            arguments,
+            configuration=configuration or {},
+            secrets=secrets or {},
+            scopes=(),
+        )
+    except Exception as exc:  # the tolerance probe failed: the output is not vouched for
+        return False, f"tolerance probe {name} failed: {exc}"
+    return bool(answer), f"tolerance probe {name} returned {answer!r}"
+
+
+def within_tolerance(
+    tolerance: Any,
+    value: Any,
+    configuration: dict[str, Any] | None = None,
+    secrets: dict[str, dict[str, Any]] | None = None,
+) -> tuple[bool, str]:
+    """Whether ``value`` (a probe's output) is within ``tolerance``, and why.
+
+    ``configuration`` and ``secrets`` reach a ``probe`` tolerance's function when it
+    declares them, as they reach any Python provider.
+    """
     status = value.get("status") if isinstance(value, dict) else None
     if isinstance(tolerance, bool):
         met = isinstance(value, bool) and value == tolerance
@@ -170,16 +247,18 @@ def within_tolerance(tolerance: Any, value: Any) -> tuple[bool, str]:
         kind = tolerance.get("type")
         try:
             if kind == "regex":
-                target = _targeted(tolerance, value)
-                if not isinstance(target, str):
-                    return False, f"regex needs text, got {type(target).__name__}"
-                met = re.search(tolerance["pattern"], target) is not None
+                text = _regex_text(tolerance, value)
+                if text is None:
+                    return False, f"regex needs text, got {type(value).__name__}"
+                met = re.search(tolerance["pattern"], text) is not None
                 return met, f"/{tolerance['pattern']}/ {'matched' if met else 'did not match'}"
             if kind == "jsonpath":
                 return _jsonpath(tolerance, value)
             if kind == "range":
                 low, high = tolerance["range"]
                 return _in_range(low, high, _targeted(tolerance, value))
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            if kind == "probe":
+                return _probe(tolerance, value, configuration, secrets)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
             return False, f"tolerance could not be checked: {exc}"
     return False, f"unsupported tolerance {tolerance!r}"

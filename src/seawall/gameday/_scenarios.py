@@ -1,4 +1,4 @@
-"""The built-in game day: one scenario per seed failure mode, naive vs seawall, measured.
+"""The built-in game day: one scenario per failure mode, naive vs seawall, measured.
 
 A small shop runs on loopback in four processes (the downstreams, each gateway, the fault
 proxies); this process drives open-loop load at a gateway, injects the scenario's fault
@@ -207,7 +207,7 @@ class Scenario:
 
     name: str
     title: str
-    mode: str  # the seed's failure mode
+    mode: str  # the failure mode it injects
     story: str
     traffic: tuple[tuple[str, str, float], ...]  # (method, path, share of the rate)
     fault_on: Fault

@@ -18,11 +18,13 @@ from seawall.http._deadlines import DeadlineMiddleware
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._health import Health, HealthMiddleware
 from seawall.http._idempotency import IdempotencyEvent, IdempotencyMiddleware
+from seawall.http._principal import DEFAULT_SESSION_COOKIES, session_principal
 from seawall.http._protect import Protected, protect
 from seawall.http._serve import serve
 from seawall.http._shedding import SheddingMiddleware
 
 __all__ = [
+    "DEFAULT_SESSION_COOKIES",
     "AsyncClient",
     "AsyncTransport",
     "Client",
@@ -39,4 +41,5 @@ __all__ = [
     "parse_retry_after",
     "protect",
     "serve",
+    "session_principal",
 ]

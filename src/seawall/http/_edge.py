@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
+from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, nearest
 from seawall._deadline import _current as _deadline_scope
@@ -40,13 +41,12 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
 from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, send_problem
-from seawall.policies._alarm import Alarm, arm
 from seawall.policies._timeout import expired
 from seawall.wire import budget_from_headers
 
 if TYPE_CHECKING:
-    from seawall.http._health import Health
-    from seawall.http._shedding import Priorities
+    from seawall.http._priorities import Priorities
+    from seawall.http._probes import Health
     from seawall.policies._shedder import Admission, LoadShedder
 
 __all__ = ["Edge", "KeyedRoute"]
@@ -206,7 +206,7 @@ class Edge:
             if rank >= 0:
                 shedder = self.shedder
                 assert shedder is not None
-                if shedder._fixed and shedder._admit_now(rank):
+                if shedder.fixed and shedder.enter_now(rank):
                     permit = True
                 else:
                     admission = shedder.admit(_LEVELS[rank])
@@ -214,7 +214,7 @@ class Edge:
                     if deadline is not None:  # the wait in the queue counts against it
                         alarm = self._arm(deadline)
                     try:
-                        await admission.__aenter__()
+                        await admission.wait()
                     except LoadShed as exc:
                         admission = None
                         await send_problem(
@@ -271,13 +271,10 @@ class Edge:
             if token is not None:
                 _deadline_scope.reset(token)
             if permit:
-                self.shedder._release_now()  # type: ignore[union-attr]
+                self.shedder.leave_now()  # type: ignore[union-attr]
             elif admission is not None:
                 # The admission learns from how the call ended (a timeout is a drop).
-                if failure is None:
-                    admission.__exit__(None, None, None)
-                else:
-                    admission.__exit__(type(failure), failure, failure.__traceback__)
+                admission.leave(failure)
         if failure is None:
             return
         if response.started:
@@ -292,7 +289,7 @@ class Edge:
     def _arm(self, deadline: Deadline) -> Alarm | None:
         """An alarm for ``deadline``; None off asyncio (trio), where the scope is cooperative."""
         try:
-            return arm(deadline.when - self.clock.now())
+            return self.clock.cancel_at(deadline.when)
         except RuntimeError:
             return None
 

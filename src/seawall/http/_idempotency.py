@@ -9,9 +9,10 @@ For a request with an ``Idempotency-Key`` (POST and PATCH by default):
 * a duplicate while the first still runs gets **409**; the same key with another request
   (fingerprint of method, path + query and body) gets **422**; a missing key on a route
   that requires one gets **400**, and so does a malformed key;
-* keys are scoped by a principal (default: SHA-256 of the ``Authorization`` header), so no
-  client can replay another's response; records expire after ``ttl`` (24 h), and an
-  in-flight claim left by a crashed process after ``lock_ttl``.
+* keys are scoped by a principal (default: SHA-256 of the ``Authorization`` header and
+  the session cookies named in ``session_cookies``), so no client can replay another's
+  response, nor learn from a 409 or 422 that another's key exists; records expire after
+  ``ttl`` (24 h), and an in-flight claim left by a crashed process after ``lock_ttl``.
 
 Not stored — the claim is released so a retry runs the handler again: 5xx, 408 and 429
 (the statuses clients retry), a handler that raised, and a response body larger than
@@ -30,7 +31,7 @@ import hashlib
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +47,13 @@ from seawall.http._asgi import (
     header_values,
     send_problem,
 )
+from seawall.http._checks import asgi_app, positive_seconds
+from seawall.http._principal import (
+    DEFAULT_SESSION_COOKIES,
+    Principal,
+    session_cookie_names,
+    session_principal,
+)
 from seawall.stores._base import Claim, IdempotencyStore, RecordKey, StoredResponse
 from seawall.stores._memory import MemoryStore
 
@@ -54,7 +62,6 @@ __all__ = [
     "REPLAYED_HEADER",
     "IdempotencyEvent",
     "IdempotencyMiddleware",
-    "authorization_principal",
     "fingerprint",
     "parse_idempotency_key",
 ]
@@ -82,7 +89,6 @@ _HOP_BY_HOP = frozenset(
 # Statuses a client retries: storing one would replay the failure instead of retrying.
 _RETRIED = frozenset({408, 429})
 
-Principal = Callable[[Scope], str | Awaitable[str]]
 RouteRequirement = Iterable[str] | Callable[[str, str], bool]
 Outcome = Literal[
     "replayed",
@@ -181,12 +187,6 @@ def _sf_string(value: str, text: str) -> str:
     raise HeaderError(IDEMPOTENCY_KEY_HEADER, value, "is missing its closing quote")
 
 
-def authorization_principal(scope: Scope) -> str:
-    """The default principal: SHA-256 of the ``Authorization`` header ("" when absent)."""
-    sent = header_values(scope, b"authorization")
-    return hashlib.sha256(b"\n".join(sent)).hexdigest()
-
-
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     """SHA-256 of method, path, query string and body, each length-prefixed."""
     digest = hashlib.sha256()
@@ -199,6 +199,8 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
 def _requirement(require: RouteRequirement) -> Callable[[str, str], bool]:
     if callable(require):
         return require
+    if isinstance(require, str) or not isinstance(require, Iterable):
+        raise ConfigError(f"require= takes a tuple of path prefixes, got {require!r}")
     prefixes = tuple(require)
     for prefix in prefixes:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
@@ -234,7 +236,16 @@ class IdempotencyMiddleware:
     ``(method, path) -> bool``, for which a keyed method without a key is a 400.
     ``ttl``: seconds a response is kept (24 h). ``lock_ttl``: seconds before an in-flight
     claim is considered abandoned (60 s; keep it above the slowest handler).
-    ``principal``: ``scope -> str`` (or an awaitable of it) naming the caller.
+    ``principal``: ``scope -> str`` (or an awaitable of it) naming the caller; records
+    are keyed by principal and key, so one caller never sees another's response, 409 or
+    422. The default is :func:`session_principal` over ``session_cookies``
+    (:data:`DEFAULT_SESSION_COOKIES`): the ``Authorization`` header plus the session
+    cookies of the common frameworks. An app that authenticates otherwise (another
+    cookie name, an API-key header, mTLS) must pass its cookie names or a ``principal``
+    that names the authenticated caller, or all its callers share one principal. A
+    principal derived from a token changes when the token is rotated: a retry sent with
+    the new token misses its replay and runs again; a ``principal`` returning a stable
+    user id (read after your auth has verified the token) avoids that.
     ``max_body``: bytes buffered per request body and per stored response (1 MiB).
     ``clock``: time source for expiry, shared by every process using the store; the
     default is wall-clock time (``time.time``), which survives restarts.
@@ -250,20 +261,28 @@ class IdempotencyMiddleware:
         ttl: float = 86400.0,
         lock_ttl: float = 60.0,
         principal: Principal | None = None,
+        session_cookies: Iterable[str] = DEFAULT_SESSION_COOKIES,
         max_body: int = 1 << 20,
         clock: Clock | None = None,
     ) -> None:
-        if not ttl > 0 or not lock_ttl > 0:
-            raise ConfigError(f"ttl and lock_ttl must be positive, got {ttl!r} and {lock_ttl!r}")
-        if max_body < 0:
-            raise ConfigError(f"max_body must be >= 0, got {max_body!r}")
-        self.app = app
+        self.ttl = positive_seconds(ttl, "ttl")
+        self.lock_ttl = positive_seconds(lock_ttl, "lock_ttl")
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 0:
+            raise ConfigError(f"max_body must be a number of bytes >= 0, got {max_body!r}")
+        if principal is not None and not callable(principal):
+            raise ConfigError(f"principal must be a function of the ASGI scope, got {principal!r}")
+        if store is not None and not all(
+            callable(getattr(store, op, None)) for op in ("claim", "complete", "release")
+        ):
+            raise ConfigError(f"store must be an IdempotencyStore, got {store!r}")
+        if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+            raise ConfigError(f"methods must be a tuple of HTTP methods, got {methods!r}")
+        self.app = asgi_app(app)
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self.methods = frozenset(m.upper() for m in methods)
         self.required = _requirement(require)
-        self.ttl = ttl
-        self.lock_ttl = lock_ttl
-        self.principal: Principal = principal or authorization_principal
+        self.session_cookies = session_cookie_names(session_cookies)
+        self.principal: Principal = principal or session_principal(self.session_cookies)
         self.max_body = max_body
         self._now: Callable[[], float] = clock.now if clock is not None else time.time
 
@@ -314,6 +333,8 @@ class IdempotencyMiddleware:
             return
         who = self.principal(scope)
         principal = await who if inspect.isawaitable(who) else who
+        if not isinstance(principal, str):
+            raise TypeError(f"the idempotency principal must return a str, got {principal!r}")
         record = RecordKey(principal, key)
         digest = fingerprint(method, path, scope.get("query_string", b""), body)
         try:

@@ -17,16 +17,21 @@ a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from seawall._clock import Clock
+from seawall._errors import ConfigError
+from seawall._priority import PRIORITY_RANK
 from seawall.http._asgi import ASGIApp
+from seawall.http._checks import asgi_app, positive_seconds
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
+from seawall.http._idempotency import IdempotencyMiddleware
+from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
+from seawall.stores._base import IdempotencyStore
 
 __all__ = ["Protected", "protect"]
 
@@ -51,31 +56,100 @@ def protect(
     shedder: LoadShedder | bool = True,
     routes: RouteRules | None = None,
     default_priority: str = "normal",
-    idempotency: bool | Any = True,
+    idempotency: bool | IdempotencyStore = True,
     require_idempotency: tuple[str, ...] | Callable[[str, str], bool] = (),
+    principal: Principal | None = None,
+    session_cookies: Iterable[str] = DEFAULT_SESSION_COOKIES,
+    ttl: float = 86400.0,
+    lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
-    ``shedder``: a :class:`~seawall.LoadShedder`, ``True`` for a default one (fixed limit
-    of 100 in flight) or ``False`` for none. ``idempotency``: ``True`` (a
+    ``maximum``: the largest budget (seconds) a request may have, whatever its caller
+    sends. ``shedder``: a :class:`~seawall.LoadShedder`, ``True`` for a default one (fixed
+    limit of 100 in flight) or ``False`` for none. ``idempotency``: ``True`` (a
     :class:`~seawall.stores.MemoryStore`; pass a ``SQLiteStore`` or ``RedisStore`` for
     durability or many replicas), a store instance, or ``False``.
+
+    Idempotent replays are scoped by caller, so one user never receives another's stored
+    response, nor a 409 or 422 that reveals another's key. ``principal`` names the caller
+    (``scope -> str``, or async); the default hashes the ``Authorization`` header with the
+    session cookies in ``session_cookies`` (:data:`DEFAULT_SESSION_COOKIES`: Flask,
+    Django, Java, Express, Rails, PHP, ASP.NET and more) and ignores other cookies, which
+    change between a request and its retry. An app that authenticates by another cookie,
+    an API-key header or mTLS must pass ``session_cookies=`` or ``principal=``, or all its
+    callers share one principal. A rotated token is another principal: a retry sent with
+    a refreshed token runs again unless ``principal`` returns a stable user id. ``ttl``:
+    seconds a stored response is replayed (24 h); ``lock_ttl``: seconds before the claim of
+    a request whose process died is released (60 s; keep it above the slowest handler).
+
+    Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
+    it, before the app serves anything.
     """
+    asgi_app(app)
+    maximum = positive_seconds(maximum, "maximum")
+    ttl = positive_seconds(ttl, "ttl")
+    lock_ttl = positive_seconds(lock_ttl, "lock_ttl")
+    if not isinstance(shedder, bool | LoadShedder):
+        raise ConfigError(f"shedder must be a LoadShedder, True or False, got {shedder!r}")
+    if not isinstance(default_priority, str) or default_priority.lower() not in PRIORITY_RANK:
+        raise ConfigError(
+            f"default_priority must be one of {', '.join(PRIORITY_RANK)}, got {default_priority!r}"
+        )
+    if routes is not None and not (isinstance(routes, Mapping) or callable(routes)):
+        raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
+    if isinstance(routes, Mapping):
+        for prefix, level in routes.items():
+            if not isinstance(prefix, str) or not isinstance(level, str):
+                raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
+            if level.lower() not in PRIORITY_RANK:
+                raise ConfigError(f"routes[{prefix!r}] is not a priority: {level!r}")
+    if isinstance(require_idempotency, str) or not (
+        callable(require_idempotency) or isinstance(require_idempotency, Iterable)
+    ):
+        raise ConfigError(
+            "require_idempotency must be a tuple of path prefixes or a function"
+            f" (method, path) -> bool, got {require_idempotency!r}"
+        )
+    if health is not None and not isinstance(health, Health):
+        raise ConfigError(f"health must be a seawall.http.Health, got {health!r}")
+    if clock is not None and not callable(getattr(clock, "now", None)):
+        raise ConfigError(f"clock must be a seawall Clock, got {clock!r}")
+    if (
+        idempotency is not True
+        and idempotency is not False
+        and (
+            isinstance(idempotency, int | float | str)
+            or not all(callable(getattr(idempotency, op, None)) for op in _STORE_OPERATIONS)
+        )
+    ):
+        raise ConfigError(
+            f"idempotency must be True, False or an idempotency store, got {idempotency!r}"
+        )
     health = health or Health(started=True)
     load_shedder: LoadShedder | None = None
     if shedder is not False:
         load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
     keyed = None
     if idempotency is not False:
-        from seawall.http._idempotency import IdempotencyMiddleware
-
         store = None if idempotency is True else idempotency
         # Not our clock: stored records outlive the process, so they keep wall-clock time.
         keyed = IdempotencyMiddleware(
-            DegradedMiddleware(app), store=store, require=require_idempotency
+            DegradedMiddleware(app),
+            store=store,
+            require=require_idempotency,
+            principal=principal,
+            session_cookies=session_cookies,
+            ttl=ttl,
+            lock_ttl=lock_ttl,
         )
+    else:
+        # Checked even unused, so a typo is not silently ignored.
+        session_cookie_names(session_cookies)
+        if principal is not None:
+            raise ConfigError("principal= applies to idempotency, which is turned off")
     return Protected(
         app,
         health=health,
@@ -90,3 +164,6 @@ def protect(
         requires_key=keyed.required if keyed is not None else None,
         degraded_header=b"x-degraded",
     )
+
+
+_STORE_OPERATIONS = ("claim", "complete", "release")

@@ -6,10 +6,18 @@ On SIGTERM (or the first Ctrl-C):
    balancers stop routing new requests here;
 2. the server keeps serving for ``drain_delay`` seconds, because removal from load
    balancers is not instant (default 5 s; use 0 when a preStop hook does the waiting);
-3. it stops accepting connections and lets in-flight requests finish within
+3. it stops accepting connections, ends open server-sent-event streams (their clients
+   reconnect, to another replica), and lets in-flight requests finish within
    ``shutdown_timeout`` (default 25 s — drain + shutdown stay within Kubernetes' default
    30 s grace period);
-4. it exits 0, logging what it drained. A second signal forces an immediate exit.
+4. requests still running then are cut: one not yet answering gets 503, one mid-answer
+   is aborted, and one log line says how many;
+5. it exits 0 when every request finished, 1 when any was cut — so a supervisor learns
+   that work was lost. A second signal exits at once (1 if requests were running).
+
+seawall's own lines (readiness failing, no longer accepting, how many finished or were
+cut, exited after how long) go to the logger ``seawall.serve``, printed next to
+uvicorn's at the default ``info`` level.
 
 Settings come from arguments, else ``SEAWALL_DRAIN_DELAY`` / ``SEAWALL_SHUTDOWN_TIMEOUT``
 (what ``seawall kube lint`` reads to check terminationGracePeriodSeconds).
@@ -22,7 +30,9 @@ after your drain delay) and ``graceful_timeout`` give the same sequence; granian
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 import logging
 import math
 import os
@@ -34,21 +44,38 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+import uvicorn.config
 
 from seawall._errors import ConfigError
 from seawall.http._asgi import ASGIApp
+from seawall.http._checks import asgi_app
 from seawall.http._health import Health, HealthMiddleware
+from seawall.http._inflight import InFlight
 
-__all__ = ["DEFAULT_DRAIN_DELAY", "DEFAULT_SHUTDOWN_TIMEOUT", "serve"]
+__all__ = [
+    "DEFAULT_DRAIN_DELAY",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "EXIT_CUT",
+    "EXIT_STARTUP_FAILED",
+    "LOG_LEVELS",
+    "serve",
+]
 
-logger = logging.getLogger("seawall.http")
+logger = logging.getLogger("seawall.serve")
 
 DEFAULT_DRAIN_DELAY = 5.0
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
+# Exit codes besides 0: requests were cut by the shutdown; the app never started serving
+# (uvicorn's own code for a failed start-up).
+EXIT_CUT = 1
+EXIT_STARTUP_FAILED = 3
+LOG_LEVELS = tuple(uvicorn.config.LOG_LEVELS)
 
 
 def _setting(value: float | None, env: str, default: float) -> float:
     if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{env.lower()} must be a number of seconds, got {value!r}")
         seconds = float(value)
     else:
         raw = os.environ.get(env)
@@ -64,17 +91,27 @@ def _setting(value: float | None, env: str, default: float) -> float:
 
 
 class _GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, health: Health, drain_delay: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        health: Health,
+        in_flight: InFlight,
+        drain_delay: float,
+        shutdown_timeout: float,
+    ) -> None:
         super().__init__(config)
         self.health = health
+        self.in_flight = in_flight
         self.drain_delay = drain_delay
+        self.shutdown_timeout = shutdown_timeout
         self.stop_at: float | None = None
         self.signalled_at: float | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         # uvicorn re-raises the signal after shutdown, which would make the process die
-        # "by SIGTERM" instead of exiting 0; we handle the signals ourselves.
+        # "by SIGTERM" instead of exiting with a code that says how the drain went; we
+        # handle the signals ourselves.
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -108,10 +145,52 @@ class _GracefulServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         if self.stop_at is not None and time.monotonic() >= self.stop_at and not self.should_exit:
-            in_flight = len(self.server_state.tasks)
-            logger.info("drain delay over: stopping; %d request(s) in flight", in_flight)
             self.should_exit = True
         return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.health.start_draining()
+        streams = self.in_flight.begin_drain()
+        logger.info(
+            "no longer accepting connections; %d request(s) in flight, %.1fs to finish%s",
+            self.in_flight.running,
+            self.shutdown_timeout,
+            f"; closed {streams} event stream(s)" if streams else "",
+        )
+        timer = asyncio.get_running_loop().call_later(self.shutdown_timeout, self._cut)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            timer.cancel()
+        if self.force_exit:
+            self.in_flight.abandon()
+        finished = self.in_flight.finished
+        if self.in_flight.cut:
+            logger.error(
+                "shutdown cut %d in-flight request(s) still running after the %.1fs"
+                " shutdown timeout; %d finished",
+                self.in_flight.cut,
+                self.shutdown_timeout,
+                finished,
+            )
+        else:
+            logger.info("drained: all %d in-flight request(s) finished", finished)
+
+    def _cut(self) -> None:
+        self.in_flight.cut_all()
+
+
+def _log_config(uvicorn_options: dict[str, Any]) -> Any:
+    """uvicorn's logging, plus seawall's shutdown lines through uvicorn's handler."""
+    if "log_config" in uvicorn_options:
+        return uvicorn_options.pop("log_config")  # the caller's own logging
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["seawall.serve"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
 
 
 def serve(
@@ -127,9 +206,21 @@ def serve(
 ) -> int:
     """Serve ``app`` until SIGTERM/SIGINT, then shut down gracefully; returns the exit code.
 
-    ``health`` defaults to the app's own (an app from :func:`protect`); otherwise the app is
-    wrapped with the probe endpoints so readiness can fail during the drain.
+    0 when every in-flight request finished within ``shutdown_timeout``; 1
+    (``EXIT_CUT``) when the shutdown cut some; 3 when the app failed to start. ``health``
+    defaults to the app's own (an app from :func:`protect`); otherwise the app is wrapped
+    with the probe endpoints so readiness can fail during the drain. Bad arguments raise
+    :class:`~seawall.ConfigError` before anything listens.
     """
+    asgi_app(app)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be an integer from 0 to 65535, got {port!r}")
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"host must be an address or host name, got {host!r}")
+    if not isinstance(log_level, str) or log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    if health is not None and not isinstance(health, Health):
+        raise ConfigError(f"health must be a seawall.http.Health, got {health!r}")
     drain = _setting(drain_delay, "SEAWALL_DRAIN_DELAY", DEFAULT_DRAIN_DELAY)
     shutdown = _setting(shutdown_timeout, "SEAWALL_SHUTDOWN_TIMEOUT", DEFAULT_SHUTDOWN_TIMEOUT)
     found = health or getattr(app, "health", None)
@@ -138,18 +229,35 @@ def serve(
     else:
         probe_health = Health()
         app = HealthMiddleware(app, health=probe_health)
+    in_flight = InFlight(app)
     config = uvicorn.Config(
-        app,
+        in_flight,
         host=host,
         port=port,
-        timeout_graceful_shutdown=max(math.ceil(shutdown), 1),
-        log_level=log_level,
+        # A backstop only: the server cuts what is left at ``shutdown`` itself.
+        timeout_graceful_shutdown=math.ceil(shutdown) + 1,
+        log_level=log_level.lower(),
+        log_config=_log_config(uvicorn_options),
         **uvicorn_options,
     )
-    server = _GracefulServer(config, probe_health, drain)
+    logger.setLevel(uvicorn.config.LOG_LEVELS[log_level.lower()])
+    drop = in_flight.cancellation_filter()
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addFilter(drop)
+    server = _GracefulServer(config, probe_health, in_flight, drain, shutdown)
     started = time.monotonic()
-    server.run()
-    if server.signalled_at is not None:
-        took = time.monotonic() - server.signalled_at
-        logger.info("shut down %.2fs after the signal (%.0fs up)", took, time.monotonic() - started)
-    return 0
+    try:
+        server.run()
+    finally:
+        server_log.removeFilter(drop)
+    if not server.started:
+        return EXIT_STARTUP_FAILED
+    since = server.signalled_at if server.signalled_at is not None else started
+    code = EXIT_CUT if in_flight.cut else 0
+    logger.info(
+        "exited %.2fs after the signal (%.0fs up), exit code %d",
+        time.monotonic() - since,
+        time.monotonic() - started,
+        code,
+    )
+    return code

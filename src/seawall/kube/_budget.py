@@ -5,7 +5,7 @@ every backoff sleep between them; that must fit in what the caller's own budget 
 after its reserve (the same 10 %, at least 50 ms, that :func:`seawall.downstream_timeout`
 keeps). Per path, retries multiply: three layers each making three attempts turn one
 request into 3 x 3 x 3 = 27 at the bottom. A retry budget (retries <= r x requests)
-caps one layer's factor at 1 + r, which is why the seed insists on them.
+caps one layer's factor at 1 + r, which is why every retrying layer needs one.
 """
 
 from __future__ import annotations

@@ -55,6 +55,9 @@ BUDGET_ANNOTATION = "seawall.dev/budget-seconds"
 CALLS_ANNOTATION = "seawall.dev/calls"
 DEFAULT_MAX_AMPLIFICATION = 10.0
 _CALL_KEYS = {"service", "timeout", "attempts", "backoff", "retry_budget"}
+# Far beyond any sane retry policy (3-5 attempts is the usual cap); a larger count is a
+# typo, and an exponential backoff over it overflows a float.
+MAX_ATTEMPTS = 100
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$")
 
 
@@ -111,18 +114,22 @@ class Reader:
             raise self.fail(path, f"{value!r} must be a finite, non-negative duration")
         return seconds
 
-    def integer(self, value: Any, path: tuple[PathPart, ...], minimum: int) -> int:
+    def integer(
+        self, value: Any, path: tuple[PathPart, ...], minimum: int, maximum: int | None = None
+    ) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(path, f"{value!r} must be an integer >= {minimum}")
+        if maximum is not None and value > maximum:
+            raise self.fail(path, f"{value!r} must be an integer from {minimum} to {maximum}")
         return value
 
 
 def _sleeps(
     reader: Reader, raw: Any, attempts: int, path: tuple[PathPart, ...]
 ) -> tuple[float, ...]:
+    """Worst-case sleeps between the attempts; the backoff is checked even for a single
+    attempt, so a wrong value is reported where it is written, not when attempts grow."""
     gaps = attempts - 1
-    if gaps <= 0:
-        return ()
     if raw is None:
         raw = {}
     if isinstance(raw, list):
@@ -139,8 +146,23 @@ def _sleeps(
         maximum = raw.get("maximum")
         cap = math.inf if maximum is None else reader.seconds(maximum, (*path, "maximum"))
         jitter = reader.seconds(raw.get("jitter", 0.2), (*path, "jitter"))
-        return tuple(min(initial * multiplier**i, cap) * (1 + jitter) for i in range(gaps))
-    return tuple(reader.seconds(raw, path) for _ in range(gaps))
+        sleeps: list[float] = []
+        delay = initial
+        for i in range(gaps):
+            # Multiplying step by step saturates at inf where ``multiplier ** i`` would
+            # raise OverflowError.
+            sleep = min(delay, cap) * (1 + jitter)
+            if not math.isfinite(sleep):
+                raise reader.fail(
+                    path,
+                    f"the backoff before attempt {i + 2} is beyond any budget; "
+                    "set a 'maximum' or fewer attempts",
+                )
+            sleeps.append(sleep)
+            delay *= multiplier
+        return tuple(sleeps)
+    seconds = reader.seconds(raw, path)
+    return tuple(seconds for _ in range(gaps))
 
 
 def parse_calls(
@@ -163,7 +185,7 @@ def parse_calls(
         callee = item.get("service")
         if not isinstance(callee, str) or not callee:
             raise reader.fail((*here, "service"), "names no callee service")
-        attempts = reader.integer(item.get("attempts", 1), (*here, "attempts"), 1)
+        attempts = reader.integer(item.get("attempts", 1), (*here, "attempts"), 1, MAX_ATTEMPTS)
         timeout = item.get("timeout")
         budget = item.get("retry_budget")
         calls.append(

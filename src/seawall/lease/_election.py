@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import ClassVar, Literal
 
 from seawall._errors import ConfigError
 from seawall._events import Event, emit
+from seawall._validate import seconds
 from seawall.lease._backend import Observation
 
 __all__ = [
@@ -69,12 +70,13 @@ class LeaseTiming:
     clock_drift_margin: float | None = None
 
     def __post_init__(self) -> None:
+        # An infinite lease would never pass to another holder: every duration is finite.
         for what in ("lease_duration", "renew_deadline", "retry_period"):
-            value = getattr(self, what)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{what} must be a positive number of seconds, got {value!r}")
-        if self.clock_drift_margin is not None and not self.clock_drift_margin >= 0:
-            raise ConfigError(f"clock_drift_margin must be >= 0, got {self.clock_drift_margin!r}")
+            value = seconds(getattr(self, what), what, positive=True, infinite=False)
+            object.__setattr__(self, what, value)
+        if self.clock_drift_margin is not None:
+            margin = seconds(self.clock_drift_margin, "clock_drift_margin", infinite=False)
+            object.__setattr__(self, "clock_drift_margin", margin)
         if not self.retry_period < self.renew_deadline:
             raise ConfigError(
                 f"retry_period ({self.retry_period}s) must be shorter than renew_deadline "
@@ -145,6 +147,8 @@ _NOTHING = Step()
 class LeadershipAcquired(Event):
     """``identity`` became leader with fencing ``token``; it acts until ``valid_until``."""
 
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
+
     identity: str
     token: int
     valid_until: float
@@ -153,6 +157,8 @@ class LeadershipAcquired(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeadershipLost(Event):
     """``identity`` stopped acting as leader of term ``token`` for ``reason``."""
+
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
 
     identity: str
     token: int
@@ -163,6 +169,8 @@ class LeadershipLost(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LeaderChanged(Event):
     """``identity`` observed a new holder of the election key (``None``: nobody)."""
+
+    folds: ClassVar[bool] = False  # a change of leader is never folded into a count
 
     identity: str
     holder: str | None

@@ -25,9 +25,9 @@ import uuid
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from seawall._clock import SYSTEM_CLOCK, Clock, SystemClock
+from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import seconds_of
 from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend, Observation
 from seawall.lease._election import (
@@ -43,14 +43,14 @@ __all__ = ["AsyncLeaderElector", "LeaderElector", "default_identity"]
 
 logger = logging.getLogger("seawall")
 
+B = TypeVar("B")
+
 OnStarted = Callable[[Leadership], object]
 OnStopped = Callable[[Leadership, StopReason], object]
 OnNewLeader = Callable[[str | None], object]
 
-# On a virtual clock, waits advance time in slices and give real threads an instant between
-# them, so the backend's worker thread can answer before virtual time runs on.
+# How long a waiter gives a stale leadership signal to be cleared before it looks again.
 _SLICE = 0.001
-_YIELD = 1e-4
 
 
 def default_identity() -> str:
@@ -58,37 +58,27 @@ def default_identity() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _wait(event: threading.Event, timeout: float | None, clock: Clock) -> None:
-    if timeout is None:
-        event.wait()
-    elif isinstance(clock, SystemClock):
-        event.wait(max(timeout, 0.0))
-    else:
-        until = clock.now() + timeout
-        while not event.is_set() and clock.now() < until:
-            if not event.wait(_YIELD):
-                clock.sleep(min(_SLICE, until - clock.now()))
-
-
-class _Shell:
+class _Shell(Generic[B]):
     """What both shells share: configuration, the election, queries and callbacks."""
 
     def __init__(
         self,
+        backend: B,
         *,
-        identity: str | None,
-        name: str,
-        lease_duration: float | timedelta,
-        renew_deadline: float | timedelta,
-        retry_period: float | timedelta,
-        clock_drift_margin: float | timedelta | None,
-        on_started_leading: OnStarted | None,
-        on_stopped_leading: OnStopped | None,
-        on_new_leader: OnNewLeader | None,
-        release_on_stop: bool,
-        clock: Clock | None,
-        rng: random.Random | None,
+        identity: str | None = None,
+        name: str = "leader",
+        lease_duration: float | timedelta = 15.0,
+        renew_deadline: float | timedelta = 10.0,
+        retry_period: float | timedelta = 2.0,
+        clock_drift_margin: float | timedelta | None = None,
+        on_started_leading: OnStarted | None = None,
+        on_stopped_leading: OnStopped | None = None,
+        on_new_leader: OnNewLeader | None = None,
+        release_on_stop: bool = True,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        self.backend = backend
         self.identity = identity or default_identity()
         self.name = name
         self.timing = LeaseTiming(
@@ -107,6 +97,25 @@ class _Shell:
         self._release_on_stop = release_on_stop
         self._release_due = False
         self._stopping = False
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The shell's own state (its wake-up signal, thread or task)."""
+        raise NotImplementedError
+
+    def _apply(self, step: Step) -> None:
+        raise NotImplementedError
+
+    def _observe(
+        self, attempt: Future[Observation] | asyncio.Future[Observation], started: float
+    ) -> None:
+        """Feed a finished attempt (started at ``started``) to the election."""
+        try:
+            seen = attempt.result()
+        except Exception as exc:
+            self._apply(self._election.failed(started, self._clock.now(), exc))
+        else:
+            self._apply(self._election.observed(started, self._clock.now(), seen))
 
     def is_leader(self) -> bool:
         """Whether this elector may act as leader now; false the instant that is not certain."""
@@ -156,7 +165,7 @@ class _Shell:
     __repr__ = _describe
 
 
-class LeaderElector(_Shell):
+class LeaderElector(_Shell[LeaseBackend]):
     """Leader election on a thread: ``start()``/``stop()`` or ``with elector:``.
 
     ``backend`` is a :class:`~seawall.lease.LeaseBackend` (etcd, Redis, memory). The
@@ -166,38 +175,7 @@ class LeaderElector(_Shell):
     was already on its way when leadership ended.
     """
 
-    def __init__(
-        self,
-        backend: LeaseBackend,
-        *,
-        identity: str | None = None,
-        name: str = "leader",
-        lease_duration: float | timedelta = 15.0,
-        renew_deadline: float | timedelta = 10.0,
-        retry_period: float | timedelta = 2.0,
-        clock_drift_margin: float | timedelta | None = None,
-        on_started_leading: OnStarted | None = None,
-        on_stopped_leading: OnStopped | None = None,
-        on_new_leader: OnNewLeader | None = None,
-        release_on_stop: bool = True,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(
-            identity=identity,
-            name=name,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            clock_drift_margin=clock_drift_margin,
-            on_started_leading=on_started_leading,
-            on_stopped_leading=on_stopped_leading,
-            on_new_leader=on_new_leader,
-            release_on_stop=release_on_stop,
-            clock=clock,
-            rng=rng,
-        )
-        self.backend = backend
+    def _prepare(self) -> None:
         self._wake = threading.Event()
         self._leading = threading.Event()
         self._thread: threading.Thread | None = None
@@ -236,10 +214,10 @@ class LeaderElector(_Shell):
             left = None if until is None else until - clock.now()
             if (left is not None and left <= 0) or self._stopping:
                 return None
-            _wait(self._leading, left, clock)
+            clock.wait(self._leading, left)
             if self._leading.is_set() and self.leadership() is None:
                 # Stale signal from a term that already ended: wait for the next one.
-                _wait(self._wake, _SLICE, clock)
+                clock.wait(self._wake, _SLICE)
 
     def _apply(self, step: Step) -> None:
         self._callbacks(step)
@@ -249,7 +227,7 @@ class LeaderElector(_Shell):
             self._leading.clear()
 
     def _park(self, timeout: float | None) -> None:
-        _wait(self._wake, timeout, self._clock)
+        self._clock.wait(self._wake, timeout)
         self._wake.clear()
 
     def _release(self) -> None:
@@ -288,12 +266,7 @@ class LeaderElector(_Shell):
                     self._apply(election.expire(clock.now()))
                 if not pending.done():
                     break
-                try:
-                    seen = pending.result()
-                except Exception as exc:
-                    self._apply(election.failed(started, clock.now(), exc))
-                else:
-                    self._apply(election.observed(started, clock.now(), seen))
+                self._observe(pending, started)
                 pending = None
         except BaseException:
             logger.exception("leader election %r: elector thread failed", self.name)
@@ -313,44 +286,13 @@ class LeaderElector(_Shell):
             self._wake.set()
 
 
-class AsyncLeaderElector(_Shell):
+class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
     """Leader election as an asyncio task: ``async with elector:`` or ``await start()``.
 
     Besides the callbacks, :meth:`changes` yields every started/stopped change in order.
     """
 
-    def __init__(
-        self,
-        backend: AsyncLeaseBackend,
-        *,
-        identity: str | None = None,
-        name: str = "leader",
-        lease_duration: float | timedelta = 15.0,
-        renew_deadline: float | timedelta = 10.0,
-        retry_period: float | timedelta = 2.0,
-        clock_drift_margin: float | timedelta | None = None,
-        on_started_leading: OnStarted | None = None,
-        on_stopped_leading: OnStopped | None = None,
-        on_new_leader: OnNewLeader | None = None,
-        release_on_stop: bool = True,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        super().__init__(
-            identity=identity,
-            name=name,
-            lease_duration=lease_duration,
-            renew_deadline=renew_deadline,
-            retry_period=retry_period,
-            clock_drift_margin=clock_drift_margin,
-            on_started_leading=on_started_leading,
-            on_stopped_leading=on_stopped_leading,
-            on_new_leader=on_new_leader,
-            release_on_stop=release_on_stop,
-            clock=clock,
-            rng=rng,
-        )
-        self.backend = backend
+    def _prepare(self) -> None:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._subscribers: list[asyncio.Queue[LeadershipChange | None]] = []
@@ -425,18 +367,22 @@ class AsyncLeaderElector(_Shell):
 
     async def _park(self, limit: float | None, task: asyncio.Future[Any] | None = None) -> None:
         assert self._wake is not None
-        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+        woken = asyncio.ensure_future(self._wake.wait())
+        either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(_: asyncio.Future[Any]) -> None:
+            if not either.done():
+                either.set_result(None)
+
+        woken.add_done_callback(settle)
         if task is not None:
-            waiters.add(task)
-        if limit is not None and not isinstance(self._clock, SystemClock):
-            waiters.add(asyncio.ensure_future(self._clock.asleep(limit)))
-            limit = None
+            task.add_done_callback(settle)
         try:
-            await asyncio.wait(waiters, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            await self._clock.wait_future(either, limit)
         finally:
-            for waiter in waiters:
-                if waiter is not task:
-                    waiter.cancel()
+            woken.cancel()
+            if task is not None:
+                task.remove_done_callback(settle)
             self._wake.clear()
 
     async def _release(self) -> None:
@@ -472,12 +418,7 @@ class AsyncLeaderElector(_Shell):
                     self._apply(election.expire(clock.now()))
                 if not pending.done():
                     break
-                try:
-                    seen = pending.result()
-                except Exception as exc:
-                    self._apply(election.failed(started, clock.now(), exc))
-                else:
-                    self._apply(election.observed(started, clock.now(), seen))
+                self._observe(pending, started)
                 pending = None
         finally:
             if pending is not None and not pending.done():

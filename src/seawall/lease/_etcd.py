@@ -37,9 +37,10 @@ election needs.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall.lease._backend import Observation
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = ["AsyncEtcdLease", "EtcdLease"]
+
+C = TypeVar("C")
 
 _Call = tuple[str, dict[str, Any]]
 _Flow = Generator[_Call, dict[str, Any], Any]
@@ -183,33 +186,110 @@ class _Endpoints:
         self.current = (self.current + 1) % len(self.urls)
 
 
-class EtcdLease:
-    """A :class:`~seawall.lease.LeaseBackend` on etcd v3: one election key, one lease.
+class _Exchange:
+    """One attempt's gateway calls: the flow's next call on the endpoint to try next.
 
-    ``endpoints`` are client URLs (``http://127.0.0.1:2379``); pass ``client`` to bring
-    your own :class:`httpx.Client` (TLS, limits). Not thread-safe: one elector uses it.
+    The drivers post what :meth:`post` names and report the outcome (:meth:`answer` or
+    :meth:`fail`); a call that cannot connect, times out or meets a member without a
+    leader moves on to the next endpoint while the attempt's time lasts. ``post()`` is
+    None once the flow is done, and ``value`` is then its result.
     """
+
+    def __init__(self, flow: _Flow, endpoints: _Endpoints, now: Callable[[], float], limit: float):
+        self._flow = flow
+        self._endpoints = endpoints
+        self._now = now
+        self._until = now() + limit
+        self.value: Any = None
+        self._call: _Call | None = None
+        self._error: LeaseStoreError | None = None
+        self._tries = 0
+        self._step(functools.partial(next, flow))
+
+    def _step(self, resume: Callable[[], _Call]) -> None:
+        try:
+            self._call = resume()
+        except StopIteration as done:
+            self._call, self.value = None, done.value
+        self._error, self._tries = None, 0
+
+    def post(self) -> tuple[str, dict[str, Any], float] | None:
+        """The next post: (url, JSON body, timeout), or None when the flow is done."""
+        while self._call is not None:
+            path, body = self._call
+            left = self._until - self._now()
+            if left > 0 and self._tries < len(self._endpoints.urls):
+                return self._endpoints.urls[self._endpoints.current] + path, body, left
+            error = self._error or LeaseStoreError(f"etcd {path}: timed out")
+            self._step(functools.partial(self._flow.throw, error))
+        return None
+
+    def answer(self, response: httpx.Response) -> None:
+        try:
+            reply = response.json()
+        except ValueError as exc:
+            self.fail(exc)
+            return
+        error = _error_of(reply, response.status_code)
+        if error is None:
+            self._step(functools.partial(self._flow.send, dict(reply)))
+        elif error.code not in _MOVE_ON:
+            self._step(functools.partial(self._flow.throw, error))
+        else:
+            self._move_on(error)
+
+    def fail(self, exc: Exception) -> None:
+        assert self._call is not None
+        error = LeaseStoreError(f"etcd {self._call[0]}: {exc!r}")
+        error.__cause__ = exc
+        self._move_on(error)
+
+    def _move_on(self, error: LeaseStoreError) -> None:
+        self._error = error
+        self._tries += 1
+        self._endpoints.rotate()
+
+
+class _Shell(Generic[C]):
+    """What both clients share: the endpoints, the session and the client they own."""
 
     def __init__(
         self,
         endpoints: str | Sequence[str],
         key: str = "seawall/leader",
         *,
-        client: httpx.Client | None = None,
+        client: C | None = None,
         clock: Clock | None = None,
     ) -> None:
-        import httpx
-
         self._endpoints = _Endpoints(endpoints)
         self._clock = clock or SYSTEM_CLOCK
         self._session = _Session(key, self._clock.now)
-        self._client = client or httpx.Client(trust_env=False)
+        self._client: C = client or self._make_client()
         self._own_client = client is None
+
+    def _make_client(self) -> C:
+        raise NotImplementedError
+
+    def _exchange(self, flow: _Flow, limit: float) -> _Exchange:
+        return _Exchange(flow, self._endpoints, self._clock.now, limit)
 
     @property
     def lease_id(self) -> int | None:
         """The etcd lease of the current session, if any."""
         return self._session.lease_id
+
+
+class EtcdLease(_Shell["httpx.Client"]):
+    """A :class:`~seawall.lease.LeaseBackend` on etcd v3: one election key, one lease.
+
+    ``endpoints`` are client URLs (``http://127.0.0.1:2379``); pass ``client`` to bring
+    your own :class:`httpx.Client` (TLS, limits). Not thread-safe: one elector uses it.
+    """
+
+    def _make_client(self) -> httpx.Client:
+        import httpx
+
+        return httpx.Client(trust_env=False)
 
     def try_acquire_or_renew(
         self, identity: str, lease_duration: float, limit: float
@@ -227,70 +307,25 @@ class EtcdLease:
             self._client.close()
 
     def _drive(self, flow: _Flow, limit: float) -> Any:
-        until = self._clock.now() + limit
-        try:
-            call = next(flow)
-            while True:
-                try:
-                    reply = self._post(call, until)
-                except LeaseStoreError as exc:
-                    call = flow.throw(exc)
-                else:
-                    call = flow.send(reply)
-        except StopIteration as done:
-            return done.value
-
-    def _post(self, call: _Call, until: float) -> dict[str, Any]:
         import httpx
 
-        path, body = call
-        endpoints = self._endpoints
-        error: LeaseStoreError | None = None
-        for _ in endpoints.urls:
-            left = until - self._clock.now()
-            if left <= 0:
-                break
+        exchange = self._exchange(flow, limit)
+        while (post := exchange.post()) is not None:
+            url, body, timeout = post
             try:
-                response = self._client.post(
-                    endpoints.urls[endpoints.current] + path, json=body, timeout=left
-                )
-                reply = response.json()
-            except (httpx.TransportError, ValueError) as exc:
-                error = LeaseStoreError(f"etcd {path}: {exc!r}")
-                error.__cause__ = exc
-            else:
-                error = _error_of(reply, response.status_code)
-                if error is None:
-                    return dict(reply)
-                if error.code not in _MOVE_ON:
-                    raise error
-            endpoints.rotate()
-        raise error or LeaseStoreError(f"etcd {path}: timed out")
+                exchange.answer(self._client.post(url, json=body, timeout=timeout))
+            except httpx.TransportError as exc:
+                exchange.fail(exc)
+        return exchange.value
 
 
-class AsyncEtcdLease:
+class AsyncEtcdLease(_Shell["httpx.AsyncClient"]):
     """The asyncio form of :class:`EtcdLease`, on an :class:`httpx.AsyncClient`."""
 
-    def __init__(
-        self,
-        endpoints: str | Sequence[str],
-        key: str = "seawall/leader",
-        *,
-        client: httpx.AsyncClient | None = None,
-        clock: Clock | None = None,
-    ) -> None:
+    def _make_client(self) -> httpx.AsyncClient:
         import httpx
 
-        self._endpoints = _Endpoints(endpoints)
-        self._clock = clock or SYSTEM_CLOCK
-        self._session = _Session(key, self._clock.now)
-        self._client = client or httpx.AsyncClient(trust_env=False)
-        self._own_client = client is None
-
-    @property
-    def lease_id(self) -> int | None:
-        """The etcd lease of the current session, if any."""
-        return self._session.lease_id
+        return httpx.AsyncClient(trust_env=False)
 
     async def try_acquire_or_renew(
         self, identity: str, lease_duration: float, limit: float
@@ -308,42 +343,13 @@ class AsyncEtcdLease:
             await self._client.aclose()
 
     async def _drive(self, flow: _Flow, limit: float) -> Any:
-        until = self._clock.now() + limit
-        try:
-            call = next(flow)
-            while True:
-                try:
-                    reply = await self._post(call, until)
-                except LeaseStoreError as exc:
-                    call = flow.throw(exc)
-                else:
-                    call = flow.send(reply)
-        except StopIteration as done:
-            return done.value
-
-    async def _post(self, call: _Call, until: float) -> dict[str, Any]:
         import httpx
 
-        path, body = call
-        endpoints = self._endpoints
-        error: LeaseStoreError | None = None
-        for _ in endpoints.urls:
-            left = until - self._clock.now()
-            if left <= 0:
-                break
+        exchange = self._exchange(flow, limit)
+        while (post := exchange.post()) is not None:
+            url, body, timeout = post
             try:
-                response = await self._client.post(
-                    endpoints.urls[endpoints.current] + path, json=body, timeout=left
-                )
-                reply = response.json()
-            except (httpx.TransportError, ValueError) as exc:
-                error = LeaseStoreError(f"etcd {path}: {exc!r}")
-                error.__cause__ = exc
-            else:
-                error = _error_of(reply, response.status_code)
-                if error is None:
-                    return dict(reply)
-                if error.code not in _MOVE_ON:
-                    raise error
-            endpoints.rotate()
-        raise error or LeaseStoreError(f"etcd {path}: timed out")
+                exchange.answer(await self._client.post(url, json=body, timeout=timeout))
+            except httpx.TransportError as exc:
+                exchange.fail(exc)
+        return exchange.value

@@ -20,6 +20,7 @@ bounded by the client's ``socket_timeout``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from seawall.lease._backend import Observation
@@ -74,12 +75,35 @@ def _px(lease_duration: float) -> int:
     return max(1, int(lease_duration * 1000))
 
 
-class RedisLease:
+class _Scripts:
+    """What both clients share: the client, the keys, the two scripts, the session id."""
+
+    client: Any
+
+    def _bind(
+        self, client: Any, from_url: Callable[..., Any], key: str, socket_timeout: float
+    ) -> None:
+        self._own_client = isinstance(client, str)
+        if self._own_client:
+            client = from_url(
+                client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
+        self.client = client
+        self.key = key
+        self.token_key = f"{key}:token"
+        self._acquire = client.register_script(_ACQUIRE_OR_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._session = uuid.uuid4().hex
+
+
+class RedisLease(_Scripts):
     """A :class:`~seawall.lease.LeaseBackend` on one Redis primary (see the module caveat).
 
     ``client`` is a :class:`redis.Redis` or a URL; a URL gets a client whose calls time
     out after ``socket_timeout`` seconds. The token counter is the key ``<key>:token``.
     """
+
+    client: redis.Redis
 
     def __init__(
         self,
@@ -90,19 +114,7 @@ class RedisLease:
     ) -> None:
         import redis
 
-        if isinstance(client, str):
-            client = redis.Redis.from_url(
-                client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._own_client = True
-        else:
-            self._own_client = False
-        self.client = client
-        self.key = key
-        self.token_key = f"{key}:token"
-        self._acquire = client.register_script(_ACQUIRE_OR_RENEW)
-        self._release = client.register_script(_RELEASE)
-        self._session = uuid.uuid4().hex
+        self._bind(client, redis.Redis.from_url, key, socket_timeout)
 
     def try_acquire_or_renew(
         self, identity: str, lease_duration: float, limit: float
@@ -122,8 +134,10 @@ class RedisLease:
             self.client.close()
 
 
-class AsyncRedisLease:
+class AsyncRedisLease(_Scripts):
     """The asyncio form of :class:`RedisLease`, on a :class:`redis.asyncio.Redis` or URL."""
+
+    client: redis.asyncio.Redis
 
     def __init__(
         self,
@@ -134,19 +148,7 @@ class AsyncRedisLease:
     ) -> None:
         import redis.asyncio
 
-        if isinstance(client, str):
-            client = redis.asyncio.Redis.from_url(
-                client, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._own_client = True
-        else:
-            self._own_client = False
-        self.client = client
-        self.key = key
-        self.token_key = f"{key}:token"
-        self._acquire = client.register_script(_ACQUIRE_OR_RENEW)
-        self._release = client.register_script(_RELEASE)
-        self._session = uuid.uuid4().hex
+        self._bind(client, redis.asyncio.Redis.from_url, key, socket_timeout)
 
     async def try_acquire_or_renew(
         self, identity: str, lease_duration: float, limit: float

@@ -1,13 +1,13 @@
 """What every policy shares: the call, ``acall`` and decorator forms, and composition.
 
-A policy implements two small shells around its pure decision logic: ``_guard(fn, args,
-kwargs)`` for sync callables and ``_aguard(fn, args, kwargs)`` for async ones. Everything
-else — ``policy.call(fn, *a)``, ``await policy.acall(afn, *a)``, ``@policy`` on ``def``
-and ``async def``, and pipelines — is routed through those two, so each policy's
-behaviour is written once per shell and every form behaves the same.
+A policy is a decision core; :mod:`seawall._drive` runs it. ``policy.call(fn, *a)``,
+``await policy.acall(afn, *a)``, ``@policy`` on ``def`` and ``async def``, and pipelines
+all go through that one driver, so every form behaves the same. A policy names the slots
+of the standard order it fills (``_layout``); one with a shell of its own (a load shedder,
+a cache) fills none and implements ``_guard``/``_aguard`` instead.
 
-The decorator form is the fast one: it binds the shell once, so a decorated call costs one
-extra frame per policy and no allocation beyond the argument tuple.
+The decorator form is the fast one: it compiles the driver once, so a decorated call costs
+one frame and no allocation beyond the argument tuple.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast
+
+from seawall._drive import chain_async, chain_sync
 
 __all__ = ["Args", "Kwargs", "Policy"]
 
@@ -32,11 +34,19 @@ class Policy:
 
     __slots__ = ()
 
+    def _layout(self) -> tuple[str, ...]:
+        """The driver slots this policy fills, outermost first; none: it has its own shell."""
+        return ()
+
+    def _stack(self) -> tuple[Policy, ...]:
+        """The policies this one runs, outermost first."""
+        return (self,)
+
     def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        raise NotImplementedError
+        return cast(T, chain_sync(self._stack(), fn)(*args, **kwargs))
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        raise NotImplementedError
+        return cast(T, await chain_async(self._stack(), fn)(*args, **kwargs))
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` under this policy."""
@@ -49,18 +59,7 @@ class Policy:
     def __call__(self, fn: F) -> F:
         """Decorate ``fn`` (``def`` or ``async def``); its signature and hints are kept."""
         if inspect.iscoroutinefunction(fn):
-            aguard = self._aguard
-
-            @functools.wraps(fn)
-            async def async_protected(*args: Any, **kwargs: Any) -> Any:
-                return await aguard(fn, args, kwargs)
-
-            return cast(F, async_protected)
-
-        guard = self._guard
-
-        @functools.wraps(fn)
-        def protected(*args: Any, **kwargs: Any) -> Any:
-            return guard(fn, args, kwargs)
-
-        return cast(F, protected)
+            run = chain_async(self._stack(), fn)
+        else:
+            run = chain_sync(self._stack(), fn)
+        return cast(F, functools.wraps(fn)(run))

@@ -9,8 +9,9 @@ States and their legal edges (``BreakerStateChanged`` events follow only these):
     any ──(operator: force_open / disable / metrics_only / reset)──▶ forced_open | disabled
                                                                     | metrics_only | closed
 
-The decision logic is a small state machine fed outcomes and clock readings; the shells
-only ask it for a permit before the call and report the outcome after. The lock guards
+The decision logic is a small state machine fed outcomes and clock readings; the driver
+(:mod:`seawall._drive`) asks it for a permit before the call, reports the outcome after,
+and emits the events it records. The lock guards
 that bookkeeping and is **never held while the protected call runs** — pybreaker's known
 flaw is a lock around the call, which serialises every caller behind a slow dependency.
 In the closed state admission takes no lock at all.
@@ -23,16 +24,17 @@ other ``BaseException`` s are neither success nor failure.
 from __future__ import annotations
 
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import seconds_of
 from seawall._errors import CircuitOpen, ConfigError, Rejected
-from seawall._events import BreakerStateChanged, CallRejected, Event, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall._events import BreakerStateChanged, CallRejected, Event, flush
+from seawall._validate import MAX_COUNT, callable_or_none, count, optional_seconds, real, seconds
+from seawall._validate import name as policy_name
+from seawall.policies._base import Policy
 from seawall.policies._window import CountWindow, TimeWindow, Window
 
 __all__ = [
@@ -46,8 +48,6 @@ __all__ = [
     "BreakerStats",
     "CircuitBreaker",
 ]
-
-T = TypeVar("T")
 
 CLOSED: Final = "closed"
 OPEN: Final = "open"
@@ -64,6 +64,7 @@ _STATES = (CLOSED, OPEN, HALF_OPEN, FORCED_OPEN, DISABLED, METRICS_ONLY)
 LEGAL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     _AUTOMATIC | {(a, b) for a in _STATES for b in _MANUAL_TARGETS if a != b}
 )
+MAX_TIME_WINDOW = 86_400.0  # seconds; the time window allocates a bucket per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +95,19 @@ class CircuitBreaker(Policy):
     ``window`` is seconds for ``window_type="time"`` (1 s buckets) or a number of calls for
     ``window_type="count"``. Thresholds apply only once ``min_calls`` calls are in the
     window. ``slow_call_duration`` (seconds) makes slow successes count towards
-    ``slow_call_rate``.
+    ``slow_call_rate`` (``None`` or ``inf``: no call is slow). A time window is 1 s to a
+    day; ``cooldown`` is finite (an endless one is :meth:`force_open`).
     """
 
     __slots__ = (
         "_clock",
+        "_events",
         "_gen",
         "_ignore",
         "_lock",
         "_now",
         "_open_until",
+        "_other_successes",
         "_probe_done",
         "_probe_failed",
         "_probe_slow",
@@ -111,6 +115,11 @@ class CircuitBreaker(Policy):
         "_record",
         "_state",
         "_window",
+        "_window_failures",
+        "calls_failure",
+        "calls_ignored",
+        "calls_rejected",
+        "calls_slow",
         "cooldown",
         "failure_rate",
         "half_open_calls",
@@ -118,9 +127,13 @@ class CircuitBreaker(Policy):
         "name",
         "slow_call_duration",
         "slow_call_rate",
+        "transitions",
         "window",
         "window_type",
     )
+
+    def _layout(self) -> tuple[str, ...]:
+        return ("breaker",)
 
     def __init__(
         self,
@@ -138,34 +151,35 @@ class CircuitBreaker(Policy):
         ignore: Callable[[BaseException], bool] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not 0.0 < failure_rate <= 1.0:
-            raise ConfigError(f"failure_rate must be within (0, 1], got {failure_rate!r}")
-        if not 0.0 < slow_call_rate <= 1.0:
-            raise ConfigError(f"slow_call_rate must be within (0, 1], got {slow_call_rate!r}")
-        if min_calls < 1 or half_open_calls < 1:
-            raise ConfigError("min_calls and half_open_calls must be >= 1")
-        self.name = name
+        failure_rate = real(failure_rate, "failure_rate", low=0.0, high=1.0, low_open=True)
+        slow_call_rate = real(slow_call_rate, "slow_call_rate", low=0.0, high=1.0, low_open=True)
+        min_calls = count(min_calls, "min_calls")
+        half_open_calls = count(half_open_calls, "half_open_calls")
+        callable_or_none(record, "record")
+        callable_or_none(ignore, "ignore")
+        self.name = policy_name(name)
         self.failure_rate = failure_rate
         self.slow_call_rate = slow_call_rate
-        self.slow_call_duration = (
-            None if slow_call_duration is None else seconds_of(slow_call_duration, "slow call")
-        )
-        self.cooldown = seconds_of(cooldown, "cooldown")
+        # An infinite slow-call duration marks no call slow: the same as None.
+        self.slow_call_duration = optional_seconds(slow_call_duration, "slow_call_duration")
+        # An endless cooldown would never probe again: that is force_open().
+        self.cooldown = seconds(cooldown, "cooldown", infinite=False)
         self.half_open_calls = half_open_calls
         self.window_type = window_type
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.now
         self._window: Window
         if window_type == "time":
-            self.window: float = seconds_of(window, "window")
-            if self.window < 1.0:
-                raise ConfigError(f"a time window must be at least 1 s, got {window!r}")
+            # One bucket per second is allocated up front: a day is the longest window.
+            self.window: float = seconds(window, "window", infinite=False)
+            if not 1.0 <= self.window <= MAX_TIME_WINDOW:
+                raise ConfigError(
+                    f"a time window must be 1 s to {MAX_TIME_WINDOW:g} s (a day), got {window!r}"
+                )
             self._window = TimeWindow(self.window, self._now())
             self.min_calls = min_calls
         elif window_type == "count":
-            if not isinstance(window, int) or window < 1:
-                raise ConfigError(f"a count window takes a number of calls, got {window!r}")
-            self.window = window
+            self.window = window = count(window, "window (a number of calls)", maximum=MAX_COUNT)
             self._window = CountWindow(window)
             self.min_calls = min(min_calls, window)
         else:
@@ -180,6 +194,16 @@ class CircuitBreaker(Policy):
         self._probe_done = 0
         self._probe_failed = 0
         self._probe_slow = 0
+        self._events: list[Event] = []  # recorded decisions, emitted by the driver
+        # Counters, as plain fields read without the lock. A fast success in the closed
+        # state is counted by the window alone (see calls_success).
+        self.calls_failure = 0
+        self.calls_ignored = 0  # ended with no verdict: ignored, rejected below, cancelled
+        self.calls_rejected = 0
+        self.calls_slow = 0
+        self.transitions: dict[tuple[str, str], int] = {}
+        self._window_failures = 0
+        self._other_successes = 0
 
     # -- the state machine -------------------------------------------------------------
 
@@ -191,11 +215,13 @@ class CircuitBreaker(Policy):
             return HALF_OPEN  # it becomes half-open on the next call
         return state
 
-    def _move(self, new: str, now: float) -> Event:
-        """Change state (lock held); returns the event to emit once the lock is released.
+    def _move(self, new: str, now: float) -> None:
+        """Change state (lock held), recording the event for the driver to emit.
 
         The event carries the numbers that decided the move: the window when leaving
         closed or metrics_only, the probes when leaving half_open, nothing otherwise.
+        Every move starts a new generation: an outcome reported with an older generation
+        belongs to a call admitted in an earlier state and is ignored.
         """
         old = self._state
         w = self._window
@@ -203,20 +229,24 @@ class CircuitBreaker(Policy):
         slow_rate: float | None = None
         calls = 0
         if old in (CLOSED, METRICS_ONLY) and w.calls:
-            rate, slow_rate, calls = w.failures / w.calls, w.slow / w.calls, w.calls
+            calls = w.calls
+            rate, slow_rate = w.failures / calls, w.slow / calls
         elif old == HALF_OPEN and self._probe_done:
             calls = self._probe_done
             rate, slow_rate = self._probe_failed / calls, self._probe_slow / calls
-        event = BreakerStateChanged(
-            policy="circuit_breaker",
-            name=self.name,
-            at=now,
-            old=old,
-            new=new,
-            failure_rate=rate,
-            slow_call_rate=slow_rate,
-            calls=calls,
+        self._events.append(
+            BreakerStateChanged(
+                policy="circuit_breaker",
+                name=self.name,
+                at=now,
+                old=old,
+                new=new,
+                failure_rate=rate,
+                slow_call_rate=slow_rate,
+                calls=calls,
+            )
         )
+        self.transitions[old, new] = self.transitions.get((old, new), 0) + 1
         self._state = new
         self._gen += 1
         self._probes = self._probe_done = self._probe_failed = self._probe_slow = 0
@@ -224,60 +254,59 @@ class CircuitBreaker(Policy):
             self._open_until = now + self.cooldown
         if new in (CLOSED, METRICS_ONLY):
             w.reset()
-        return event
 
-    def _admit(self) -> tuple[int, bool]:
-        """A permit ``(generation, is_probe)`` for a call, or raise :class:`CircuitOpen`."""
+    def admit(self) -> int | CircuitOpen:
+        """A permit for one call, or the rejection to raise.
+
+        The permit is the generation of the state that admitted the call (in half_open
+        every admitted call is a probe); report the call's outcome with it.
+        """
         now = self._now()
-        event: Event | None = None
         with self._lock:
             state = self._state
             if state == OPEN and now >= self._open_until:
-                event = self._move(HALF_OPEN, now)
+                self._move(HALF_OPEN, now)
                 state = HALF_OPEN
             if state == HALF_OPEN and self._probes < self.half_open_calls:
                 self._probes += 1
-                permit = (self._gen, True)
-            elif state in (CLOSED, METRICS_ONLY, DISABLED):
-                permit = (self._gen if state != DISABLED else -1, False)
+                return self._gen
+            if state in (CLOSED, METRICS_ONLY, DISABLED):
+                return self._gen
+            self.calls_rejected += 1
+            if state == OPEN:
+                retry_after: float | None = self._open_until - now
+            elif state == HALF_OPEN:
+                retry_after = min(self.cooldown, 1.0)
             else:
-                permit = None
-                if state == OPEN:
-                    retry_after: float | None = self._open_until - now
-                elif state == HALF_OPEN:
-                    retry_after = min(self.cooldown, 1.0)
-                else:
-                    retry_after = None
-        if event is not None:
-            emit(event)
-        if permit is not None:
-            return permit
-        emit(
-            CallRejected(
-                policy="circuit_breaker",
-                name=self.name,
-                at=now,
-                reason=f"circuit {state}",
-                retry_after=retry_after,
+                retry_after = None
+            self._events.append(
+                CallRejected(
+                    policy="circuit_breaker",
+                    name=self.name,
+                    at=now,
+                    reason=f"circuit {state}",
+                    retry_after=retry_after,
+                )
             )
-        )
         after = "" if retry_after is None else f"; retry after {retry_after:.3f}s"
-        raise CircuitOpen(
+        return CircuitOpen(
             self.name, f"circuit {self.name!r} is {state}{after}", retry_after=retry_after
         )
 
-    def _outcome(
-        self, gen: int, probe: bool, start: float, failed: bool, *, record: bool = True
-    ) -> None:
+    def _outcome(self, gen: int, start: float, failed: bool, *, record: bool = True) -> None:
         now = self._now()
         limit = self.slow_call_duration
         slow = limit is not None and now - start >= limit
-        event: Event | None = None
         with self._lock:
+            self.calls_failure += failed
+            self.calls_slow += slow
             if gen != self._gen:
-                return  # the call was admitted in an earlier state; its outcome is stale
+                # The call was admitted in an earlier state; its outcome is stale.
+                self._other_successes += record and not failed
+                return
             state = self._state
-            if probe:
+            if state == HALF_OPEN:
+                self._other_successes += not failed
                 self._probe_done += 1
                 self._probe_failed += failed
                 self._probe_slow += slow
@@ -286,121 +315,58 @@ class CircuitBreaker(Policy):
                     healthy = self._probe_failed / done < self.failure_rate and (
                         limit is None or self._probe_slow / done < self.slow_call_rate
                     )
-                    event = self._move(CLOSED if healthy else OPEN, now)
+                    self._move(CLOSED if healthy else OPEN, now)
             elif state in (CLOSED, METRICS_ONLY):
                 w = self._window
                 if record:
                     w.add(now, failed, slow)
+                    self._window_failures += failed
                 if state == CLOSED and (w.failures or w.slow) and self._tripped(w):
-                    event = self._move(OPEN, now)
-        if event is not None:
-            emit(event)
+                    self._move(OPEN, now)
+            else:  # disabled: let through, recorded nowhere else
+                self._other_successes += record and not failed
 
-    def _success(self, gen: int, probe: bool, start: float) -> None:
-        if probe or gen < 0 or self.slow_call_duration is not None:
-            if gen >= 0:
-                self._outcome(gen, probe, start, False)
-            return
-        now = self._now()
-        with self._lock:  # a fast success in the closed state: the hot path
-            if gen == self._gen and self._state is CLOSED:
-                w = self._window
-                w.success(now)
-                # A success lowers the failure rate, but can bring the window up to
-                # min_calls (or old successes may have slid out) above the threshold.
-                tripped = w.failures and self._tripped(w)
-            else:
-                tripped = False
-        if tripped:
-            self._outcome(gen, False, now, False, record=False)
+    def succeeded(self, gen: int, start: float, *, record: bool = True) -> None:
+        """Report a call that returned (``record=False``: counted already, re-check only)."""
+        self._outcome(gen, start, False, record=record)
+
+    def failed(self, exc: BaseException, gen: int, start: float) -> None:
+        """Report a call that raised ``exc``; only some errors count as failures.
+
+        A rejection, an ignored error or a cancellation is no verdict on the dependency:
+        a probe permit it held is given back for another call.
+        """
+        if not isinstance(exc, Exception) or isinstance(exc, Rejected) or self._ignore(exc):
+            self.calls_ignored += 1
+            if self._state == HALF_OPEN:
+                with self._lock:
+                    if gen == self._gen and self._state == HALF_OPEN:
+                        self._probes -= 1
+        else:
+            self._outcome(gen, start, self._record(exc))
+
+    @property
+    def calls_success(self) -> int:
+        """Calls that returned: the window's record, plus probes and calls not recorded."""
+        return self._window.recorded - self._window_failures + self._other_successes
 
     def _tripped(self, w: Window) -> bool:
         """Whether the closed-state window crossed a threshold (lock held)."""
         limit = self.slow_call_duration
-        return w.calls >= self.min_calls and (
-            w.failures >= self.failure_rate * w.calls
-            or (limit is not None and w.slow >= self.slow_call_rate * w.calls)
+        calls = w.calls
+        return calls >= self.min_calls and (
+            w.failures >= self.failure_rate * calls
+            or (limit is not None and w.slow >= self.slow_call_rate * calls)
         )
-
-    def _release(self, gen: int, probe: bool) -> None:
-        """Give back a probe permit whose call ended with no verdict (cancelled, ignored)."""
-        if probe:
-            with self._lock:
-                if gen == self._gen and self._state == HALF_OPEN:
-                    self._probes -= 1
-
-    def _on_error(self, exc: BaseException, gen: int, probe: bool, start: float) -> None:
-        if gen < 0:
-            return
-        if not isinstance(exc, Exception) or isinstance(exc, Rejected) or self._ignore(exc):
-            self._release(gen, probe)
-        else:
-            self._outcome(gen, probe, start, self._record(exc))
-
-    # -- shells ----------------------------------------------------------------------
-
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        gen = self._gen
-        if self._state is CLOSED:
-            probe = False
-        else:
-            gen, probe = self._admit()
-        start = self._now() if self.slow_call_duration is not None else 0.0
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            self._on_error(exc, gen, probe, start)
-            raise
-        if probe or gen < 0 or self.slow_call_duration is not None:
-            self._success(gen, probe, start)
-            return result
-        now = self._now()
-        with self._lock:  # a fast success in the closed state, inlined: the hot path
-            if gen == self._gen and self._state is CLOSED:
-                w = self._window
-                w.success(now)
-                tripped = w.failures and self._tripped(w)
-            else:
-                tripped = False
-        if tripped:
-            self._outcome(gen, False, now, False, record=False)
-        return result
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        gen = self._gen
-        if self._state is CLOSED:
-            probe = False
-        else:
-            gen, probe = self._admit()
-        start = self._now() if self.slow_call_duration is not None else 0.0
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            self._on_error(exc, gen, probe, start)
-            raise
-        if probe or gen < 0 or self.slow_call_duration is not None:
-            self._success(gen, probe, start)
-            return result
-        now = self._now()
-        with self._lock:  # a fast success in the closed state, inlined: the hot path
-            if gen == self._gen and self._state is CLOSED:
-                w = self._window
-                w.success(now)
-                tripped = w.failures and self._tripped(w)
-            else:
-                tripped = False
-        if tripped:
-            self._outcome(gen, False, now, False, record=False)
-        return result
 
     # -- operator controls and introspection -----------------------------------------
 
     def _force(self, new: str) -> None:
         now = self._now()
         with self._lock:
-            event = self._move(new, now) if self._state != new else None
-        if event is not None:
-            emit(event)
+            if self._state != new:
+                self._move(new, now)
+        flush(self)
 
     def force_open(self) -> None:
         """Reject every call until :meth:`reset` (maintenance, a known-bad dependency)."""

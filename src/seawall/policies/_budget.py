@@ -1,9 +1,9 @@
 """RetryBudget: retries may add at most a fixed fraction of load to a dependency.
 
 Per-call attempt caps are not enough: when a dependency is down, every caller's three
-attempts triple its load exactly when it can least take it (the seed's cascading
-failure). A budget shared by all callers of one dependency caps retries to ``ratio`` of
-recent requests plus a small floor, so a healthy system retries freely and a sick one
+attempts triple its load exactly when it can least take it (a cascading failure). A
+budget shared by all callers of one dependency caps retries to ``ratio`` of recent
+requests plus a small floor, so a healthy system retries freely and a sick one
 stops amplifying. This is Finagle's ``RetryBudget`` (and gRPC's retry throttling in
 spirit): each request deposits ``ratio`` tokens that expire after ``window``; each retry
 withdraws one; ``min_per_second * window`` tokens are always available as a floor.
@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._errors import ConfigError
+from seawall._validate import MAX_BUCKETS, count, real, seconds
 
 __all__ = ["RetryBudget", "RetryBudgetStats"]
 
@@ -50,17 +51,15 @@ class RetryBudget:
         self,
         ratio: float = 0.1,
         min_per_second: float = 10.0,
-        window: float = 10.0,
+        window: float | timedelta = 10.0,
         *,
         clock: Clock | None = None,
         buckets: int = 10,
     ) -> None:
-        if not 0.0 <= ratio <= 1000.0:
-            raise ConfigError(f"retry budget ratio must be >= 0, got {ratio!r}")
-        if min_per_second < 0:
-            raise ConfigError(f"min_per_second must be >= 0, got {min_per_second!r}")
-        if not window > 0 or buckets < 1:
-            raise ConfigError("retry budget window and buckets must be positive")
+        ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)
+        min_per_second = real(min_per_second, "min_per_second", low=0.0)
+        window = seconds(window, "retry budget window", positive=True, infinite=False)
+        buckets = count(buckets, "retry budget buckets", maximum=MAX_BUCKETS)
         self.ratio = ratio
         self.min_per_second = min_per_second
         self.window = window

@@ -1,6 +1,6 @@
 """Bulkhead: a bounded number of concurrent calls per dependency, and a bounded queue.
 
-Separate pools per dependency (the seed's bulkhead) mean a slow dependency can exhaust
+Separate pools per dependency (a bulkhead, as in a ship's hull) mean a slow dependency can exhaust
 only its own slots, not every worker thread of the service. When the slots are busy a call
 may wait in a bounded FIFO queue for at most ``max_wait`` (and never past its deadline);
 when the queue is full too it fails fast with :class:`~seawall.BulkheadFull`.
@@ -20,20 +20,19 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import remaining, seconds_of
-from seawall._errors import BulkheadFull, ConfigError
+from seawall._deadline import remaining
+from seawall._errors import BulkheadFull
 from seawall._events import CallRejected, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall._validate import MAX_COUNT, count, optional_seconds
+from seawall._validate import name as policy_name
+from seawall.policies._base import Policy
 
 __all__ = ["Bulkhead", "BulkheadStats"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +75,24 @@ class _Waiter:
 
 
 class Bulkhead(Policy):
-    """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting."""
+    """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting.
+
+    A queued call waits at most ``max_wait`` seconds (``None`` or ``inf``: until a slot
+    frees or its deadline runs out).
+    """
 
     __slots__ = (
-        "_admitted",
         "_clock",
         "_lock",
-        "_rejected",
         "_tokens",
         "_waiters",
+        "admitted",
         "max_concurrent",
         "max_queue",
         "max_wait",
         "name",
+        "rejected_full",
+        "rejected_timeout",
     )
 
     def __init__(
@@ -100,20 +104,21 @@ class Bulkhead(Policy):
         max_wait: float | timedelta | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ConfigError(f"max_concurrent must be an integer >= 1, got {max_concurrent!r}")
-        if not isinstance(max_queue, int) or max_queue < 0:
-            raise ConfigError(f"max_queue must be an integer >= 0, got {max_queue!r}")
-        self.name = name
+        # The slots are allocated up front, hence the ceiling on max_concurrent.
+        max_concurrent = count(max_concurrent, "max_concurrent", maximum=MAX_COUNT)
+        max_queue = count(max_queue, "max_queue", minimum=0)
+        self.name = policy_name(name)
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue
-        self.max_wait = None if max_wait is None else seconds_of(max_wait, "max_wait")
+        self.max_wait = optional_seconds(max_wait, "max_wait")  # inf: wait as long as it takes
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
         self._tokens: deque[None] = deque([None] * max_concurrent)  # the free slots
         self._waiters: deque[_Waiter] = deque()
-        self._admitted = 0
-        self._rejected = 0
+        # Counters, as plain fields read without the lock.
+        self.admitted = 0
+        self.rejected_full = 0  # no free slot and no queue room
+        self.rejected_timeout = 0  # the wait in the queue ran out
 
     # -- bookkeeping (lock held only inside these) ------------------------------------
 
@@ -123,10 +128,10 @@ class Bulkhead(Policy):
         with self._lock:
             if not self._waiters and tokens:
                 tokens.pop()
-                self._admitted += 1
+                self.admitted += 1
                 return True
             if waiter is None or len(self._waiters) >= self.max_queue:
-                self._rejected += 1
+                self.rejected_full += 1
                 return False
             queued = waiter()
             self._waiters.append(queued)
@@ -139,8 +144,12 @@ class Bulkhead(Policy):
         """Free a slot: give the token back, and hand it to the first waiter if any."""
         self._tokens.append(None)
         if self._waiters:
-            with self._lock:
-                self._hand_over_locked()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Hand free slots to queued waiters, first come first served."""
+        with self._lock:
+            self._hand_over_locked()
 
     def _hand_over_locked(self) -> None:
         tokens = self._tokens
@@ -148,7 +157,7 @@ class Bulkhead(Policy):
             tokens.pop()
             waiter = self._waiters.popleft()
             waiter.granted = True
-            self._admitted += 1
+            self.admitted += 1
             waiter.wake()
 
     def _abandon(self, waiter: _Waiter) -> bool:
@@ -158,7 +167,7 @@ class Bulkhead(Policy):
                 return True
             with contextlib.suppress(ValueError):
                 self._waiters.remove(waiter)
-            self._rejected += 1
+            self.rejected_timeout += 1
             return False
 
     @staticmethod
@@ -184,68 +193,43 @@ class Bulkhead(Policy):
 
     # -- acquire/release for threads and tasks ---------------------------------------
 
-    def acquire(self) -> None:
-        """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
-        waiter = self._try_acquire(_Waiter if self.max_queue else None)
+    def _enqueue(self, make: Callable[[], _Waiter] | None) -> _Waiter | None:
+        """None: a slot was free and is taken. A waiter: queued, wait on it. Else raise."""
+        waiter = self._try_acquire(make if self.max_queue else None)
         if waiter is True:
-            return
+            return None
         if waiter is False:
             raise self._full(False)
         assert isinstance(waiter, _Waiter)
-        assert waiter.event is not None
-        if waiter.event.wait(self._wait_budget()):
-            return
-        if self._abandon(waiter):
-            return  # granted just as the wait ran out: the slot is ours
-        raise self._full(True)
+        return waiter
+
+    def _timed_out(self, waiter: _Waiter) -> None:
+        if not self._abandon(waiter):
+            raise self._full(True)
+        # else: granted just as the wait ran out, so the slot is ours
+
+    def acquire(self) -> None:
+        """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
+        waiter = self._enqueue(_Waiter)
+        if waiter is not None and not self._clock.wait(waiter.event, self._wait_budget()):  # type: ignore[arg-type]
+            self._timed_out(waiter)
 
     async def aacquire(self) -> None:
         """Take a slot for the calling task, waiting within limits; else BulkheadFull."""
-        make = self._async_waiter if self.max_queue else None
-        waiter = self._try_acquire(make)
-        if waiter is True:
+        waiter = self._enqueue(self._async_waiter)
+        if waiter is None:
             return
-        if waiter is False:
-            raise self._full(False)
-        assert isinstance(waiter, _Waiter)
-        assert waiter.future is not None
         try:
-            await asyncio.wait_for(asyncio.shield(waiter.future), self._wait_budget())
-        except BaseException as exc:
+            woken = await self._clock.wait_future(waiter.future, self._wait_budget())  # type: ignore[arg-type]
+        except BaseException:
             if self._abandon(waiter):
-                # Granted just as we gave up: the slot is ours, so pass it on.
-                if isinstance(exc, TimeoutError):
-                    return
-                self.release()
-            if isinstance(exc, TimeoutError):
-                raise self._full(True) from None
+                self.release()  # granted just as we were cancelled: pass the slot on
             raise
+        if not woken:
+            self._timed_out(waiter)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        try:  # the fast path: a free slot and nobody queued ahead, no lock
-            if self._waiters:
-                raise IndexError
-            self._tokens.pop()
-            self._admitted += 1  # best effort under thread contention (no lock here)
-        except IndexError:
-            self.acquire()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self.release()
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        try:
-            if self._waiters:
-                raise IndexError
-            self._tokens.pop()
-            self._admitted += 1  # best effort under thread contention (no lock here)
-        except IndexError:
-            await self.aacquire()
-        try:
-            return await fn(*args, **kwargs)
-        finally:
-            self.release()
+    def _layout(self) -> tuple[str, ...]:
+        return ("bulkhead",)
 
     def statistics(self) -> BulkheadStats:
         with self._lock:
@@ -255,8 +239,8 @@ class Bulkhead(Policy):
                 self.max_queue,
                 self.max_concurrent - len(self._tokens),
                 len(self._waiters),
-                self._admitted,
-                self._rejected,
+                self.admitted,
+                self.rejected_full + self.rejected_timeout,
             )
 
     def __repr__(self) -> str:

@@ -1,8 +1,8 @@
 """A herd-safe read-through cache policy.
 
 A cache protects its backend only while it is warm; the moment a hot entry expires, every
-caller misses at once and the herd arrives at the database (the seed: "a cache expires,
-10,000 instances all hit the database simultaneously"). This cache closes each door:
+caller misses at once and the herd arrives at the database (a cache expires, and ten
+thousand instances hit the database in the same instant). This cache closes each door:
 
 - **Coalesced loads.** Concurrent misses of one key make one backend call
   (:class:`~seawall.SingleFlight`); everyone shares its value or its error.
@@ -35,11 +35,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import Event, attempt_events_enabled, emit
+from seawall._validate import callable_or_none, count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._singleflight import KeyFunction, SingleFlight, default_key
 
@@ -115,9 +118,7 @@ class MemoryCacheStore:
     __slots__ = ("_entries", "_lock", "max_entries")
 
     def __init__(self, max_entries: int = 1024) -> None:
-        if max_entries < 1:
-            raise ConfigError(f"max_entries must be at least 1, got {max_entries}")
-        self.max_entries = max_entries
+        self.max_entries = count(max_entries, "max_entries")
         self._entries: OrderedDict[Hashable, CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -166,7 +167,6 @@ class Cache(Policy):
     __slots__ = (
         "_beta",
         "_clock",
-        "_counts",
         "_flight",
         "_jitter",
         "_keep",
@@ -176,18 +176,25 @@ class Cache(Policy):
         "_sie",
         "_swr",
         "_ttl",
+        "early_refreshes",
+        "hits",
+        "load_errors",
+        "loads",
+        "misses",
         "name",
+        "stale_hits",
+        "stale_on_error",
         "store",
     )
 
     def __init__(
         self,
-        ttl: float,
+        ttl: float | timedelta,
         *,
         name: str = "default",
         jitter: float = 0.1,
-        stale_while_revalidate: float = 0.0,
-        stale_if_error: float = 0.0,
+        stale_while_revalidate: float | timedelta = 0.0,
+        stale_if_error: float | timedelta = 0.0,
         early_refresh: float = 1.0,
         max_entries: int = 1024,
         store: CacheStore | None = None,
@@ -195,18 +202,17 @@ class Cache(Policy):
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not ttl > 0:
-            raise ConfigError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        if not 0.0 <= jitter < 1.0:
-            raise ConfigError(f"jitter is a fraction of the TTL in [0, 1), got {jitter!r}")
-        for what, value in (
-            ("stale_while_revalidate", stale_while_revalidate),
-            ("stale_if_error", stale_if_error),
-            ("early_refresh", early_refresh),
-        ):
-            if not value >= 0.0:
-                raise ConfigError(f"{what} must be non-negative, got {value!r}")
-        self.name = name
+        ttl = seconds(ttl, "ttl", positive=True, infinite=False)
+        jitter = real(jitter, "jitter (a fraction of the TTL)", low=0.0, high=1.0, high_open=True)
+        stale_while_revalidate = seconds(
+            stale_while_revalidate, "stale_while_revalidate", infinite=False
+        )
+        stale_if_error = seconds(stale_if_error, "stale_if_error", infinite=False)
+        early_refresh = real(early_refresh, "early_refresh", low=0.0)
+        if store is not None and not isinstance(store, CacheStore):
+            raise ConfigError(f"store must be a seawall CacheStore, got {store!r}")
+        callable_or_none(key, "key")
+        self.name = policy_name(name)
         self._ttl = float(ttl)
         self._jitter = jitter
         self._swr = stale_while_revalidate
@@ -219,7 +225,14 @@ class Cache(Policy):
         self._rng = rng or random.Random()
         self._flight = SingleFlight(name, clock=self._clock)
         self._lock = threading.Lock()
-        self._counts = [0] * 7
+        # Counters, as plain fields (written under the lock, read without it).
+        self.hits = 0
+        self.stale_hits = 0
+        self.misses = 0
+        self.loads = 0
+        self.load_errors = 0
+        self.stale_on_error = 0
+        self.early_refreshes = 0
 
     # -- pure decisions ----------------------------------------------------------------
 
@@ -250,9 +263,45 @@ class Cache(Policy):
             return _STALE
         return _MISS
 
-    def _count(self, which: int) -> None:
+    def _decide(self, key: Hashable, entry: CacheEntry | None, now: float) -> int:
+        """Serve the cached value (``_HIT``) or load: ``_MISS``, ``_EARLY``, ``_STALE``.
+
+        A stale or early-refresh entry whose key is already loading is served: one load
+        per key at a time is the point of coalescing.
+        """
+        verdict = self._judge(entry, now)
+        if entry is None or verdict == _MISS:
+            with self._lock:
+                self.misses += 1
+            return _MISS
+        if verdict == _HIT or self._flight.running(key):
+            if verdict == _STALE:
+                self._served_stale(entry, now)
+            else:
+                with self._lock:
+                    self.hits += 1
+            return _HIT
+        if verdict == _EARLY:
+            with self._lock:
+                self.early_refreshes += 1
+        return verdict
+
+    def _loading(self) -> float:
+        """Count a load starting now; when it started."""
         with self._lock:
-            self._counts[which] += 1
+            self.loads += 1
+        return self._clock.now()
+
+    def _rescue(self, key: Hashable, entry: CacheEntry | None, verdict: int, exc: Exception) -> Any:
+        """After a failed load (inside its ``except``): ``entry``'s old value, or re-raise."""
+        with self._lock:
+            self.load_errors += 1
+        if entry is not None and (
+            (verdict == _EARLY and self._clock.now() < entry.fresh_until)  # may fail quietly
+            or self._stale_on_error(key, entry, exc)
+        ):
+            return entry.value
+        raise exc
 
     def _stale_on_error(self, key: Hashable, entry: CacheEntry | None, exc: Exception) -> bool:
         """Whether the failed refresh of ``entry`` may be answered with its old value."""
@@ -262,57 +311,36 @@ class Cache(Policy):
         now = self._clock.now()
         if now >= entry.fresh_until + self._sie:
             return False
-        self._count(5)
-        emit(
-            StaleServed(
-                policy="cache",
-                name=self.name,
-                at=now,
-                reason="error",
-                age=now - entry.stored_at,
-                error=exc,
-            )
-        )
+        with self._lock:
+            self.stale_on_error += 1
+        self._stale_event(entry, now, "error", exc)
         return True
 
     def _served_stale(self, entry: CacheEntry, now: float) -> None:
-        self._count(1)
+        with self._lock:
+            self.stale_hits += 1
         if attempt_events_enabled():
-            emit(
-                StaleServed(
-                    policy="cache",
-                    name=self.name,
-                    at=now,
-                    reason="revalidating",
-                    age=now - entry.stored_at,
-                )
-            )
+            self._stale_event(entry, now, "revalidating")
+
+    def _stale_event(
+        self, entry: CacheEntry, now: float, reason: str, error: BaseException | None = None
+    ) -> None:
+        age = now - entry.stored_at
+        emit(
+            StaleServed(policy="cache", name=self.name, at=now, reason=reason, age=age, error=error)
+        )
 
     # -- threads ---------------------------------------------------------------------
 
     def get_or_load(self, key: Hashable, loader: Callable[[], T]) -> T:
         """The cached value of ``key``, loading it with ``loader()`` when needed."""
-        now = self._clock.now()
         entry = self.store.get(key)
-        verdict = self._judge(entry, now)
-        if entry is not None and verdict != _MISS:
-            if verdict == _HIT:
-                self._count(0)
-                return cast(T, entry.value)
-            if self._flight.running(key):
-                if verdict == _STALE:
-                    self._served_stale(entry, now)
-                else:
-                    self._count(0)
-                return cast(T, entry.value)
-            if verdict == _EARLY:
-                self._count(6)
-        else:
-            self._count(2)
+        verdict = self._decide(key, entry, self._clock.now())
+        if verdict == _HIT:
+            return cast(T, entry.value)  # type: ignore[union-attr]
 
         def load() -> T:
-            started = self._clock.now()
-            self._count(3)
+            started = self._loading()
             value = loader()
             self.store.set(key, self._entry(value, started, self._clock.now()))
             return value
@@ -320,13 +348,7 @@ class Cache(Policy):
         try:
             return self._flight.run(key, load)
         except Exception as exc:
-            self._count(4)
-            if verdict == _EARLY and entry is not None and self._clock.now() < entry.fresh_until:
-                return cast(T, entry.value)  # still fresh: an early refresh may fail quietly
-            if self._stale_on_error(key, entry, exc):
-                assert entry is not None
-                return cast(T, entry.value)
-            raise
+            return cast(T, self._rescue(key, entry, verdict, exc))
 
     def invalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""
@@ -336,27 +358,13 @@ class Cache(Policy):
 
     async def aget_or_load(self, key: Hashable, loader: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key``, awaiting ``loader()`` when needed."""
-        now = self._clock.now()
         entry = await self.store.aget(key)
-        verdict = self._judge(entry, now)
-        if entry is not None and verdict != _MISS:
-            if verdict == _HIT:
-                self._count(0)
-                return cast(T, entry.value)
-            if self._flight.running(key):
-                if verdict == _STALE:
-                    self._served_stale(entry, now)
-                else:
-                    self._count(0)
-                return cast(T, entry.value)
-            if verdict == _EARLY:
-                self._count(6)
-        else:
-            self._count(2)
+        verdict = self._decide(key, entry, self._clock.now())
+        if verdict == _HIT:
+            return cast(T, entry.value)  # type: ignore[union-attr]
 
         async def load() -> T:
-            started = self._clock.now()
-            self._count(3)
+            started = self._loading()
             value = await loader()
             await self.store.aset(key, self._entry(value, started, self._clock.now()))
             return value
@@ -364,13 +372,7 @@ class Cache(Policy):
         try:
             return await self._flight.arun(key, load)
         except Exception as exc:
-            self._count(4)
-            if verdict == _EARLY and entry is not None and self._clock.now() < entry.fresh_until:
-                return cast(T, entry.value)
-            if self._stale_on_error(key, entry, exc):
-                assert entry is not None
-                return cast(T, entry.value)
-            raise
+            return cast(T, self._rescue(key, entry, verdict, exc))
 
     async def ainvalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""
@@ -384,10 +386,23 @@ class Cache(Policy):
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
         return await self.aget_or_load(self._key(*args, **kwargs), lambda: fn(*args, **kwargs))
 
+    @property
+    def coalesced(self) -> int:
+        """Loads that waited for another caller's load of the same key."""
+        return self._flight.coalesced
+
     def statistics(self) -> CacheStats:
         """A frozen snapshot of the counters."""
         with self._lock:
-            return CacheStats(*self._counts)
+            return CacheStats(
+                hits=self.hits,
+                stale_hits=self.stale_hits,
+                misses=self.misses,
+                loads=self.loads,
+                load_errors=self.load_errors,
+                stale_on_error=self.stale_on_error,
+                early_refreshes=self.early_refreshes,
+            )
 
     def __repr__(self) -> str:
         return f"Cache({self._ttl}, name={self.name!r})"

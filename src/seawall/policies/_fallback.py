@@ -1,6 +1,6 @@
 """Fallback: answer with something useful when the protected call fails.
 
-The seed's graceful degradation: "Recommendations service down? Show the page without
+Graceful degradation: "Recommendations service down? Show the page without
 recommendations." A fallback turns a failure into a partial answer — a fixed value, or a
 factory that receives the exception (and may be async under ``acall``). It is the
 outermost layer of :func:`~seawall.standard`, so it also catches an open breaker or an
@@ -9,26 +9,26 @@ exhausted deadline. ``on=`` chooses which errors it may swallow, as in Retry.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable
+from typing import Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
 from seawall._events import FallbackUsed, emit
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall._validate import callable_or_none
+from seawall._validate import name as policy_name
+from seawall.policies._base import Policy
 from seawall.policies._retry import ErrorFilter, error_filter
 
 __all__ = ["Fallback"]
 
-T = TypeVar("T")
 _MISSING: Any = object()
 
 
 class Fallback(Policy):
     """Return ``value`` (or ``factory(exc)``) when the call fails with an error ``on`` matches."""
 
-    __slots__ = ("_clock", "_factory", "_on", "name", "value")
+    __slots__ = ("_clock", "_factory", "_on", "fallbacks", "name", "value")
 
     def __init__(
         self,
@@ -41,39 +41,23 @@ class Fallback(Policy):
     ) -> None:
         if (value is _MISSING) == (factory is None):
             raise ConfigError("Fallback takes exactly one of value= or factory=")
+        callable_or_none(factory, "factory")
         self.value = value
         self._factory = factory
         self._on = error_filter(on)
-        self.name = name
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
+        self.fallbacks = 0  # failures answered with the fallback (read without a lock)
 
     def _use(self, exc: BaseException) -> Any:
+        self.fallbacks += 1
         emit(FallbackUsed(policy="fallback", name=self.name, at=self._clock.now(), error=exc))
         if self._factory is not None:
             return self._factory(exc)
         return self.value
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not self._on(exc):
-                raise
-            result = self._use(exc)
-        if inspect.isawaitable(result):
-            raise ConfigError("an async fallback factory needs acall() or an async function")
-        return cast(T, result)
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except Exception as exc:
-            if not self._on(exc):
-                raise
-            result = self._use(exc)
-        if inspect.isawaitable(result):
-            result = await result
-        return cast(T, result)
+    def _layout(self) -> tuple[str, ...]:
+        return ("fallback",)
 
     def __repr__(self) -> str:
         return f"Fallback(name={self.name!r})"

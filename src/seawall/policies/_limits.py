@@ -21,9 +21,11 @@ Limits are not locked: the load shedder feeds them under its own lock.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from seawall._errors import ConfigError
+from seawall._validate import count, real, seconds
 
 __all__ = ["AIMDLimit", "FixedLimit", "GradientLimit", "Limit"]
 
@@ -48,8 +50,9 @@ class Limit(Protocol):
 
 
 def _check_bounds(initial: int, min_limit: int, max_limit: int) -> None:
-    if min_limit < 1:
-        raise ConfigError(f"min_limit must be at least 1, got {min_limit}")
+    initial = count(initial, "initial")
+    min_limit = count(min_limit, "min_limit")
+    max_limit = count(max_limit, "max_limit")
     if max_limit < min_limit:
         raise ConfigError(f"max_limit ({max_limit}) must be at least min_limit ({min_limit})")
     if not min_limit <= initial <= max_limit:
@@ -59,20 +62,13 @@ def _check_bounds(initial: int, min_limit: int, max_limit: int) -> None:
         )
 
 
-def _check_ratio(what: str, value: float, low: float, high: float) -> None:
-    if not low < value < high:  # also rejects NaN
-        raise ConfigError(f"{what} must lie strictly between {low} and {high}, got {value!r}")
-
-
 class FixedLimit:
     """A limit that never moves: samples are accepted and ignored."""
 
     __slots__ = ("_value",)
 
     def __init__(self, value: int) -> None:
-        if value < 1:
-            raise ConfigError(f"a fixed concurrency limit must be at least 1, got {value}")
-        self._value = int(value)
+        self._value = count(value, "a fixed concurrency limit")
 
     @property
     def limit(self) -> int:
@@ -117,14 +113,16 @@ class AIMDLimit:
         max_limit: int = 200,
         backoff_ratio: float = 0.9,
         increase: float = 1.0,
-        latency_threshold: float = 5.0,
+        latency_threshold: float | timedelta = 5.0,
     ) -> None:
         _check_bounds(initial, min_limit, max_limit)
-        _check_ratio("backoff_ratio", backoff_ratio, 0.0, 1.0)
-        if not increase > 0:
-            raise ConfigError(f"increase must be positive, got {increase!r}")
-        if not latency_threshold > 0:
-            raise ConfigError(f"latency_threshold must be positive, got {latency_threshold!r}")
+        backoff_ratio = real(
+            backoff_ratio, "backoff_ratio", low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        increase = real(increase, "increase", low=0.0, low_open=True)
+        latency_threshold = seconds(
+            latency_threshold, "latency_threshold", positive=True, infinite=False
+        )
         self._limit = float(initial)
         self._min = min_limit
         self._max = max_limit
@@ -199,22 +197,18 @@ class GradientLimit:
         initial: int = 20,
         min_limit: int = 1,
         max_limit: int = 200,
-        window: float = 1.0,
+        window: float | timedelta = 1.0,
         min_samples: int = 10,
         tolerance: float = 1.5,
         smoothing: float = 0.2,
         long_window: int = 600,
     ) -> None:
         _check_bounds(initial, min_limit, max_limit)
-        if not window > 0:
-            raise ConfigError(f"window must be a positive number of seconds, got {window!r}")
-        if min_samples < 1:
-            raise ConfigError(f"min_samples must be at least 1, got {min_samples}")
-        if not tolerance >= 1.0:
-            raise ConfigError(f"tolerance must be at least 1.0, got {tolerance!r}")
-        _check_ratio("smoothing", smoothing, 0.0, 1.0 + 1e-12)
-        if long_window < 1:
-            raise ConfigError(f"long_window must be at least 1 window, got {long_window}")
+        window = seconds(window, "window", positive=True, infinite=False)
+        min_samples = count(min_samples, "min_samples")
+        tolerance = real(tolerance, "tolerance", low=1.0)
+        smoothing = real(smoothing, "smoothing", low=0.0, high=1.0, low_open=True)
+        long_window = count(long_window, "long_window (in windows)")
         self._limit = float(initial)
         self._min = min_limit
         self._max = max_limit

@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
+from seawall._validate import count, seconds
 
 __all__ = ["Registry"]
 
@@ -33,14 +35,15 @@ class Registry(Generic[P]):
         factory: Callable[[str], P],
         *,
         max_keys: int = 1000,
-        idle_timeout: float = 600.0,
+        idle_timeout: float | timedelta = 600.0,
         clock: Clock | None = None,
     ) -> None:
-        if max_keys < 1:
-            raise ConfigError(f"max_keys must be >= 1, got {max_keys!r}")
+        if not callable(factory):
+            raise ConfigError(f"factory must be a callable taking the key, got {factory!r}")
         self._factory = factory
-        self.max_keys = max_keys
-        self.idle_timeout = idle_timeout
+        self.max_keys = count(max_keys, "max_keys")
+        # inf: a key is never evicted for being idle, only when max_keys is reached.
+        self.idle_timeout = seconds(idle_timeout, "idle_timeout", positive=True)
         self._clock = clock or SYSTEM_CLOCK
         self._entries: OrderedDict[str, tuple[P, float]] = OrderedDict()
         self._lock = threading.Lock()

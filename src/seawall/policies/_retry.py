@@ -1,8 +1,10 @@
 """Retry: capped, jittered, budgeted, deadline-aware retries of transient failures.
 
-The decision is one pure step (:meth:`Retry._decide`): given the error, the attempt
-number and the time left, either a delay or a reason to stop. The sync and async shells
-only call, sleep on the injected clock, and loop. The rules, from the seed:
+The decision is one step (:meth:`Retry.decide`): given the error, the attempt number and
+the time left, either a delay or a reason to stop. The driver (:mod:`seawall._drive`)
+calls, sleeps on the injected clock, loops, and emits what the step recorded.
+
+The rules:
 
 * only transient failures (network errors, timeouts, 5xx/408/429) are retried — never
   :class:`~seawall.Rejected` (the breaker or bulkhead said no on purpose) and never the
@@ -20,35 +22,32 @@ Every attempt of one call shares one :func:`~seawall.idempotency_key`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar, cast
+from typing import cast
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, _current, current_deadline, seconds_of
+from seawall._deadline import Deadline
 from seawall._errors import ConfigError, DeadlineExceeded, Rejected
 from seawall._events import (
     AttemptStarted,
+    Event,
     RefusalReason,
     RetryRefused,
     RetryScheduled,
-    attempt_events_enabled,
     emit,
+    rejection,
 )
-from seawall._operation import Operation
-from seawall._operation import _current as _operation
-from seawall.policies._alarm import arm
+from seawall._validate import count, optional_seconds
+from seawall._validate import name as policy_name
 from seawall.policies._backoff import Backoff
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 from seawall.policies._budget import RetryBudget
-from seawall.policies._timeout import enter_scope, expired, own_timeout
+from seawall.policies._timeout import Scoped
 
 __all__ = ["ErrorFilter", "Retry", "error_filter", "transient"]
-
-T = TypeVar("T")
 
 ErrorFilter = (
     type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
@@ -100,15 +99,36 @@ def error_filter(on: ErrorFilter) -> Callable[[BaseException], bool]:
     raise ConfigError(f"on= takes an exception class, a tuple of them or a predicate: {on!r}")
 
 
-class Retry(Policy):
+class Retry(Policy, Scoped):
     """Retry transient failures, at most ``attempts`` attempts in all.
 
     ``timeout`` bounds the whole operation — every attempt and every backoff sleep — as
     one deadline scope opened around the loop (exactly a ``Timeout`` placed outside the
-    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way).
+    Retry, at one layer's cost less; :func:`~seawall.standard` uses it that way). It is
+    positive seconds or a ``timedelta``; ``None`` or ``inf`` leave only the attempts and
+    any enclosing deadline to end the operation.
     """
 
-    __slots__ = ("_clock", "_on", "_rng", "attempts", "backoff", "budget", "name", "timeout")
+    __slots__ = (
+        "_clock",
+        "_events",
+        "_on",
+        "_rng",
+        "attempts",
+        "attempts_retry",
+        "backoff",
+        "budget",
+        "calls_budget_refused",
+        "calls_deadline_refused",
+        "calls_failed_after_retry",
+        "calls_not_retryable",
+        "calls_success_after_retry",
+        "calls_success_first_try",
+        "name",
+        "timeout",
+        "timeouts",
+    )
+    _kind = "retry"
 
     def __init__(
         self,
@@ -122,21 +142,36 @@ class Retry(Policy):
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not isinstance(attempts, int) or attempts < 1:
-            raise ConfigError(f"attempts must be an integer >= 1, got {attempts!r}")
+        attempts = count(attempts, "attempts")
         if attempts > 10:
             raise ConfigError(
                 f"attempts={attempts} would multiply load {attempts}x on a sick dependency; "
-                "the seed caps retries at 3-5 attempts (use at most 10)"
+                "retries stay at 3-5 attempts so that an outage is not amplified (use at most 10)"
             )
         self.attempts = attempts
+        if backoff is not None and not isinstance(backoff, Backoff):
+            raise ConfigError(f"backoff must be a seawall Backoff, got {backoff!r}")
+        if budget is not None and not isinstance(budget, RetryBudget):
+            raise ConfigError(f"budget must be a seawall RetryBudget, got {budget!r}")
         self.backoff = backoff or Backoff.exponential()
         self._on = error_filter(on)
         self.budget = budget
-        self.timeout = None if timeout is None else seconds_of(timeout, "Retry timeout")
-        self.name = name
+        # inf is no total bound: the same as None.
+        self.timeout = optional_seconds(timeout, "Retry timeout", positive=True)
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
+        self._events: list[Event] = []  # recorded decisions, emitted by the driver
+        # Counters, as plain fields read without a lock: calls by how they ended, and
+        # the attempts beyond each call's first.
+        self.calls_success_first_try = 0
+        self.calls_success_after_retry = 0
+        self.calls_failed_after_retry = 0
+        self.calls_not_retryable = 0
+        self.calls_budget_refused = 0
+        self.calls_deadline_refused = 0
+        self.attempts_retry = 0
+        self.timeouts = 0
 
     def _retryable(self, exc: BaseException, outer: Deadline | None) -> bool:
         if isinstance(exc, Rejected):
@@ -147,12 +182,19 @@ class Retry(Policy):
             return False
         return self._on(exc)
 
-    def _decide(
+    def decide(
         self, exc: Exception, attempt: int, previous: float | None, outer: Deadline | None
     ) -> float | None:
-        """The pure step: seconds to wait before the next attempt, or ``None`` to stop."""
+        """The step after a failed attempt: seconds to wait before the next, or ``None``.
+
+        The decision is recorded as an event for the driver to emit; a refusal also notes
+        its reason on ``exc``, which the driver re-raises.
+        """
         reason: RefusalReason
-        if not self._retryable(exc, outer):
+        if isinstance(exc, Rejected):
+            # A policy refused on purpose; say which, in the words an operator searches for.
+            reason, why = "rejected", rejection(exc)
+        elif not self._retryable(exc, outer):
             reason, why = "not_retryable", "the error is not transient"
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"
@@ -175,7 +217,7 @@ class Retry(Policy):
             elif self.budget is not None and not self.budget.try_withdraw():
                 reason, why = "budget", "the retry budget is spent"
             else:
-                emit(
+                self._events.append(
                     RetryScheduled(
                         policy="retry",
                         name=self.name,
@@ -185,13 +227,22 @@ class Retry(Policy):
                         error=exc,
                     )
                 )
+                self.attempts_retry += 1
                 return delay
         self._refuse(exc, attempt, reason, why)
         return None
 
     def _refuse(self, exc: Exception, attempt: int, reason: RefusalReason, why: str) -> None:
+        if reason == "not_retryable":
+            self.calls_not_retryable += 1
+        elif reason == "attempts":
+            self.calls_failed_after_retry += 1
+        elif reason == "budget":
+            self.calls_budget_refused += 1
+        else:  # the deadline, or a retry-after beyond it
+            self.calls_deadline_refused += 1
         exc.add_note(f"seawall: {self.name}: not retried after attempt {attempt}: {why}")
-        emit(
+        self._events.append(
             RetryRefused(
                 policy="retry",
                 name=self.name,
@@ -203,101 +254,30 @@ class Retry(Policy):
         )
         return None
 
+    @property
+    def attempts_original(self) -> int:
+        """First attempts of calls that ended: every call counted by outcome."""
+        return (
+            self.calls_success_first_try
+            + self.calls_success_after_retry
+            + self.calls_failed_after_retry
+            + self.calls_not_retryable
+            + self.calls_budget_refused
+            + self.calls_deadline_refused
+        )
+
     def _started(self, attempt: int) -> None:
         now = self._clock.now()
         emit(AttemptStarted(policy="retry", name=self.name, at=now, attempt=attempt))
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        total = self.timeout
-        if total is None:
-            outer, scope_token = current_deadline(), None
-        else:
-            outer, scope_token = enter_scope(total, self._clock, self.name, "retry")
-        op = Operation()
-        token = _operation.set(op)
-        if self.budget is not None:
-            self.budget.deposit()
-        previous: float | None = None
-        try:
-            while True:
-                if op.attempt > 1 or attempt_events_enabled():
-                    self._started(op.attempt)
-                try:
-                    result = fn(*args, **kwargs)
-                    break
-                except Exception as exc:
-                    delay = self._decide(exc, op.attempt, previous, outer)
-                    if delay is None:
-                        raise
-                self._clock.sleep(delay)
-                previous = delay
-                op.attempt += 1
-        except TimeoutError as exc:
-            if scope_token is None or outer is None:
-                raise
-            mapped = own_timeout(exc, outer, self.name, "retry")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            _operation.reset(token)
-            if scope_token is not None:
-                _current.reset(scope_token)
-        if scope_token is not None and outer is not None and self._clock.now() > outer.when:
-            raise expired(outer, self.name, "retry")
-        return result
+    # -- what the driver asks of a retry holding the operation's deadline -------------
 
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        total = self.timeout
-        alarm = None
-        if total is None:
-            outer, scope_token = current_deadline(), None
-        else:
-            outer, scope_token = enter_scope(total, self._clock, self.name, "retry")
-            alarm = arm(outer.when - self._clock.now())
-        op = Operation()
-        token = _operation.set(op)
-        if self.budget is not None:
-            self.budget.deposit()
-        previous: float | None = None
-        try:
-            while True:
-                if op.attempt > 1 or attempt_events_enabled():
-                    self._started(op.attempt)
-                try:
-                    result = await fn(*args, **kwargs)
-                    break
-                except Exception as exc:
-                    delay = self._decide(exc, op.attempt, previous, outer)
-                    if delay is None:
-                        raise
-                await self._clock.asleep(delay)
-                previous = delay
-                op.attempt += 1
-        except asyncio.CancelledError as exc:
-            fired = alarm is not None and alarm.fired and outer is not None
-            if fired and alarm.task.uncancel() == 0:  # type: ignore[union-attr]
-                raise expired(outer, self.name, "retry", exc) from None  # type: ignore[arg-type]
-            raise
-        except TimeoutError as exc:
-            if scope_token is None or outer is None:
-                raise
-            mapped = own_timeout(exc, outer, self.name, "retry")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            _operation.reset(token)
-            if alarm is not None:
-                alarm.disarm()
-            if scope_token is not None:
-                _current.reset(scope_token)
-        if alarm is not None and alarm.fired and outer is not None:
-            alarm.task.uncancel()  # the work swallowed our cancellation and returned anyway
-            raise expired(outer, self.name, "retry")
-        if scope_token is not None and outer is not None and self._clock.now() > outer.when:
-            raise expired(outer, self.name, "retry")
-        return result
+    def _layout(self) -> tuple[str, ...]:
+        return ("retry",) if self.timeout is None else ("total", "retry")
+
+    @property
+    def _total_seconds(self) -> float | None:
+        return self.timeout
 
     def __repr__(self) -> str:
         return (

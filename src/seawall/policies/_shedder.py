@@ -2,9 +2,9 @@
 
 When a service is overloaded the choice is not *whether* to fail requests but *which*:
 shed the least important first, and fail them fast, so that the work that is admitted
-still finishes in normal time (the seed: "better partial service than total outage").
+still finishes in normal time: partial service is better than a total outage.
 
-Admission is a pure state machine, :class:`AdmissionState`, fed clock readings:
+Admission is a pure state machine, :class:`AdmissionState` (:mod:`._admission`), fed clock readings:
 
 - **Priority shares.** critical > high > normal > low. Each non-critical priority may only
   use a share of the current limit (high 100 %, normal 80 %, low 50 % by default), so as
@@ -36,22 +36,23 @@ smoothed round-trip time: about when a slot frees) and emit :class:`~seawall.Eve
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import remaining
 from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority, rank_of
+from seawall._validate import count, real, seconds
+from seawall._validate import name as policy_name
+from seawall.policies._admission import GRANTED, QUEUED, AdmissionState, Waiter
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._limits import FixedLimit, Limit
-from seawall.policies._wait import await_future, wait_event
 from seawall.wire import PRIORITIES
 
 __all__ = ["AdmissionState", "LoadShedder", "ShedderStats"]
@@ -59,25 +60,6 @@ __all__ = ["AdmissionState", "LoadShedder", "ShedderStats"]
 T = TypeVar("T")
 
 DEFAULT_SHARES: Final[Mapping[str, float]] = {"high": 1.0, "normal": 0.8, "low": 0.5}
-
-QUEUED: Final = 0
-GRANTED: Final = 1
-SHED: Final = 2
-
-_RTT_SMOOTHING = 0.1
-
-
-class Waiter:
-    """One queued call: its priority rank, when it queued, and how it is woken."""
-
-    __slots__ = ("enqueued", "rank", "reason", "state", "wake")
-
-    def __init__(self, rank: int, enqueued: float, wake: Callable[[], None]) -> None:
-        self.rank = rank
-        self.enqueued = enqueued
-        self.wake = wake
-        self.state = QUEUED
-        self.reason = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,169 +74,8 @@ class ShedderStats:
     admitted: Mapping[str, int]
     shed: Mapping[str, int]
     smoothed_rtt: float | None
-
-
-class AdmissionState:
-    """The pure admission state machine behind :class:`LoadShedder` (not locked).
-
-    Every method takes the clock reading ``now``; none waits. Methods that can start
-    queued calls return the waiters to wake, already marked ``GRANTED`` or ``SHED``.
-    """
-
-    def __init__(
-        self,
-        limit: Limit,
-        *,
-        max_concurrent: int,
-        shares: tuple[float, float, float],
-        max_queue: int,
-        queue_target: float,
-        queue_interval: float,
-        lifo: bool,
-    ) -> None:
-        self.limit = limit
-        self.max_concurrent = max_concurrent
-        self.shares = shares
-        self.max_queue = max_queue
-        self.queue_target = queue_target
-        self.queue_interval = queue_interval
-        self.lifo = lifo
-        self.inflight = 0
-        self.queued = 0
-        self.queues: tuple[deque[Waiter], ...] = tuple(deque() for _ in PRIORITIES)
-        self.nonempty_since: list[float | None] = [None] * len(PRIORITIES)
-        self.admitted = [0] * len(PRIORITIES)
-        self.shed = [0] * len(PRIORITIES)
-        self.smoothed_rtt: float | None = None
-
-    # -- decisions -------------------------------------------------------------------
-
-    def threshold(self, rank: int) -> int:
-        """How many calls may be in flight for a call of ``rank`` to start."""
-        if rank == 0:
-            return self.max_concurrent
-        share = self.shares[rank - 1]
-        return min(self.max_concurrent, max(1, math.floor(share * self.limit.limit)))
-
-    def standing(self, now: float, rank: int) -> bool:
-        """Whether the queue of ``rank`` has stayed non-empty longer than ``queue_interval``."""
-        since = self.nonempty_since[rank]
-        return since is not None and now - since >= self.queue_interval
-
-    def can_start(self, rank: int) -> bool:
-        return self.inflight < self.threshold(rank)
-
-    def try_admit(
-        self, rank: int, now: float, max_wait: float | None
-    ) -> tuple[bool, float, list[Waiter]]:
-        """Admit at once (True), or say how long a new waiter may queue (False, wait).
-
-        A wait of 0 means refused. The list holds waiters evicted to make room (to wake).
-        """
-        if self.inflight < self.threshold(rank):
-            self.inflight += 1
-            self.admitted[rank] += 1
-            return True, 0.0, []
-        if max_wait is not None and max_wait <= 0.0:
-            return False, 0.0, []
-        evicted: list[Waiter] = []
-        if self.queued >= self.max_queue:
-            victim = self._evictable(rank)
-            if victim is None:
-                return False, 0.0, []
-            victim.state = SHED
-            victim.reason = "evicted from a full queue by a more important call"
-            self.shed[victim.rank] += 1
-            self.queued -= 1
-            evicted.append(victim)
-        wait = self.queue_target if self.standing(now, rank) else self.queue_interval
-        if max_wait is not None and max_wait < wait:
-            wait = max_wait
-        return False, wait, evicted
-
-    def _evictable(self, rank: int) -> Waiter | None:
-        for lower in range(len(self.queues) - 1, rank, -1):
-            queue = self.queues[lower]
-            if queue:
-                victim = queue.pop()
-                if not queue:
-                    self.nonempty_since[lower] = None
-                return victim
-        return None
-
-    def enqueue(self, waiter: Waiter) -> None:
-        queue = self.queues[waiter.rank]
-        if not queue:
-            self.nonempty_since[waiter.rank] = waiter.enqueued
-        queue.append(waiter)
-        self.queued += 1
-
-    def refuse(self, rank: int) -> None:
-        self.shed[rank] += 1
-
-    def abandon(self, waiter: Waiter, now: float, reason: str) -> list[Waiter]:
-        """A waiter gave up (timeout, cancellation); forget it or hand its slot on."""
-        if waiter.state == QUEUED:
-            queue = self.queues[waiter.rank]
-            queue.remove(waiter)
-            self.queued -= 1
-            if not queue:
-                self.nonempty_since[waiter.rank] = None
-            waiter.state = SHED
-            waiter.reason = reason
-            self.shed[waiter.rank] += 1
-            return []
-        if waiter.state == GRANTED:
-            return self.release(now)
-        return []
-
-    def release(
-        self,
-        now: float,
-        *,
-        rtt: float | None = None,
-        inflight: int = 0,
-        dropped: bool = False,
-    ) -> list[Waiter]:
-        """A call finished; feed its sample (if any) and start whoever may start now."""
-        self.inflight -= 1
-        if rtt is not None:
-            self.limit.update(now=now, rtt=rtt, inflight=inflight, dropped=dropped)
-            if not dropped:
-                srtt = self.smoothed_rtt
-                self.smoothed_rtt = rtt if srtt is None else srtt + (rtt - srtt) * _RTT_SMOOTHING
-        return self.drain(now) if self.queued else []
-
-    def drain(self, now: float) -> list[Waiter]:
-        """Start queued calls, most important first, while there is room."""
-        woken: list[Waiter] = []
-        queues = self.queues
-        while self.queued:
-            rank = 0
-            while not queues[rank]:
-                rank += 1
-            if self.inflight >= self.threshold(rank):
-                break
-            standing = self.standing(now, rank)
-            queue = queues[rank]
-            waiter = queue.pop() if standing and self.lifo else queue.popleft()
-            self.queued -= 1
-            if standing and now - waiter.enqueued > self.queue_target:
-                # CoDel drops at dequeue: under a standing queue, old work is not worth doing.
-                waiter.state = SHED
-                waiter.reason = "waited too long in a standing queue"
-                self.shed[rank] += 1
-            else:
-                waiter.state = GRANTED
-                self.inflight += 1
-                self.admitted[rank] += 1
-            woken.append(waiter)
-            if not queue:
-                self.nonempty_since[rank] = None
-        return woken
-
-    def retry_after(self) -> float:
-        return self.queue_interval if self.smoothed_rtt is None else self.smoothed_rtt
+    # Of ``admitted``, the calls that waited in the queue first.
+    admitted_after_queue: Mapping[str, int] = field(default_factory=dict)
 
 
 def _wake(waiters: list[Waiter]) -> None:
@@ -295,35 +116,46 @@ class LoadShedder(Policy):
         limit: int | Limit = 100,
         max_concurrent: int | None = None,
         max_queue: int | None = None,
-        queue_target: float = 0.005,
-        queue_interval: float = 0.100,
+        queue_target: float | timedelta = 0.005,
+        queue_interval: float | timedelta = 0.100,
         lifo: bool = False,
         shares: Mapping[str, float] | None = None,
         default_priority: str = "normal",
         clock: Clock | None = None,
     ) -> None:
-        limit_obj: Limit = FixedLimit(limit) if isinstance(limit, int) else limit
-        if not isinstance(limit_obj, Limit):
+        if isinstance(limit, Limit):
+            limit_obj: Limit = limit
+        elif isinstance(limit, int) and not isinstance(limit, bool):
+            limit_obj = FixedLimit(limit)
+        else:
             raise ConfigError(f"limit must be an int or a seawall Limit, got {limit!r}")
-        hard_max = limit_obj.max_limit if max_concurrent is None else max_concurrent
+        hard_max = (
+            limit_obj.max_limit
+            if max_concurrent is None
+            else count(max_concurrent, "max_concurrent")
+        )
         if hard_max < limit_obj.max_limit:
             raise ConfigError(
                 f"max_concurrent ({hard_max}) must be at least the limit's maximum "
                 f"({limit_obj.max_limit}): critical calls may use at least what others may"
             )
-        queue = hard_max if max_queue is None else max_queue
-        if queue < 0:
-            raise ConfigError(f"max_queue must be non-negative, got {queue}")
-        if not 0.0 < queue_target <= queue_interval:
+        queue = hard_max if max_queue is None else count(max_queue, "max_queue", minimum=0)
+        queue_target = seconds(queue_target, "queue_target", positive=True, infinite=False)
+        queue_interval = seconds(queue_interval, "queue_interval", positive=True, infinite=False)
+        if not queue_target <= queue_interval:
             raise ConfigError(
                 "queue_target must be positive and at most queue_interval, got "
                 f"target={queue_target!r}, interval={queue_interval!r}"
             )
+        if not isinstance(lifo, bool):  # "false" would be true
+            raise ConfigError(f"lifo must be True or False, got {lifo!r}")
+        if shares is not None and not isinstance(shares, Mapping):
+            raise ConfigError(f"shares must be a mapping of priority to fraction, got {shares!r}")
         merged = dict(DEFAULT_SHARES)
         for key, value in (shares or {}).items():
             if key not in merged:
                 raise ConfigError(f"shares are for high, normal and low; got {key!r}")
-            merged[key] = value
+            merged[key] = real(value, f"shares[{key!r}]", low=0.0, high=1.0, low_open=True)
         share_tuple = (merged["high"], merged["normal"], merged["low"])
         if not all(0.0 < s <= 1.0 for s in share_tuple) or sorted(
             share_tuple, reverse=True
@@ -332,7 +164,7 @@ class LoadShedder(Policy):
                 "shares must lie in (0, 1] and not grow as priority falls "
                 f"(high >= normal >= low), got {merged}"
             )
-        self.name = name
+        self.name = policy_name(name)
         # A fixed limit learns nothing from samples: skip feeding it on every release.
         self._fixed = type(limit_obj) is FixedLimit
         self._default_rank = rank_of(default_priority)
@@ -385,6 +217,7 @@ class LoadShedder(Policy):
                 admitted=dict(zip(PRIORITIES, state.admitted, strict=True)),
                 shed=dict(zip(PRIORITIES, state.shed, strict=True)),
                 smoothed_rtt=state.smoothed_rtt,
+                admitted_after_queue=dict(zip(PRIORITIES, state.admitted_after_queue, strict=True)),
             )
 
     @property
@@ -455,7 +288,7 @@ class LoadShedder(Policy):
 
     def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
         if self._fixed:
-            self._release_now()
+            self.leave_now()
             return
         now = self._clock.now()
         dropped = _is_drop(exc)
@@ -469,46 +302,61 @@ class LoadShedder(Policy):
         if woken:
             _wake(woken)
 
-    def _release_now(self) -> None:
-        """Release a permit without a sample (fixed limits): no clock unless work queued."""
+    @property
+    def fixed(self) -> bool:
+        """Whether the limit is fixed: its permits take no samples (see :meth:`enter_now`)."""
+        return self._fixed
+
+    def enter_now(self, rank: int) -> bool:
+        """Take a permit for a call of ``rank`` if there is room below its share, at once.
+
+        The common case, for edges that hold no :class:`Admission` per request: with a
+        fixed limit a permit taken here is given back with :meth:`leave_now`.
+        """
+        state = self._state
+        fixed = self._thresholds
+        threshold = fixed[rank] if fixed is not None else state.threshold(rank)
+        with self._lock:
+            return state.admit_below(rank, threshold)
+
+    def leave_now(self) -> None:
+        """Give back a permit without a sample (fixed limits): no clock unless work queued."""
         state = self._state
         with self._lock:
-            state.inflight -= 1
-            woken = state.drain(self._clock.now()) if state.queued else None
+            woken = state.drain(self._clock.now()) if state.leave() else None
         if woken:
             _wake(woken)
 
-    def _admit_now(self, rank: int) -> bool:
-        """The common case, before any waiter is built: room below this priority's share."""
-        state = self._state
-        fixed = self._thresholds
-        with self._lock:
-            if state.inflight < (fixed[rank] if fixed is not None else state.threshold(rank)):
-                state.inflight += 1
-                state.admitted[rank] += 1
-                return True
-        return False
+    def _sample_start(self) -> tuple[float, int]:
+        """When an admitted call started and how many were in flight (the limit's sample)."""
+        if self._fixed:
+            return 0.0, 0  # a fixed limit takes no samples: no clock reading needed
+        return self._clock.now(), self._state.inflight
 
-    def _acquire(self, rank: int) -> None:
-        if self._admit_now(rank):
-            return
-        event = threading.Event()
-        admitted, waiter, wait = self._try(rank, event.set)
-        if admitted or waiter is None:
-            return
-        try:
-            woken = wait_event(event, wait, self._clock)
-        except BaseException:
-            self._cancelled(waiter)
-            raise
+    def _settle(self, waiter: Waiter, woken: bool) -> None:
+        """After a queue wait: return if the slot was granted, else raise the refusal."""
         if woken and waiter.state == GRANTED:
             return
         refusal = self._give_up(waiter, "waited its whole queue time")
         if refusal is not None:
             raise refusal
 
+    def _acquire(self, rank: int) -> None:
+        if self.enter_now(rank):
+            return
+        event = threading.Event()
+        admitted, waiter, wait = self._try(rank, event.set)
+        if admitted or waiter is None:
+            return
+        try:
+            woken = self._clock.wait(event, wait)
+        except BaseException:
+            self._cancelled(waiter)
+            raise
+        self._settle(waiter, woken)
+
     async def _aacquire(self, rank: int) -> None:
-        if self._admit_now(rank):
+        if self.enter_now(rank):
             return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
@@ -527,15 +375,11 @@ class LoadShedder(Policy):
         if admitted or waiter is None:
             return
         try:
-            woken = await await_future(fut, wait, self._clock)
+            woken = await self._clock.wait_future(fut, wait)
         except BaseException:
             self._cancelled(waiter)
             raise
-        if woken and waiter.state == GRANTED:
-            return
-        refusal = self._give_up(waiter, "waited its whole queue time")
-        if refusal is not None:
-            raise refusal
+        self._settle(waiter, woken)
 
     def __repr__(self) -> str:
         state = self._state
@@ -571,31 +415,42 @@ class Admission:
         return PRIORITIES[self._rank]
 
     def _entered(self) -> None:
-        shedder = self._shedder
-        if shedder._fixed:
-            self._started = 0.0  # a fixed limit takes no samples: no clock reading needed
-            return
-        self._started = shedder._clock.now()
-        self._inflight = shedder._state.inflight
+        self._started, self._inflight = self._shedder._sample_start()
 
     def try_enter(self) -> bool:
         """Enter now if there is room, without waiting; ``False`` leaves it unentered.
 
         For edges that want the common case without a coroutine: on ``False``, ``await
-        admission.__aenter__()`` (or ``with admission``) queues or refuses as usual.
+        admission.wait()`` (or ``with admission``) queues or refuses as usual.
         """
-        if self._started is not None:
-            raise RuntimeError("an admission cannot be entered twice")
-        if not self._shedder._admit_now(self._rank):
+        if not self._shedder.enter_now(self._unused()):
             return False
         self._entered()
         return True
 
-    def __enter__(self) -> Admission:
+    def _unused(self) -> int:
         if self._started is not None:
             raise RuntimeError("an admission cannot be entered twice")
-        self._shedder._acquire(self._rank)
+        return self._rank
+
+    def enter(self) -> None:
+        """Take the permit, queueing within limits; raise LoadShed if refused."""
+        self._shedder._acquire(self._unused())
         self._entered()
+
+    async def wait(self) -> None:
+        """The async :meth:`enter`: queue within limits for the permit, or raise LoadShed."""
+        await self._shedder._aacquire(self._unused())
+        self._entered()
+
+    def leave(self, exc: BaseException | None = None) -> None:
+        """Give the permit back; ``exc`` is how the call ended (a timeout is a drop)."""
+        started = self._started
+        if started is not None:
+            self._shedder._release(self._rank, started, self._inflight, exc)
+
+    def __enter__(self) -> Admission:
+        self.enter()
         return self
 
     def __exit__(
@@ -604,21 +459,11 @@ class Admission:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        started = self._started
-        if started is not None:
-            self._shedder._release(self._rank, started, self._inflight, exc)
+        self.leave(exc)
 
     async def __aenter__(self) -> Admission:
-        if self._started is not None:
-            raise RuntimeError("an admission cannot be entered twice")
-        await self._shedder._aacquire(self._rank)
-        self._entered()
+        await self.wait()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.leave(exc_info[1])

@@ -1,6 +1,6 @@
 """Request coalescing: concurrent calls with the same key share one execution.
 
-The thundering herd of the seed — a hot cache entry expires and ten thousand callers ask
+The thundering herd — a hot cache entry expires and ten thousand callers ask
 the database for the same row at once — is one question asked ten thousand times. Go's
 ``singleflight`` answers it once: the first caller of a key (the *leader*) runs the call,
 every caller that arrives while it runs waits for and shares its outcome, value or error.
@@ -28,8 +28,9 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import current_deadline, remaining
+from seawall._validate import callable_or_none
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
-from seawall.policies._wait import wait_event
 
 __all__ = ["SingleFlight", "default_key", "singleflight"]
 
@@ -76,7 +77,7 @@ class SingleFlight(Policy):
     policy (``call``, ``acall``, decorator, Pipeline) the key is ``key(*args, **kwargs)``.
     """
 
-    __slots__ = ("_aflights", "_clock", "_flights", "_key", "_lock", "name")
+    __slots__ = ("_aflights", "_clock", "_flights", "_key", "_lock", "coalesced", "name")
 
     def __init__(
         self,
@@ -85,10 +86,12 @@ class SingleFlight(Policy):
         key: KeyFunction | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.name = name
+        callable_or_none(key, "key")
+        self.name = policy_name(name)
         self._key: KeyFunction = key or default_key
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
+        self.coalesced = 0  # calls that shared another call's execution (a plain counter)
         self._flights: dict[Hashable, _Flight[Any]] = {}
         self._aflights: dict[tuple[asyncio.AbstractEventLoop, Hashable], _AsyncFlight] = {}
 
@@ -120,10 +123,11 @@ class SingleFlight(Policy):
                 leader = True
             else:
                 flight.followers += 1
+                self.coalesced += 1
                 leader = False
         if leader:
             return cast(T, self._lead(key, flight, fn, args, kwargs))
-        if not wait_event(flight.done, remaining(), self._clock):
+        if not self._clock.wait(flight.done, remaining()):
             scope = current_deadline()
             assert scope is not None  # a finite wait only happens under a deadline
             raise scope.exceeded(f"deadline passed waiting for a coalesced call of {key!r}")
@@ -159,10 +163,12 @@ class SingleFlight(Policy):
         while True:
             with self._lock:
                 flight = self._aflights.get(slot)
+            led = flight is None
             if flight is None:
                 flight = self._start(slot, fn, args, kwargs)
             if not flight.abandoned:
                 flight.waiters += 1
+                self.coalesced += not led
                 break
             # The last caller left and the old execution is unwinding; never overlap it.
             await asyncio.wait((flight.task,))

@@ -31,12 +31,15 @@ import random
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority
+from seawall._validate import MAX_BUCKETS, count, real, seconds
+from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 
 __all__ = ["AdaptiveThrottle", "ThrottleStats", "ThrottleWindow"]
@@ -163,24 +166,24 @@ class AdaptiveThrottle(Policy):
         name: str = "default",
         *,
         k: float = 2.0,
-        window: float = 120.0,
+        window: float | timedelta = 120.0,
         buckets: int = 120,
         max_rejection_probability: float = 1.0,
         on: RejectionTest = (Rejected, TimeoutError, ConnectionError),
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not k >= 1.0:
-            raise ConfigError(f"k must be at least 1.0 (2.0 is the usual choice), got {k!r}")
-        if not window > 0:
-            raise ConfigError(f"window must be a positive number of seconds, got {window!r}")
-        if buckets < 1:
-            raise ConfigError(f"buckets must be at least 1, got {buckets}")
-        if not 0.0 < max_rejection_probability <= 1.0:
-            raise ConfigError(
-                f"max_rejection_probability must lie in (0, 1], got {max_rejection_probability!r}"
-            )
-        self.name = name
+        k = real(k, "k (2.0 is the usual choice)", low=1.0)
+        window = seconds(window, "window", positive=True, infinite=False)
+        buckets = count(buckets, "buckets", maximum=MAX_BUCKETS)
+        max_rejection_probability = real(
+            max_rejection_probability,
+            "max_rejection_probability",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+        )
+        self.name = policy_name(name)
         self._window = ThrottleWindow(
             k=k, window=window, buckets=buckets, cap=max_rejection_probability
         )

@@ -1,13 +1,13 @@
 """Timeout: bound a call by a deadline, derived from whatever budget is left.
 
 ``Timeout(seconds)`` opens a deadline scope of ``seconds`` (or less, if an enclosing
-deadline is nearer) around the call. What it can enforce differs by shell, on purpose:
+deadline is nearer) around the call. What it can enforce differs by form, on purpose:
 
 * **async**: the awaited work is cancelled at the effective deadline and
   :class:`~seawall.DeadlineExceeded` is raised — asyncio can interrupt an ``await``.
 * **sync**: cooperative. Python cannot safely interrupt a running thread, and running the
   call on a helper thread would abandon it (still holding sockets and locks) when the time
-  is up. So the sync shell opens the scope — I/O below it (the seawall HTTP client,
+  is up. So the sync form opens the scope — I/O below it (the seawall HTTP client,
   ``seawall.downstream_timeout()``) uses the remaining time — and raises
   ``DeadlineExceeded`` *after* the call if it overran, discarding its result. A call that
   ignores the deadline is not cut short.
@@ -17,22 +17,18 @@ Either way, a deadline that is already spent raises at once without calling.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from contextvars import Token
 from datetime import timedelta
-from typing import TypeVar
+from typing import ClassVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import TimedOut, emit
-from seawall.policies._alarm import arm
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall._validate import name as policy_name
+from seawall.policies._base import Policy
 
-__all__ = ["Timeout", "enter_scope", "expired", "own_timeout"]
-
-T = TypeVar("T")
+__all__ = ["Scoped", "Timeout", "enter_scope", "expired", "own_timeout"]
 
 
 def enter_scope(
@@ -67,57 +63,47 @@ def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> B
     return exc
 
 
-class Timeout(Policy):
-    """Bound each call by ``seconds`` (never beyond an enclosing deadline)."""
+class Scoped:
+    """What the driver asks of a policy that holds a deadline scope: its errors, counted.
 
-    __slots__ = ("_clock", "name", "seconds")
+    A :class:`Timeout`, and a :class:`~seawall.Retry` with a total ``timeout``.
+    """
+
+    __slots__ = ()
+    _kind: ClassVar[str]
+    name: str
+    timeouts: int
+
+    def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        self.timeouts += 1  # type: ignore[misc]  # a slot of each subclass
+        return expired(scope, self.name, self._kind, cause)
+
+    def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
+        return own_timeout(exc, scope, self.name, self._kind)
+
+
+class Timeout(Policy, Scoped):
+    """Bound each call by ``seconds`` (never beyond an enclosing deadline).
+
+    ``seconds`` is a positive number or a ``timedelta``; ``inf`` bounds nothing (the call
+    runs under whatever deadline encloses it, or none).
+    """
+
+    __slots__ = ("_clock", "name", "seconds", "timeouts")
+    _kind = "timeout"
 
     def __init__(
         self, seconds: float | timedelta, *, name: str = "timeout", clock: Clock | None = None
     ) -> None:
-        self.seconds = seconds_of(seconds, "Timeout")
-        self.name = name
+        self.seconds = seconds_of(seconds, "Timeout seconds", positive=True)
+        self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
+        self.timeouts = 0  # calls that ran out of time (a counter, read without a lock)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
-        try:
-            result = fn(*args, **kwargs)
-        except TimeoutError as exc:
-            mapped = own_timeout(exc, scope, self.name, "timeout")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            _current.reset(token)
-        if self._clock.now() > scope.when:
-            raise expired(scope, self.name, "timeout")
-        return result
+    # -- what the driver asks of a timeout --------------------------------------------
 
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        scope, token = enter_scope(self.seconds, self._clock, self.name, "timeout")
-        alarm = arm(scope.when - self._clock.now())
-        try:
-            result = await fn(*args, **kwargs)
-        except asyncio.CancelledError as exc:
-            if alarm.fired and alarm.task.uncancel() == 0:
-                raise expired(scope, self.name, "timeout", exc) from None
-            raise
-        except TimeoutError as exc:
-            mapped = own_timeout(exc, scope, self.name, "timeout")
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        finally:
-            alarm.disarm()
-            _current.reset(token)
-        if alarm.fired:  # the work swallowed our cancellation and returned anyway
-            alarm.task.uncancel()
-            raise expired(scope, self.name, "timeout")
-        # On a virtual clock no real timer fires: an overrun shows up here instead.
-        if self._clock.now() > scope.when:
-            raise expired(scope, self.name, "timeout")
-        return result
+    def _layout(self) -> tuple[str, ...]:
+        return ("attempt",)
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds!r}, name={self.name!r})"

@@ -2,8 +2,14 @@
 
 Two shapes, as in resilience4j: a *time* window of 1 s buckets (what happened in the last
 30 s, whatever the traffic) and a *count* window (the last N calls). Both keep running
-totals, so recording and reading are O(1) and the breaker can re-check its thresholds
-after every call.
+totals of failures and slow calls, so the breaker can re-check its thresholds after every
+failure in O(1).
+
+A time window counts a fast success by one increment of the current bucket, taken
+without the breaker's lock (the closed state's hot path). Its call total is therefore
+summed from the buckets when read, never kept as a running total that a racing unlocked
+increment could leave permanently off: under the GIL a race can at worst lose a success,
+which makes the breaker stricter, never looser.
 """
 
 from __future__ import annotations
@@ -14,14 +20,22 @@ __all__ = ["CountWindow", "TimeWindow", "Window"]
 
 
 class Window:
-    """Running totals of calls, failures and slow calls."""
+    """Totals of calls, failures and slow calls."""
 
-    __slots__ = ("calls", "failures", "slow")
+    __slots__ = ("failures", "slow")
 
     def __init__(self) -> None:
-        self.calls = 0
         self.failures = 0
         self.slow = 0
+
+    @property
+    def calls(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def recorded(self) -> int:
+        """Every call ever recorded, including those that slid out or were reset."""
+        raise NotImplementedError
 
     def add(self, now: float, failed: bool, slow: bool) -> None:
         raise NotImplementedError
@@ -39,11 +53,12 @@ class Window:
 class TimeWindow(Window):
     """Outcomes of the last ``seconds``, in buckets of ``bucket`` seconds."""
 
-    __slots__ = ("_bucket", "_calls", "_end", "_failures", "_head", "_j", "_slow")
+    __slots__ = ("_bucket", "_calls", "_end", "_failures", "_head", "_j", "_retired", "_slow")
 
     def __init__(self, seconds: float, now: float, bucket: float = 1.0) -> None:
         super().__init__()
         self._bucket = bucket
+        self._retired = 0  # calls of buckets that slid out or were reset
         n = max(1, math.ceil(seconds / bucket))
         self._calls = [0] * n
         self._failures = [0] * n
@@ -63,7 +78,7 @@ class TimeWindow(Window):
         else:
             for i in range(head + 1, index + 1):
                 j = i % n
-                self.calls -= self._calls[j]
+                self._retired += self._calls[j]
                 self.failures -= self._failures[j]
                 self.slow -= self._slow[j]
                 self._calls[j] = self._failures[j] = self._slow[j] = 0
@@ -71,19 +86,25 @@ class TimeWindow(Window):
         self._j = index % n
         self._end = (index + 1) * self._bucket
 
+    @property
+    def calls(self) -> int:
+        return sum(self._calls)
+
+    @property
+    def recorded(self) -> int:
+        return self._retired + sum(self._calls)
+
     def success(self, now: float) -> None:
         """Record one fast, successful call (the breaker's hot path)."""
         if now >= self._end:
             self.refresh(now)
         self._calls[self._j] += 1
-        self.calls += 1
 
     def add(self, now: float, failed: bool, slow: bool) -> None:
         if now >= self._end:
             self.refresh(now)
         j = self._j
         self._calls[j] += 1
-        self.calls += 1
         if failed:
             self._failures[j] += 1
             self.failures += 1
@@ -93,19 +114,22 @@ class TimeWindow(Window):
 
     def reset(self) -> None:
         n = len(self._calls)
+        self._retired += sum(self._calls)
         self._calls = [0] * n
         self._failures = [0] * n
         self._slow = [0] * n
-        self.calls = self.failures = self.slow = 0
+        self.failures = self.slow = 0
 
 
 class CountWindow(Window):
     """Outcomes of the last ``size`` calls."""
 
-    __slots__ = ("_next", "_outcomes")
+    __slots__ = ("_count", "_next", "_outcomes", "_recorded")
 
     def __init__(self, size: int) -> None:
         super().__init__()
+        self._count = 0
+        self._recorded = 0
         # Each slot: 0 empty, else 1 + 2*failed + 4*slow.
         self._outcomes = [0] * size
         self._next = 0
@@ -114,11 +138,12 @@ class CountWindow(Window):
         i = self._next
         old = self._outcomes[i]
         if old:
-            self.calls -= 1
+            self._count -= 1
             self.failures -= (old >> 1) & 1
             self.slow -= (old >> 2) & 1
         self._outcomes[i] = 1 | (failed << 1) | (slow << 2)
-        self.calls += 1
+        self._count += 1
+        self._recorded += 1
         self.failures += failed
         self.slow += slow
         self._next = (i + 1) % len(self._outcomes)
@@ -126,4 +151,12 @@ class CountWindow(Window):
     def reset(self) -> None:
         self._outcomes = [0] * len(self._outcomes)
         self._next = 0
-        self.calls = self.failures = self.slow = 0
+        self._count = self.failures = self.slow = 0
+
+    @property
+    def calls(self) -> int:
+        return self._count
+
+    @property
+    def recorded(self) -> int:
+        return self._recorded

@@ -1,4 +1,5 @@
-"""Real upstream servers on 127.0.0.1 for the proxy tests, and socket helpers.
+"""Real upstream servers on 127.0.0.1 for the proxy tests, a real ``seawall proxy``
+process shared by the session, and socket helpers.
 
 Upstreams are plain blocking-socket servers in threads (as urllib3's dummyserver is), so
 what they see is exactly what a real peer of the proxy would.
@@ -7,11 +8,16 @@ what they see is exactly what a real peer of the proxy would.
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +137,53 @@ def round_trips(sock: socket.socket, n: int, payload: bytes = b"ping") -> list[f
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000.0
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for tests that need a fixed listen)."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class SeawallProxy:
+    """A real ``seawall proxy`` process, its control API's URL, and its log (stderr)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self._log_file = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "seawall.cli", "proxy", "--port", "0", "--seed", "1"],
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        found = re.search(r"control API on (\S+)", line)
+        if found is None:
+            self.stop()
+            pytest.fail(f"seawall proxy did not start: {line!r} {log.read_text()!r}")
+        self.url = found.group(1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log_file.close()
+
+
+@pytest.fixture(scope="session")
+def seawall_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeawallProxy]:
+    """One ``seawall proxy`` process (control API on a free port) for the whole session."""
+    server = SeawallProxy(tmp_path_factory.mktemp("seawall-proxy") / "stderr.log")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,7 +19,8 @@ Start = Callable[..., Any]
 @pytest.fixture
 def api(upstream: Start) -> Iterator[tuple[httpx.Client, str]]:
     server = upstream(echo)
-    with ProxyServer(port=0, rng=random.Random(0)) as proxy_server:
+    # Strict: these tests pin validation, which lenient mode relaxes for unknown fields.
+    with ProxyServer(port=0, rng=random.Random(0), strict=True) as proxy_server:
         with httpx.Client(base_url=proxy_server.url, timeout=10) as client:
             yield client, server.address
 
@@ -120,8 +121,8 @@ def test_populate_reset_and_version(api: tuple[httpx.Client, str]) -> None:
             "POST",
             "/proxies",
             {"name": "x", "upstream": "h:1", "listen": "1.2.3.4.5:0"},
-            400,
-            "listen",
+            500,  # cannot be bound: Toxiproxy's status
+            "listen tcp 1.2.3.4.5:0",
         ),
         ("POST", "/proxies", [1, 2], 400, "JSON object"),
         (
@@ -129,7 +130,7 @@ def test_populate_reset_and_version(api: tuple[httpx.Client, str]) -> None:
             "/populate",
             [{"name": "x", "upstream": "h:1"}, {"name": "y"}],
             400,
-            "[1].upstream",
+            "missing required field: upstream at proxy 2",  # counted from 1
         ),
         ("POST", "/populate", {"name": "x"}, 400, "list of proxies"),
         ("GET", "/nope", None, 404, "not found"),
@@ -231,3 +232,14 @@ def test_control_api_port_in_use_is_an_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(OSError), ProxyServer(port=port):
             pass
+
+
+def test_stopping_with_open_connections_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    with ProxyServer(port=0) as proxy_server:
+        host, port = proxy_server.address
+        idle = socket.create_connection((host, port), timeout=5)  # open, no request yet
+        with httpx.Client(base_url=proxy_server.url) as client:
+            assert client.get("/version").status_code == 200  # a keep-alive connection
+    idle.close()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -8,9 +8,11 @@ and upper bounds leave room.
 
 from __future__ import annotations
 
+import gc
 import random
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +116,9 @@ def test_reset_peer_waits_its_timeout_after_the_first_data(
     assert 0.15 <= elapsed <= 0.5
 
 
-def test_timeout_zero_blackholes_until_removed(upstream: Start, fault_proxy: Start) -> None:
+def test_timeout_zero_blackholes_until_removed_then_closes(
+    upstream: Start, fault_proxy: Start
+) -> None:
     proxy = fault_proxy(upstream(echo).address)
     with connect(proxy.listen) as sock:
         proxy.add_toxic("timeout", stream="upstream", timeout=0)
@@ -123,9 +127,22 @@ def test_timeout_zero_blackholes_until_removed(upstream: Start, fault_proxy: Sta
         with pytest.raises(TimeoutError):
             sock.recv(100)  # nothing comes back, and the connection stays open
         proxy.remove_toxic("timeout_upstream")
-        sock.settimeout(5)
-        sock.sendall(b"found")
-        assert sock.recv(100) == b"found"  # the blackholed bytes were dropped
+        # The dropped bytes left a hole in the stream: the connection is closed rather
+        # than carried on, so no client pairs a request with the wrong response.
+        sock.settimeout(1)
+        assert sock.recv(100) == b""
+
+
+def test_timeout_passes_on_a_close_during_the_blackhole(
+    upstream: Start, fault_proxy: Start
+) -> None:
+    proxy = fault_proxy(upstream(echo).address)
+    with connect(proxy.listen) as sock:
+        proxy.add_toxic("timeout", stream="upstream", timeout=0)
+        sock.sendall(b"lost")
+        sock.shutdown(socket.SHUT_WR)  # the client is done: the proxy closes, as Toxiproxy
+        sock.settimeout(1)
+        assert sock.recv(100) == b""
 
 
 def test_timeout_closes_the_connection_after_its_timeout(
@@ -275,3 +292,22 @@ def test_updating_a_toxic_changes_it_live(upstream: Start, fault_proxy: Start) -
         assert 29 <= median_ms(round_trips(sock, 3)) < 60
         proxy.update_toxic("latency_downstream", latency=90)
         assert median_ms(round_trips(sock, 3)) >= 89
+
+
+def test_stopping_the_proxy_closes_connections_still_flushing(
+    upstream: Start, fault_proxy: Start
+) -> None:
+    def flood(conn: socket.socket) -> None:
+        while True:
+            conn.sendall(b"x" * 65536)
+
+    proxy = fault_proxy(upstream(flood).address)
+    with connect(proxy.listen):
+        proxy.add_toxic("timeout", stream="upstream", timeout=0)
+        time.sleep(0.3)  # the client reads nothing: output piles up at the proxy
+        proxy.remove_toxic("timeout_upstream")  # a graceful close, still flushing
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            proxy.close()  # the service is down: its sockets are closed, none left behind
+            gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seawall.http import IdempotencyMiddleware
-from seawall.http._idempotency import authorization_principal, fingerprint
+from seawall.http._idempotency import fingerprint
+from seawall.http._principal import session_principal
 from seawall.stores import IdempotencyStore, MemoryStore, RecordKey, RedisStore, SQLiteStore
 from seawall.testing import FakeClock
 from tests.integration.http.charges import ChargeApp, effects
@@ -184,7 +185,7 @@ def test_a_claim_abandoned_by_a_crashed_replica_expires_after_the_lock_ttl(
     s = shop(lock_ttl=0.5)
     # A replica claimed this key and crashed before answering: only its record is left.
     body = b'{"charge": "c1"}'
-    record = RecordKey(authorization_principal({"headers": []}), "k")
+    record = RecordKey(session_principal()({"headers": []}), "k")  # anonymous
     digest = fingerprint("POST", "/charges", b"", body)
 
     async def crashed_replica() -> None:

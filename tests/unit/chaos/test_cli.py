@@ -88,12 +88,39 @@ def test_bad_config_file_exits_2_naming_file_and_field(
     config.write_text(
         "- name: db\n  upstream: 127.0.0.1:5432\n  toxics:\n    - type: latency\n      attributes: {latncy: 5}\n"
     )
-    code, _, err = _run(["proxy", "--check", "--config", str(config)], capsys)
+    code, _, err = _run(["proxy", "--check", "--strict", "--config", str(config)], capsys)
     assert code == 2
     assert f"{config}: [0].toxics[0].attributes.latncy: unknown field" in err
     code, _, err = _run(["proxy", "--check", "--config", str(tmp_path / "none.json")], capsys)
     assert code == 2
     assert "cannot read" in err
+
+
+def test_unknown_config_fields_are_ignored_with_a_warning_unless_strict(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "db",
+                    "upstream": "127.0.0.1:5432",
+                    "tls": {"cert": "x"},
+                    "toxics": [{"type": "latency", "attributes": {"latncy": 5}}],
+                }
+            ]
+        )
+    )
+    code, out, _ = _run(["proxy", "--check", "--config", str(config)], capsys)
+    assert code == 0
+    assert "proxy db listening on 127.0.0.1:0" in out
+    warned = [r.getMessage() for r in caplog.records if r.name == "seawall.chaos"]
+    assert any("'tls'" in m and "strict" in m for m in warned), warned
+    assert any("'attributes.latncy'" in m for m in warned), warned
+    code, _, err = _run(["proxy", "--check", "--strict", "--config", str(config)], capsys)
+    assert code == 2
+    assert f"{config}: [0].tls: unknown field" in err
 
 
 def test_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:

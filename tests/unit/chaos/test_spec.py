@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from seawall import ConfigError
 from seawall.chaos import TOXIC_ATTRIBUTES, ProxyConfig, Toxic, load_config
-from seawall.chaos._spec import FieldError, parse_address, parse_json, proxies_from_json
+from seawall.chaos._proxy import same_listen
+from seawall.chaos._spec import (
+    FieldError,
+    MissingField,
+    parse_address,
+    parse_json,
+    proxies_from_json,
+)
 from seawall.chaos._toxics import slice_sizes
 
 
@@ -218,3 +225,81 @@ def test_slicer_sizes_sum_and_stay_in_bounds(
 def test_slicer_sizes_without_variation_are_exact() -> None:
     assert slice_sizes(1000, 300, 0, random.Random(0)) == [300, 300, 300, 100]
     assert slice_sizes(0, 10, 5, random.Random(0)) == []
+
+
+def test_unknown_fields_are_dropped_with_a_warning_unless_strict(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = {"type": "latency", "attributes": {"latency": 5, "latncy": 9}, "enabled": True}
+    toxic = Toxic.from_json(body, strict=False)
+    assert dict(toxic.attributes) == {"latency": 5, "jitter": 0}
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "'attributes.latncy'" in warned
+    assert "'enabled'" in warned
+    with pytest.raises(FieldError, match="enabled: unknown field"):
+        Toxic.from_json(body)
+    proxy = {"name": "p", "upstream": "h:1", "tls": {}, "toxics": [body]}
+    assert ProxyConfig.from_json(proxy, strict=False).toxics == (toxic,)
+    with pytest.raises(FieldError, match="tls: unknown field"):
+        ProxyConfig.from_json(proxy)
+    updated = toxic.updated({"attributes": {"jitter": 2, "nope": 1}, "x": 1}, strict=False)
+    assert dict(updated.attributes) == {"latency": 5, "jitter": 2}
+    with pytest.raises(FieldError, match=r"attributes\.nope: unknown field"):
+        toxic.updated({"attributes": {"nope": 1}})
+
+
+def test_missing_fields_are_worded_as_toxiproxy_words_them() -> None:
+    for body, text in [
+        ({"name": "", "upstream": ""}, "missing required field: name"),
+        ({"upstream": "h:1", "name": None}, "missing required field: name"),
+        ({"name": "test", "upstream": ""}, "missing required field: upstream"),
+    ]:
+        with pytest.raises(MissingField) as raised:
+            ProxyConfig.from_json(body)
+        assert str(raised.value) == text
+    with pytest.raises(MissingField) as raised:
+        proxies_from_json([{"name": "a", "upstream": "h:1"}, {"name": "", "listen": ""}])
+    assert str(raised.value) == "missing required field: name at proxy 2"
+    assert (raised.value.field, raised.value.reason) == ("[1].name", "missing required field")
+
+
+def test_noop_toxic_has_no_attributes() -> None:
+    assert Toxic.from_json({"type": "noop", "stream": ""}).to_json() == {
+        "name": "noop_downstream",
+        "type": "noop",
+        "stream": "downstream",
+        "toxicity": 1.0,
+        "attributes": {},
+    }
+    with pytest.raises(FieldError, match=r"attributes\.x: unknown field"):
+        Toxic("noop", attributes={"x": 1})
+
+
+def test_listen_addresses_compare_after_resolving() -> None:
+    assert same_listen("127.0.0.1:7070", "localhost:7070")
+    assert same_listen("127.0.0.1:7070", "127.0.0.1:7070")
+    assert not same_listen("127.0.0.1:7070", "localhost:7071")
+    assert not same_listen("127.0.0.1:7070", "127.0.0.1:0")  # port 0 asks for a new port
+    assert not same_listen("127.0.0.1:7070", "nonsense")
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "type", "stream", "toxicity", "attributes", "x", "enabled"]),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ),
+        max_size=7,
+    )
+)
+def test_lenient_toxic_parsing_fails_only_with_field_errors(body: dict[str, Any]) -> None:
+    try:
+        toxic = Toxic.from_json(body, strict=False)
+    except FieldError:
+        return
+    assert Toxic.from_json(toxic.to_json()) == toxic

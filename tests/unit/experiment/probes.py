@@ -52,3 +52,21 @@ def fail() -> None:
 def interrupt() -> None:
     calls.append("interrupt")
     raise KeyboardInterrupt
+
+
+seen: dict[str, Any] = {}
+
+
+def with_configuration(name: str, configuration: dict[str, Any] | None = None) -> str:
+    """Like a driver's function: it finds its server through ``configuration``."""
+    calls.append(name)
+    assert configuration is not None, "configuration was not passed"
+    seen["configuration"] = configuration
+    return str(configuration.get("server_url"))
+
+
+def with_secrets(
+    configuration: dict[str, Any] | None = None, secrets: dict[str, Any] | None = None
+) -> bool:
+    seen["configuration"], seen["secrets"] = configuration, secrets
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def test_run_exit_1_when_it_deviates_and_rollbacks_ran(tmp_path: Path) -> None:
     )
     assert code == 1
     journal = json.loads((out / "journal.json").read_text())
-    assert journal["status"] == "deviated"
+    assert (journal["status"], journal["deviated"]) == ("completed", True)  # chaos's terms
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     assert probes.calls[-1] == "mend"
     assert (out / "report.html").exists()
@@ -167,3 +168,124 @@ def test_exports_are_sorted_and_complete() -> None:
         assert hasattr(seawall.experiment, name)
     public = {n for n in vars(seawall.experiment) if n[0] not in "_@" and n != "annotations"}
     assert public == set(exported)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_var_the_experiment_never_uses_is_refused(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, [action("note")])
+    code = main(["experiment", command, str(path), "--var", "nope=1", "--var", "x=2"])
+    assert code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--var nope: the experiment neither declares nor uses 'nope'" in line
+    assert "Traceback" not in line
+
+
+def test_a_var_the_experiment_declares_or_uses_is_accepted(tmp_path: Path) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["configuration"] = {"server_url": "http://127.0.0.1:1"}  # read by drivers, not ${}
+    doc["description"] = "${who}"
+    path = tmp_path / "vars.json"
+    path.write_text(json.dumps(doc))
+    assert (
+        main(["experiment", "validate", str(path), "--var", "server_url=x", "--var", "who=me"]) == 0
+    )
+
+
+def test_a_failing_probe_says_why_on_stderr_even_when_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["steady-state-hypothesis"]["probes"].append(
+        {
+            "type": "probe",
+            "name": "web",
+            "tolerance": 200,
+            "provider": {"type": "http", "url": "http://127.0.0.1:9/", "timeout": 0.5},
+        }
+    )
+    path = tmp_path / "refused.json"
+    path.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+    assert main(["experiment", "run", str(path), "--out", str(out), "--quiet", "--no-report"]) == 1
+    err = capsys.readouterr().err
+    assert "[before] web: failed: GET http://127.0.0.1:9/ failed: " in err
+    assert "refused" in err.lower()
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        (
+            {"type": "process", "path": "no-such-program-anywhere"},
+            "process path 'no-such-program-anywhere' cannot be found",
+        ),
+        (
+            {"type": "process", "path": "/no/such/program"},
+            "process path '/no/such/program' cannot be found",
+        ),
+        (
+            {"type": "process", "path": __file__},  # a file, not a program
+            f"process path {__file__!r} is not executable",
+        ),
+        (
+            {"type": "python", "module": "no_such_module_x", "func": "f"},
+            "cannot import Python module 'no_such_module_x'",
+        ),
+        (
+            {"type": "python", "module": M, "func": "nope"},
+            f"Python module '{M}' has no function 'nope'",
+        ),
+        (
+            {"type": "python", "module": M, "func": "note", "arguments": {"nam": "x"}},
+            "arguments do not match its signature",
+        ),
+    ],
+)
+def test_validate_checks_what_chaos_validate_checks(
+    provider: dict[str, Any], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["method"] = [{"type": "action", "name": "it", "provider": provider}]
+    path = tmp_path / "refs.json"
+    path.write_text(json.dumps(doc))
+    for command in (["validate"], ["run", "--out", str(tmp_path / "out")]):
+        assert main(["experiment", *command, str(path)]) == 2
+        line = _one_line(capsys.readouterr().err)
+        assert "refs.json:" in line
+        assert "action 'it': " in line
+        assert message in line
+    assert probes.calls == []  # nothing ran
+
+
+def test_validate_accepts_what_exists(tmp_path: Path) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["method"].append(
+        {"type": "action", "name": "ls", "provider": {"type": "process", "path": "true"}}
+    )
+    doc["method"].append(
+        {"type": "action", "name": "ok", "provider": {"type": "process", "path": sys.executable}}
+    )
+    path = tmp_path / "good.json"
+    path.write_text(json.dumps(doc))
+    assert main(["experiment", "validate", str(path)]) == 0
+
+
+def test_validate_warns_about_a_control_that_does_not_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(write(tmp_path, [action("mend")]).read_text())
+    doc["controls"] = [{"name": "gone", "provider": {"type": "python", "module": "no_such_ctl"}}]
+    path = tmp_path / "controls.json"
+    path.write_text(json.dumps(doc))
+    assert main(["experiment", "validate", str(path)]) == 0  # chaos runs on without it
+    err = capsys.readouterr().err
+    assert "warning: " in err
+    assert "control 'gone': cannot import Python module 'no_such_ctl'" in err

@@ -92,8 +92,8 @@ def test_the_examples_are_valid(path: Path) -> None:
             r"exp.yaml:2: steady-state-hypothesys: unknown field \(did you mean 'steady-state-hypothesis'\?\)",
         ),
         (
-            "title: x\ncontrols: []\nmethod: []\n",
-            r"exp.yaml:2: controls: Chaos Toolkit controls are not supported",
+            "title: x\ncontrols: [{name: c, provider: {type: http}}]\nmethod: [{ref: a}]\n",
+            r"exp.yaml:2: controls\[0\]\.provider\.type: must be one of",
         ),
         ("title: x\ntitle: y\nmethod: []\n", r"exp.yaml:2: duplicate key 'title'"),
     ],

@@ -86,3 +86,47 @@ def test_truncated_or_spliced_text_gives_an_experiment_or_a_config_error(
 @given(st.text(max_size=200))
 def test_any_text_gives_an_experiment_or_a_config_error(text: str) -> None:
     _parse(text, "any.yaml")
+
+
+SECTION_WORDS = st.sampled_from(
+    ["env", "vault", "python", "strategy", "default", "deviated", "continuously", "key"]
+)
+section_junk = st.recursive(
+    junk | SECTION_WORDS,
+    lambda inner: (
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "key",
+                    "default",
+                    "name",
+                    "provider",
+                    "module",
+                    "arguments",
+                    "strategy",
+                    "rollbacks",
+                    "hypothesis",
+                    "frequency",
+                    "fail_fast",
+                    "scope",
+                    "s",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+        | st.lists(inner, max_size=2)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["secrets", "controls", "runtime"]), section_junk)
+def test_any_secrets_controls_or_runtime_section_gives_an_experiment_or_a_config_error(
+    section: str, value: Any
+) -> None:
+    doc = copy.deepcopy(BASE[0])
+    doc[section] = value
+    _parse(json.dumps(doc, allow_nan=True), "sections.json")

@@ -20,8 +20,8 @@ import pytest
 
 import seawall
 import seawall.http
+from seawall import _alarm
 from seawall.http._edge import _Resumed
-from seawall.policies import _alarm
 from seawall.stores import MemoryStore
 
 Scope = dict[str, Any]

@@ -15,10 +15,13 @@ import asyncio
 import heapq
 import math
 import threading
+import time
 import weakref
 from typing import Any
 
-__all__ = ["RESOLUTION", "Alarm", "arm"]
+from seawall._validate import MAX_SECONDS
+
+__all__ = ["RESOLUTION", "Alarm", "arm", "arm_at"]
 
 RESOLUTION = 0.005  # seconds per bucket
 
@@ -121,11 +124,26 @@ def _watchdog_of(loop: asyncio.AbstractEventLoop) -> _Watchdog:
 
 def arm(seconds: float) -> Alarm:
     """Cancel the current task ``seconds`` from now unless the alarm is disarmed first."""
+    return arm_at(time.monotonic() + seconds)
+
+
+def arm_at(when: float) -> Alarm:
+    """Cancel the current task once ``time.monotonic()`` reaches ``when``, unless disarmed.
+
+    What :meth:`seawall.SystemClock.cancel_at` is: it runs on every protected async call,
+    so it is one function. The event loop's clock need not be ``time.monotonic``: the
+    alarm is set for the time left, read on both. An alarm beyond
+    :data:`~seawall._validate.MAX_SECONDS` (``inf``: no deadline) is never armed: its
+    bucket number would overflow, and it could never fire anyway.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("seawall timeouts need to run inside an asyncio task")
+    seconds = when - time.monotonic()
     alarm = Alarm(loop.time() + seconds, task)
+    if not seconds <= MAX_SECONDS:  # an infinite deadline: nothing to schedule, ever
+        return alarm
     watchdog: _Watchdog | None = getattr(_last, "watchdog", None)
     if watchdog is None or watchdog.loop is not loop:
         watchdog = _watchdog_of(loop)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -12,17 +15,24 @@ from seawall.testing import FakeClock
 
 
 class BreakerMachine(RuleBasedStateMachine):
-    """Calls start and finish in any order; time jumps; operators intervene."""
+    """Calls start and finish in any order; time jumps; operators intervene.
+
+    Every call goes through the breaker's public ``acall``: each is a task parked inside
+    the protected function until the machine finishes it with a result, an error or a
+    cancellation.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
         self.half_open_calls = 2
         self.breaker = seawall.CircuitBreaker(
             "m", min_calls=4, cooldown=5.0, half_open_calls=self.half_open_calls, clock=self.clock
         )
-        # Permits of calls in flight: (generation, is_probe), as the shells hold them.
-        self.in_flight: list[tuple[int, bool]] = []
+        # Calls admitted and in flight: their task, what ends them, and the generation of
+        # the state that admitted them.
+        self.in_flight: list[tuple[asyncio.Task[None], asyncio.Future[None], int]] = []
         self.transitions: list[tuple[str, str]] = []
         self.remove = seawall.add_hook(self._on_event)
 
@@ -30,28 +40,46 @@ class BreakerMachine(RuleBasedStateMachine):
         if isinstance(event, seawall.BreakerStateChanged):
             self.transitions.append((event.old, event.new))
 
+    def _settle(self) -> None:
+        self.loop.run_until_complete(asyncio.sleep(0))
+
     def teardown(self) -> None:
+        for task, _, _ in self.in_flight:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
         self.remove()
 
     @rule()
     def start_call(self) -> None:
-        b = self.breaker
-        try:
-            permit = (b._gen, False) if b._state == "closed" else b._admit()
-        except seawall.CircuitOpen:
-            return
-        self.in_flight.append(permit)
+        done: asyncio.Future[None] = self.loop.create_future()
+        admitted: list[int] = []
+
+        async def protected() -> None:
+            admitted.append(self.breaker._gen)
+            await done
+
+        async def caller() -> None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self.breaker.acall(protected)
+
+        task = self.loop.create_task(caller())
+        self._settle()
+        if admitted:
+            self.in_flight.append((task, done, admitted[0]))
 
     @precondition(lambda self: self.in_flight)
     @rule(index=st.integers(min_value=0), outcome=st.sampled_from(["ok", "fail", "cancel"]))
     def finish_call(self, index: int, outcome: str) -> None:
-        gen, probe = self.in_flight.pop(index % len(self.in_flight))
+        task, done, _ = self.in_flight.pop(index % len(self.in_flight))
         if outcome == "ok":
-            self.breaker._success(gen, probe, 0.0)
+            done.set_result(None)
         elif outcome == "fail":
-            self.breaker._on_error(ConnectionError(), gen, probe, 0.0)
+            done.set_exception(ConnectionError())
         else:
-            self.breaker._on_error(KeyboardInterrupt(), gen, probe, 0.0)
+            task.cancel()
+        self._settle()
+        assert task.done()
 
     @rule(seconds=st.floats(min_value=0.0, max_value=8.0))
     def time_passes(self, seconds: float) -> None:
@@ -66,7 +94,7 @@ class BreakerMachine(RuleBasedStateMachine):
         b = self.breaker
         assert 0 <= b._probes <= self.half_open_calls
         if b._state == "half_open":
-            live = sum(1 for gen, probe in self.in_flight if probe and gen == b._gen)
+            live = sum(1 for _, _, gen in self.in_flight if gen == b._gen)
             assert live + b._probe_done <= self.half_open_calls
 
     @invariant()

@@ -10,7 +10,7 @@ import pytest
 
 import seawall
 from seawall import CallRejected
-from seawall.policies._shedder import GRANTED, QUEUED, SHED, AdmissionState, Waiter
+from seawall.policies._admission import GRANTED, QUEUED, SHED, AdmissionState, Waiter
 from seawall.testing import FakeClock, capture_events
 
 CRITICAL, HIGH, NORMAL, LOW = range(4)

@@ -13,7 +13,7 @@ from hypothesis.stateful import (
 )
 
 import seawall
-from seawall.policies._shedder import GRANTED, QUEUED, AdmissionState, Waiter
+from seawall.policies._admission import GRANTED, QUEUED, AdmissionState, Waiter
 
 RANKS = st.integers(0, 3)
 
