@@ -12,18 +12,25 @@ import asyncio
 import threading
 from typing import Any
 
+from seawall._alarm import Alarm
 from seawall.sim._engine import Engine
 
 __all__ = ["WorldClock"]
 
 
 class WorldClock:
-    """Virtual seconds of one world; waits are asyncio waits on its virtual loop."""
+    """Virtual seconds of one world; waits are asyncio waits on its virtual loop.
 
-    __slots__ = ("_engine",)
+    It implements the whole of ``seawall.Clock``. The blocking forms (``sleep``,
+    ``wait``) raise: one thread runs the whole world, so a blocked thread would stop
+    every simulated request at once.
+    """
+
+    __slots__ = ("_armed", "_engine")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._armed: dict[int, Alarm] = {}
 
     def __repr__(self) -> str:
         return f"WorldClock(now={self._engine.now!r})"
@@ -50,3 +57,26 @@ class WorldClock:
             return True
         done, _ = await asyncio.wait((future,), timeout=None if limit is None else max(limit, 0.0))
         return bool(done)
+
+    def cancel_at(self, when: float) -> Alarm:
+        """Cancel the current task at virtual time ``when`` unless the alarm is disarmed.
+
+        The alarm fires at exactly ``when`` (no timer-wheel rounding): on virtual time a
+        deadline costs one heap entry, and an exact instant keeps runs reproducible.
+        """
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("seawall timeouts need to run inside an asyncio task")
+        alarm = Alarm(when, task)
+        # Disarming removes the alarm from this dict (the driver does it inline); what is
+        # still in it when its time comes fires.
+        alarm._bucket = self._armed
+        self._armed[id(alarm)] = alarm
+        self._engine.at(when, self._due, alarm)
+        return alarm
+
+    def _due(self, alarm: Alarm) -> None:
+        bucket = alarm._bucket
+        if bucket is not None:
+            bucket.pop(id(alarm), None)
+            alarm._fire()

@@ -67,3 +67,42 @@ def test_tasks_cut_off_by_the_horizon_are_unwound_not_leaked() -> None:
     result = world.run(until=1.0)
     assert result.clients["clients"].requests == 3
     assert not asyncio.all_tasks(world._loop)
+
+
+def test_the_world_clock_is_a_seawall_clock_whose_alarms_cancel_at_the_instant() -> None:
+    import seawall
+
+    world = World(seed=0)
+    assert isinstance(world.clock, seawall.Clock)
+    trace: list[tuple[str, float]] = []
+
+    async def cut_short() -> None:
+        alarm = world.clock.cancel_at(2.5)
+        try:
+            await asyncio.sleep(10.0)
+        except asyncio.CancelledError:
+            trace.append(("cancelled", world.clock.now()))
+            assert alarm.fired
+            raise
+
+    async def disarmed() -> None:
+        alarm = world.clock.cancel_at(1.0)
+        alarm.disarm()
+        await asyncio.sleep(3.0)
+        trace.append(("slept", world.clock.now()))
+
+    async def waits() -> None:
+        never = asyncio.get_running_loop().create_future()
+        assert not await world.clock.wait_future(never, 0.75)
+        trace.append(("waited", world.clock.now()))
+        assert not never.cancelled()  # a limit never cancels the awaited future
+
+    world.service("idle", service_time=deterministic(1.0))
+    for body in (cut_short(), disarmed(), waits()):
+        world._loop.create_task(body)
+    world.run(until=5.0)
+    assert sorted(trace, key=lambda step: step[1]) == [
+        ("waited", 0.75),
+        ("cancelled", 2.5),
+        ("slept", 3.0),
+    ]
