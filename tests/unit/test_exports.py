@@ -15,6 +15,7 @@ PACKAGES = (
     "seawall.http",
     "seawall.kube",
     "seawall.lease",
+    "seawall.sim",
     "seawall.stores",
     "seawall.testing",
     "seawall.wire",
