@@ -18,6 +18,7 @@ PACKAGES = (
     "seawall.kube",
     "seawall.lease",
     "seawall.requests",
+    "seawall.sim",
     "seawall.sqlguard",
     "seawall.stores",
     "seawall.testing",

@@ -1,0 +1,60 @@
+"""A call from simulated code to a simulated service, as a policy sees it.
+
+A request a service refuses (every place taken) or fails (an injected error) raises
+:class:`ServiceError`, a ``ConnectionError`` with an HTTP-like ``status_code``, so
+``seawall.transient`` treats it as a real 503 or 500 and the real retry, breaker and
+fallback code react to it as they would in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from seawall._deadline import remaining
+from seawall.wire import encode_timeout_ms, parse_timeout_ms
+
+__all__ = ["ServiceError", "Target", "request"]
+
+
+class Target(Protocol):
+    """What a request needs of a service: its name, and a place to submit to."""
+
+    name: str
+
+    def submit(
+        self, done: Callable[[bool], object] | None, budget: float | None = None
+    ) -> bool: ...
+
+
+class ServiceError(ConnectionError):
+    """A simulated service refused (503, its queue was full) or failed (500) a request."""
+
+    def __init__(self, service: str, refused: bool) -> None:
+        self.service = service
+        self.refused = refused
+        self.status_code = 503 if refused else 500
+        super().__init__(f"{service} {'refused' if refused else 'failed'} the request")
+
+
+async def request(service: Target) -> None:
+    """Send one request to ``service`` and wait for its answer; raise if it is an error.
+
+    The caller's deadline, if one is in force, crosses the hop as a real edge sends it:
+    whole milliseconds, rounded down (``X-Request-Timeout-Ms``). A caller that gives up
+    (its task is cancelled) stops waiting; the service still works on the request to
+    the end, as a server that cannot see its caller leave does.
+    """
+    left = remaining()
+    budget = None if left is None else parse_timeout_ms(encode_timeout_ms(left))
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def reply(ok: bool) -> None:
+        if not answer.done():
+            answer.set_result(ok)
+
+    if not service.submit(reply, budget):
+        raise ServiceError(service.name, refused=True)
+    if not await answer:
+        raise ServiceError(service.name, refused=False)

@@ -1,0 +1,120 @@
+"""Just enough of an asyncio event loop, on the engine's virtual time.
+
+seawall's async policies are plain asyncio code: they await futures, sleep with
+``asyncio.sleep``, time out with ``asyncio.timeout`` and cancel tasks. To run that code
+unchanged, the simulator lends it an event loop whose clock is the engine's and whose
+"soon" and "later" are entries in the engine's heap (looptime and trio's ``MockClock``
+do the same for real loops). There is no selector and nothing to wait for: the loop
+has no I/O, only time, so a callback costs one heap entry.
+
+Tasks and futures are asyncio's own classes bound to this loop; ``World.run`` installs
+the loop as the running loop while the engine runs, so ``asyncio.current_task()`` and
+``asyncio.get_running_loop()`` answer inside simulated code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from seawall.sim._engine import Engine
+
+__all__ = ["VirtualLoop"]
+
+
+def _run_handle(handle: asyncio.Handle) -> None:
+    if not handle._cancelled:
+        handle._run()
+
+
+class VirtualLoop(asyncio.AbstractEventLoop):
+    """An asyncio loop with no I/O whose time is the engine's virtual time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.errors: list[dict[str, Any]] = []
+        self._previous: asyncio.AbstractEventLoop | None = None
+
+    # time and scheduling -------------------------------------------------------------
+
+    def time(self) -> float:
+        return self._engine.now
+
+    def call_soon(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        handle = asyncio.Handle(callback, args, self, context)
+        engine = self._engine
+        engine.at(engine.now, _run_handle, handle)
+        return handle
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, args, self, context)
+        self._engine.at(when, _run_handle, handle)
+        return handle
+
+    def call_later(  # type: ignore[override]
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        return self.call_at(self._engine.now + max(delay, 0.0), callback, *args, context=context)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        """A cancelled timer stays in the heap and is skipped when due."""
+
+    # futures and tasks ---------------------------------------------------------------
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.Future(loop=self)
+
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    # state ---------------------------------------------------------------------------
+
+    def get_debug(self) -> bool:
+        return False
+
+    def is_running(self) -> bool:
+        return asyncio._get_running_loop() is self
+
+    def is_closed(self) -> bool:
+        return False
+
+    def enter(self) -> None:
+        """Become the running loop of this thread while the engine runs."""
+        self._previous = asyncio._get_running_loop()
+        asyncio._set_running_loop(self)
+
+    def leave(self) -> None:
+        asyncio._set_running_loop(self._previous)
+        self._previous = None
+
+    # errors --------------------------------------------------------------------------
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        """Keep what asyncio reports (a callback that raised); the world re-raises it."""
+        self.errors.append(context)
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self.errors.append(context)

@@ -1,0 +1,428 @@
+"""A simulated service: identical servers in front of one FIFO queue.
+
+With exponential arrivals and service times this is exactly the M/M/c/K queue of the
+textbooks (K = servers + queue_limit places, or unbounded), which is what lets the
+simulator be checked against Erlang's formulas. A request that finds all K places taken
+is refused at once, as a bounded queue or bulkhead refuses it in production.
+
+The hot path is a callback per arrival and per departure, with no process per request:
+that is what a request costs in a run of millions of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+from heapq import heappush
+from typing import Any
+
+from seawall._clock import Clock
+from seawall._deadline import deadline
+from seawall._pipeline import Pipeline
+from seawall.policies._breaker import CircuitBreaker
+from seawall.sim import _checks
+from seawall.sim._calls import request
+from seawall.sim._distributions import Distribution
+from seawall.sim._engine import Engine
+from seawall.sim._result import Interval, ServiceStats
+
+__all__ = ["Done", "Service"]
+
+Done = Callable[[bool], object]
+"""Told ``True`` when the request completes (refusals are returned by ``submit``)."""
+
+_Job = tuple[float, float, "Done | None", "float | None"]
+"""(arrival, start of service, whom to answer, deadline budget in seconds or None)."""
+
+
+class Service:
+    """Servers, a bounded or unbounded queue, and the counters theory is checked with.
+
+    Build one with :meth:`World.service`; pass it as the ``target`` of load and clients.
+    """
+
+    __slots__ = (
+        "_area",
+        "_base_draw",
+        "_breakers",
+        "_busy",
+        "_capacity",
+        "_clock",
+        "_downstream",
+        "_draw",
+        "_engine",
+        "_fail",
+        "_heap",
+        "_idle",
+        "_last",
+        "_loop",
+        "_make_policy",
+        "_mark",
+        "_queue",
+        "_queue_area",
+        "_resized",
+        "_responses",
+        "_seq",
+        "_series",
+        "_server_seconds",
+        "_size",
+        "admitted",
+        "arrivals",
+        "completed",
+        "delayed",
+        "drop_expired",
+        "dropped",
+        "error_rate",
+        "failed",
+        "max_deadline",
+        "name",
+        "queue_limit",
+        "rejected",
+        "response_sum",
+        "servers",
+        "service_time",
+        "slowdown",
+        "wait_sum",
+    )
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        servers: int,
+        service_time: Distribution,
+        queue_limit: int | None,
+        rng: random.Random,
+        *,
+        error_rate: float = 0.0,
+        downstream: Service | None = None,
+        policies: list[Any] | None = None,
+        make_policy: Callable[[], Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        clock: Clock | None = None,
+        max_deadline: float | None = None,
+        drop_expired: bool = False,
+    ) -> None:
+        self.name = name
+        self.servers = servers
+        self.queue_limit = queue_limit
+        self.service_time = service_time
+        self._engine = engine
+        self._heap = engine.heap
+        self._seq = engine.seq
+        self._capacity = math.inf if queue_limit is None else servers + queue_limit
+        self._draw = self._base_draw = service_time.sampler(rng)
+        self.slowdown = 1.0
+        self.error_rate = error_rate
+        self._fail = rng.random
+        self._downstream = downstream
+        # One policy per server replica: a replica takes one from here when it starts a
+        # request and puts it back when done, so no two requests share one at once.
+        self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
+        self._make_policy = make_policy
+        self._breakers = [breaker for policy in policies or () for breaker in _breakers_in(policy)]
+        self._loop = loop
+        self._clock = clock
+        self.max_deadline = max_deadline
+        self.drop_expired = drop_expired
+        self._queue: deque[_Job] = deque()
+        self._size = 0  # requests in the system: in service plus queued
+        self._busy = 0  # requests in service
+        self._server_seconds = 0.0  # integral of the number of servers, up to _resized
+        self._resized = 0.0
+        self._last = 0.0
+        self._area = 0.0  # integral of the number in the system over time
+        self._queue_area = 0.0  # integral of the number waiting for a server
+        self.arrivals = self.admitted = self.completed = self.rejected = self.delayed = 0
+        self.failed = self.dropped = 0
+        self.wait_sum = self.response_sum = 0.0
+        self._responses: list[float] = []
+        self._series: list[Interval] = []
+        self._mark: tuple[float, ...] = (0,) * 10
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name!r} servers={self.servers} queue_limit={self.queue_limit}>"
+
+    def submit(self, done: Done | None, budget: float | None = None) -> bool:
+        """A request arrives now; False if every place is taken and it is refused.
+
+        ``budget`` is the time the caller allows it, in seconds, as it came off the wire.
+        """
+        # The bookkeeping is written out inline here and in _leave: these two run once
+        # per request each, and a helper call would be a quarter of their cost.
+        now = self._engine.now
+        size = self._size
+        busy = self._busy
+        elapsed = now - self._last
+        self._area += size * elapsed
+        if size > busy:
+            self._queue_area += (size - busy) * elapsed
+        self._last = now
+        self.arrivals += 1
+        if size >= self._capacity:
+            self.rejected += 1
+            return False
+        self.admitted += 1
+        self._size = size + 1
+        if busy < self.servers:
+            self._busy = busy + 1
+            if self._downstream is None:
+                heappush(
+                    self._heap,
+                    (now + self._draw(), next(self._seq), self._leave, (now, now, done, budget)),
+                )
+            else:
+                self._begin((now, now, done, budget))
+        else:
+            self._queue.append((now, 0.0, done, budget))
+        return True
+
+    def _leave(self, job: _Job, ok: bool | None = None) -> None:
+        """A request's service is over; ``ok=None`` (a leaf) draws its injected error.
+
+        One function for both kinds of service, called straight from the event heap for
+        a leaf: a departure is half of all the events of a run.
+        """
+        if ok is None:
+            rate = self.error_rate
+            ok = not rate or self._fail() >= rate
+        now = self._engine.now
+        size = self._size
+        busy = self._busy
+        elapsed = now - self._last
+        self._area += size * elapsed
+        if size > busy:
+            self._queue_area += (size - busy) * elapsed
+        self._last = now
+        self._size = size - 1
+        self._busy = busy - 1
+        arrival, start, done, _ = job
+        response = now - arrival
+        self.completed += 1
+        if not ok:
+            self.failed += 1
+        self.response_sum += response
+        self._responses.append(response)
+        if start > arrival:
+            self.delayed += 1
+            self.wait_sum += start - arrival
+        if size > busy and busy <= self.servers:
+            if self.drop_expired:
+                self._start_live(now)
+            else:
+                self._busy = busy
+                arrival_next, _, done_next, budget_next = self._queue.popleft()
+                started = (arrival_next, now, done_next, budget_next)
+                if self._downstream is None:
+                    heappush(
+                        self._heap, (now + self._draw(), next(self._seq), self._leave, started)
+                    )
+                else:
+                    self._begin(started)
+        if done is not None:
+            done(ok)
+
+    def _start_live(self, now: float) -> None:
+        """Start the first queued request whose caller still waits; drop the expired ones.
+
+        A request whose deadline budget has run out by the time a server is free has a
+        caller that gave up: serving it is wasted capacity, the work that keeps an
+        overloaded service overloaded. It leaves as a failure, without service.
+        """
+        queue = self._queue
+        while queue:
+            arrival, _, done, budget = queue.popleft()
+            if budget is not None and now - arrival >= budget:
+                self._size -= 1
+                self.dropped += 1
+                self.completed += 1
+                self.failed += 1
+                response = now - arrival
+                self.response_sum += response
+                self._responses.append(response)
+                if response > 0:
+                    self.delayed += 1
+                    self.wait_sum += response
+                if done is not None:
+                    done(False)
+                continue
+            self._busy += 1
+            started = (arrival, now, done, budget)
+            if self._downstream is None:
+                heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
+            else:
+                self._begin(started)
+            return
+
+    def _begin(self, job: _Job) -> None:
+        assert self._loop is not None
+        # A fresh context: nothing of the caller's task (its deadline scope, its retry
+        # attempt) leaks across the hop, as nothing crosses a real wire unless sent.
+        self._loop.create_task(self._serve(job, self._idle.pop()), context=contextvars.Context())
+
+    async def _serve(self, job: _Job, policy: Any) -> None:
+        """Do this service's own work, then call downstream through the replica's policy.
+
+        The whole of it runs under the request's deadline: the budget that came with it,
+        capped by this service's own ``max_deadline``, as a server edge caps the header.
+        """
+        ok = True
+        budget = job[3]
+        cap = self.max_deadline
+        if cap is not None and (budget is None or cap < budget):
+            budget = cap
+        try:
+            with deadline(budget, clock=self._clock):
+                await asyncio.sleep(self._draw())
+                downstream = self._downstream
+                assert downstream is not None
+                if policy is None:
+                    await request(downstream)
+                else:
+                    await policy.acall(request, downstream)
+        except Exception:
+            ok = False
+        finally:
+            self._idle.append(policy)
+        self._leave(job, ok)
+
+    def close_interval(self, start: float, end: float) -> None:
+        """Append the time-series row for ``[start, end)``; the engine is at ``end``."""
+        self._catch_up(end)
+        now = self._counters()
+        before = self._mark
+        self._mark = now
+        arrivals, admitted, completed, failed, rejected, delayed = (
+            int(a - b) for a, b in zip(now[:6], before[:6], strict=True)
+        )
+        wait, response, area, queue_area = (a - b for a, b in zip(now[6:], before[6:], strict=True))
+        responses = sorted(self._responses)
+        self._responses = []
+        self._series.append(
+            Interval(
+                start=start,
+                end=end,
+                offered=arrivals,
+                admitted=admitted,
+                goodput=completed - failed,
+                errors=rejected + failed,
+                delayed=delayed,
+                mean_wait=wait / completed if completed else math.nan,
+                mean_response=response / completed if completed else math.nan,
+                p50=_percentile(responses, 0.50),
+                p99=_percentile(responses, 0.99),
+                mean_in_system=area / (end - start),
+                mean_queue_length=queue_area / (end - start),
+                queue_length=len(self._queue),
+                breakers_open=sum(b.state != "closed" for b in self._breakers),
+            )
+        )
+
+    def _counters(self) -> tuple[float, ...]:
+        return (
+            self.arrivals,
+            self.admitted,
+            self.completed,
+            self.failed,
+            self.rejected,
+            self.delayed,
+            self.wait_sum,
+            self.response_sum,
+            self._area,
+            self._queue_area,
+        )
+
+    def _catch_up(self, now: float) -> None:
+        size = self._size
+        elapsed = now - self._last
+        self._area += size * elapsed
+        if size > self._busy:
+            self._queue_area += (size - self._busy) * elapsed
+        self._last = now
+
+    def slow_down(self, factor: float) -> None:
+        """From now on, every service time drawn is ``factor`` times longer (1 restores).
+
+        Requests already in service keep the time they drew: a slowdown (a GC storm, a
+        noisy neighbour, a cold cache) hits work as it starts.
+        """
+        factor = _checks.positive("slowdown factor", factor)
+        self.slowdown = factor
+        base = self._base_draw
+        self._draw = base if factor == 1.0 else lambda: base() * factor
+
+    def resize(self, servers: int) -> None:
+        """Change the number of servers now: a capacity drop, or its recovery.
+
+        Fewer servers take effect as busy ones finish (work in progress is not lost);
+        more start on the queue at once. K = servers + queue_limit follows.
+        """
+        servers = _checks.count("servers", servers, minimum=1)
+        now = self._engine.now
+        self._catch_up(now)
+        self._server_seconds += self.servers * (now - self._resized)
+        self._resized = now
+        self.servers = servers
+        if self.queue_limit is not None:
+            self._capacity = servers + self.queue_limit
+        while len(self._idle) + self._busy < servers:
+            policy = None if self._make_policy is None else self._make_policy()
+            self._idle.append(policy)
+            self._breakers.extend(_breakers_in(policy))
+        while self._queue and self._busy < servers:
+            if self.drop_expired:
+                self._start_live(now)
+                continue
+            arrival, _, done, budget = self._queue.popleft()
+            self._busy += 1
+            started = (arrival, now, done, budget)
+            if self._downstream is None:
+                heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
+            else:
+                self._begin(started)
+
+    def stats(self, until: float) -> ServiceStats:
+        """The totals over ``[0, until]`` (``until`` > 0); the engine's clock is at ``until``."""
+        self._catch_up(until)
+        completed = self.completed
+        return ServiceStats(
+            name=self.name,
+            servers=self.servers,
+            queue_limit=self.queue_limit,
+            arrivals=self.arrivals,
+            admitted=self.admitted,
+            completed=completed,
+            rejected=self.rejected,
+            failed=self.failed,
+            dropped=self.dropped,
+            delayed=self.delayed,
+            mean_wait=self.wait_sum / completed if completed else math.nan,
+            mean_response=self.response_sum / completed if completed else math.nan,
+            mean_in_system=self._area / until,
+            mean_queue_length=self._queue_area / until,
+            utilization=(self._area - self._queue_area)
+            / (self._server_seconds + self.servers * (until - self._resized)),
+            throughput=completed / until,
+            series=tuple(self._series),
+        )
+
+
+def _breakers_in(policy: Any) -> list[CircuitBreaker]:
+    """The circuit breakers in a replica's policy: itself, or the stages of a pipeline."""
+    if isinstance(policy, CircuitBreaker):
+        return [policy]
+    if isinstance(policy, Pipeline):
+        return [stage for stage in policy.policies if isinstance(stage, CircuitBreaker)]
+    return []
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list; NaN for no observations."""
+    if not ordered:
+        return math.nan
+    rank = math.ceil(fraction * len(ordered))
+    return ordered[max(rank, 1) - 1]

@@ -1,0 +1,410 @@
+"""The world: services, the traffic that reaches them, and one virtual clock.
+
+Everything random draws from a stream derived from the world's seed and the
+component's name (``random.Random`` seeded with a string hashes it with SHA-512, so
+the derivation does not depend on ``PYTHONHASHSEED``). Two runs with one seed are
+identical, and adding a service leaves the draws of every other component unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import random
+from collections.abc import Callable
+from heapq import heappush
+from typing import Any
+
+from seawall._errors import ConfigError
+from seawall.sim import _checks
+from seawall.sim._calls import request
+from seawall.sim._clock import WorldClock
+from seawall.sim._distributions import Distribution, deterministic
+from seawall.sim._engine import Engine
+from seawall.sim._loop import VirtualLoop
+from seawall.sim._result import ClientStats, Result
+from seawall.sim._service import Service
+
+__all__ = ["ClientGroup", "PolicyFactory", "World"]
+
+PolicyFactory = Callable[["World"], Any]
+"""Builds one caller's policy from the world (its ``clock`` and ``rng``)."""
+
+
+class World:
+    """A seeded discrete-event world on virtual time.
+
+    >>> from seawall import sim
+    >>> world = sim.World(seed=0)
+    >>> db = world.service("db", servers=10, service_time=sim.exponential(mean=1.0))
+    >>> world.load(db, rate=8.0)
+    >>> result = world.run(until=1_000.0)
+    >>> 0.7 < result.services["db"].utilization < 0.9
+    True
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = _checks.count("seed", seed, minimum=0)
+        self.engine = Engine()
+        self.rng = self._stream("world")
+        self.clock = WorldClock(self.engine)
+        # The loop has no I/O: its I/O methods stay abstract, never called.
+        self._loop = VirtualLoop(self.engine)  # type: ignore[abstract]
+        self._services: dict[str, Service] = {}
+        self._clients: dict[str, _Tally] = {}
+        self._pending: list[tuple[Service, Callable[[], float], Any, _Tally, int]] = []
+        self._sources: dict[str, int] = {}
+        self._ran = False
+
+    def __repr__(self) -> str:
+        return f"World(seed={self.seed}, services={list(self._services)})"
+
+    @property
+    def now(self) -> float:
+        """The current virtual time in seconds (0 before the run)."""
+        return self.engine.now
+
+    def _stream(self, label: str) -> random.Random:
+        return random.Random(f"seawall.sim/{self.seed}/{label}")
+
+    def service(
+        self,
+        name: str,
+        *,
+        servers: int = 1,
+        service_time: Distribution,
+        queue_limit: int | None = None,
+        error_rate: float = 0.0,
+        calls: Service | None = None,
+        policy: PolicyFactory | None = None,
+        max_deadline: float | None = None,
+        drop_expired: bool = False,
+    ) -> Service:
+        """Add a service: ``servers`` identical servers and room for ``queue_limit`` waiting.
+
+        ``queue_limit=None`` queues without bound; an int ``q`` gives K = servers + q
+        places, and a request arriving to find them all taken is refused.
+        ``error_rate`` is the fraction of requests that end in an error after their
+        service time (a leaf's 500s). With ``calls=other``, each request, after its own
+        service time, calls ``other`` and holds its server until the answer comes (a
+        thread per request); it fails if that call fails. ``policy`` builds what each
+        call goes through: ``policy(world)`` is called once per server replica, and what
+        it returns must have ``acall`` (any seawall policy or pipeline does).
+
+        A calling service runs each request under a deadline: the caller's remaining
+        budget, which crosses the hop as whole milliseconds, capped by ``max_deadline``
+        seconds (the service's own maximum); the policy's timeouts derive from it.
+        With ``drop_expired=True`` a request whose budget has run out while it queued is
+        dropped when it reaches a server (a failure, counted in ``dropped``) instead of
+        being served for a caller that has given up.
+        """
+        self._not_started()
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"a service needs a non-empty name, got {name!r}")
+        if name in self._services:
+            raise ConfigError(f"there is already a service named {name!r}")
+        if not isinstance(service_time, Distribution):
+            raise ConfigError(
+                f"service_time must be a distribution such as sim.exponential(mean=0.01), "
+                f"got {service_time!r}"
+            )
+        servers = _checks.count("servers", servers, minimum=1)
+        if queue_limit is not None:
+            queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
+        if max_deadline is not None:
+            max_deadline = _checks.positive("max_deadline", max_deadline)
+        if not isinstance(drop_expired, bool):
+            raise ConfigError(f"drop_expired must be True or False, got {drop_expired!r}")
+        error_rate = _checks.non_negative("error_rate", error_rate)
+        if error_rate > 1:
+            raise ConfigError(f"error_rate must be within [0, 1], got {error_rate!r}")
+        if calls is not None:
+            self._check_target(calls, "calls")
+        elif policy is not None:
+            raise ConfigError(f"service {name!r} has a policy but calls nothing: pass calls=")
+        policies = None if policy is None else [self._build(policy, name) for _ in range(servers)]
+        service = Service(
+            self.engine,
+            name,
+            servers,
+            service_time,
+            queue_limit,
+            self._stream(f"service/{name}"),
+            error_rate=error_rate,
+            downstream=calls,
+            policies=policies,
+            make_policy=None if policy is None else lambda: self._build(policy, name),
+            loop=self._loop,
+            clock=self.clock,
+            max_deadline=max_deadline,
+            drop_expired=drop_expired,
+        )
+        self._services[name] = service
+        return service
+
+    def load(
+        self,
+        target: Service,
+        *,
+        rate: float,
+        policy: PolicyFactory | None = None,
+        name: str = "load",
+    ) -> None:
+        """Open-loop Poisson arrivals at ``rate`` per virtual second.
+
+        Open loop means arrivals do not wait for answers: a slow service does not slow its
+        offered load, which is how traffic from many independent users behaves. With
+        ``policy``, each arrival is a request sent through what ``policy(world)`` built
+        once for this load (one calling instance, as one gateway in front of the service
+        would be), and the run reports the requests as ``result.clients[name]``.
+        """
+        self._not_started()
+        self._check_target(target)
+        mean_gap = 1.0 / _checks.positive("rate", rate)
+        uniform = self._source_stream("load", target).random
+        log = math.log
+        engine = self.engine
+        heap = engine.heap
+        seq = engine.seq
+        submit = target.submit
+        arrive: Callable[[object], None]
+
+        if policy is None:
+            # One action per arrival, rescheduling itself: the exponential draw is inlined
+            # because this runs once per request.
+            def arrive(_: object) -> None:
+                submit(None)
+                heappush(
+                    heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None)
+                )
+
+        else:
+            self._check_group(name)
+            built = self._build(policy, name)
+            tally = self._clients[name] = _Tally(name, 1)
+            spawn = self._loop.create_task
+
+            def arrive(_: object) -> None:
+                spawn(_call(engine, target, built, tally), context=contextvars.Context())
+                heappush(
+                    heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None)
+                )
+
+        engine.at(-mean_gap * log(1.0 - uniform()), arrive, None)
+
+    def clients(
+        self,
+        n: int,
+        *,
+        think_time: Distribution | float,
+        target: Service,
+        policy: PolicyFactory | None = None,
+        name: str = "clients",
+    ) -> ClientGroup:
+        """``n`` closed-loop clients: each thinks, sends one request, waits for it, repeats.
+
+        A bare number is a fixed think time; pass ``sim.exponential(mean=...)`` for the
+        classic finite-source model. A refused or failed request sends its client back to
+        thinking. ``policy(world)`` is called once per client, and each of its requests
+        goes through what it returns (``acall``). The run reports the group as
+        ``result.clients[name]``.
+        """
+        self._not_started()
+        self._check_target(target)
+        n = _checks.count("n", n, minimum=1)
+        self._check_group(name)
+        if not isinstance(think_time, Distribution):
+            think_time = deterministic(_checks.non_negative("think_time", think_time))
+        think = think_time.sampler(self._source_stream("clients", target))
+        policies = [None if policy is None else self._build(policy, name) for _ in range(n)]
+        tally = self._clients[name] = _Tally(name, n)
+        # The clients' tasks start when the world runs: a world built and never run then
+        # leaves no coroutine behind unstarted.
+        self._pending.extend(
+            (target, think, built, tally, index) for index, built in enumerate(policies)
+        )
+        return ClientGroup(tally)
+
+    def at(self, when: float, action: Callable[[], object]) -> None:
+        """Call ``action()`` at virtual time ``when``: a step of a fault timeline.
+
+        For example ``world.at(60.0, lambda: setattr(db, "error_rate", 0.5))`` makes half
+        of ``db``'s requests fail from the first minute on.
+        """
+        self._not_started()
+        moment = _checks.non_negative("when", when)
+        if not callable(action):
+            raise ConfigError(f"action must be callable, got {action!r}")
+        self.engine.at(moment, lambda _: action())
+
+    def run(self, until: float, *, interval: float | None = None) -> Result:
+        """Run the world to virtual time ``until`` and report; a world runs once.
+
+        ``interval`` is the width of one time-series row (default ``until / 100``).
+        """
+        self._not_started()
+        horizon = _checks.positive("until", until)
+        width = horizon / 100 if interval is None else _checks.positive("interval", interval)
+        self._ran = True
+        services = list(self._services.values())
+        engine = self.engine
+        # Boundaries are multiples of the width, not a running sum, so rounding never
+        # leaves a sliver of an interval at the end.
+        rows = max(1, math.ceil(horizon / width - 1e-9))
+        start = 0.0
+        loop = self._loop
+        loop.enter()
+        try:
+            for target, think, policy, tally, index in self._pending:
+                coroutine = _client(engine, target, think, policy, tally, index)
+                loop.create_task(coroutine, context=contextvars.Context())
+            self._pending.clear()
+            for row in range(1, rows + 1):
+                end = horizon if row == rows else row * width
+                engine.run(end)
+                for service in services:
+                    service.close_interval(start, end)
+                start = end
+            result = Result(
+                seed=self.seed,
+                until=horizon,
+                events=engine.events,
+                services={service.name: service.stats(horizon) for service in services},
+                clients={name: tally.stats() for name, tally in self._clients.items()},
+            )
+            # The horizon cuts requests off mid-flight: cancel their tasks and let them
+            # unwind now, so none is left half-run for the garbage collector to report.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            engine.run(horizon)
+        finally:
+            loop.leave()
+        if loop.errors:
+            context = loop.errors[0]
+            raise RuntimeError(f"simulated code failed: {context.get('message')}") from context.get(
+                "exception"
+            )
+        return result
+
+    def _source_stream(self, kind: str, target: Service) -> random.Random:
+        # Numbered per kind and target, so traffic added elsewhere shifts no stream here.
+        label = f"{kind}/{target.name}"
+        self._sources[label] = number = self._sources.get(label, 0) + 1
+        return self._stream(f"{label}/{number}")
+
+    def _check_target(self, target: object, argument: str = "target") -> None:
+        if not isinstance(target, Service) or self._services.get(target.name) is not target:
+            raise ConfigError(f"{argument} must be a service of this world, got {target!r}")
+
+    def _check_group(self, name: object) -> None:
+        if not isinstance(name, str) or not name or name in self._clients:
+            raise ConfigError(f"clients need a name not used by another group, got {name!r}")
+
+    def _build(self, factory: PolicyFactory, caller: str) -> Any:
+        if not callable(factory):
+            raise ConfigError(f"policy must be a function of the world, got {factory!r}")
+        built = factory(self)
+        if not callable(getattr(built, "acall", None)):
+            raise ConfigError(
+                f"the policy built for {caller!r} has no acall(): return a seawall policy "
+                f"or pipeline, got {built!r}"
+            )
+        return built
+
+    def _not_started(self) -> None:
+        if self._ran:
+            raise ConfigError("this world has already run; build a new World for another run")
+
+
+class ClientGroup:
+    """A group of closed-loop clients, to partition from their target and heal again."""
+
+    __slots__ = ("_tally",)
+
+    def __init__(self, tally: _Tally) -> None:
+        self._tally = tally
+
+    def __repr__(self) -> str:
+        return f"<ClientGroup {self._tally.name!r} of {self._tally.clients}>"
+
+    @property
+    def name(self) -> str:
+        return self._tally.name
+
+    def partition(self, fraction: float) -> None:
+        """Blackhole the first ``fraction`` of the clients from their target, from now.
+
+        Their requests are lost on the way: nothing reaches the service and no answer
+        comes back, so each caller waits until its own timeout gives up (forever without
+        one), as across a real network partition. Requests already sent are not affected.
+        """
+        share = _checks.non_negative("partition fraction", fraction)
+        if share > 1:
+            raise ConfigError(f"partition fraction must be within [0, 1], got {fraction!r}")
+        self._tally.cut = round(self._tally.clients * share)
+
+    def heal(self) -> None:
+        """End the partition: requests sent from now on arrive again."""
+        self._tally.cut = 0
+
+
+class _Tally:
+    """A client group's counters while the world runs."""
+
+    __slots__ = ("clients", "cut", "failed", "name", "requests", "response_sum", "succeeded")
+
+    def __init__(self, name: str, clients: int) -> None:
+        self.name = name
+        self.clients = clients
+        self.requests = self.succeeded = self.failed = 0
+        self.response_sum = 0.0
+        self.cut = 0  # clients with an index below this are partitioned from their target
+
+    def stats(self) -> ClientStats:
+        answered = self.succeeded + self.failed
+        return ClientStats(
+            name=self.name,
+            clients=self.clients,
+            requests=self.requests,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            mean_response=self.response_sum / answered if answered else math.nan,
+        )
+
+
+async def _call(
+    engine: Engine, target: Service, policy: Any, tally: _Tally, index: int = 0
+) -> None:
+    tally.requests += 1
+    sent = engine.now
+    send = request if index >= tally.cut else _lost
+    try:
+        if policy is None:
+            await send(target)
+        else:
+            await policy.acall(send, target)
+    except Exception:
+        tally.failed += 1
+    else:
+        tally.succeeded += 1
+    tally.response_sum += engine.now - sent
+
+
+async def _lost(service: Service) -> None:
+    """A request into a partition: it never arrives and no answer ever comes back."""
+    await asyncio.get_running_loop().create_future()
+
+
+async def _client(
+    engine: Engine,
+    target: Service,
+    think: Callable[[], float],
+    policy: Any,
+    tally: _Tally,
+    index: int,
+) -> None:
+    while True:
+        await asyncio.sleep(think())
+        await _call(engine, target, policy, tally, index)
