@@ -50,7 +50,8 @@ def _seconds(name: str, default: float) -> float:
 
 
 DRAIN_SECONDS = _seconds("SEAWALL_DRAIN_SECONDS", 5.0)
-graceful_timeout = _seconds("SEAWALL_GRACEFUL_SECONDS", 20.0)
+# gunicorn takes whole seconds here.
+graceful_timeout = math.ceil(_seconds("SEAWALL_GRACEFUL_SECONDS", 20.0))
 
 # Mapped here, in the master, so every worker forked later shares it.
 _drain.share()

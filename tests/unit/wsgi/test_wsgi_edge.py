@@ -53,7 +53,8 @@ def test_the_handler_sees_the_budget_the_header_sent_capped_at_maximum() -> None
     clock = FakeClock()
     app = protect(handler, maximum=2.0, clock=clock)
     status, _, body = call(app, X_REQUEST_TIMEOUT_MS="750")
-    assert status == 200 and json.loads(body)["remaining"] == pytest.approx(0.75)
+    assert status == 200
+    assert json.loads(body)["remaining"] == pytest.approx(0.75)
     _, _, body = call(app, X_REQUEST_TIMEOUT_MS="90000")
     assert json.loads(body)["remaining"] == pytest.approx(2.0)
     assert seawall.remaining() is None  # the scope closed with the request
@@ -68,7 +69,8 @@ def test_a_handler_that_overruns_its_deadline_is_answered_504() -> None:
         return [b"too late"]
 
     status, headers, body = call(protect(slow, clock=clock), X_REQUEST_TIMEOUT_MS="100")
-    assert status == 504 and headers["content-type"] == "application/problem+json"
+    assert status == 504
+    assert headers["content-type"] == "application/problem+json"
     assert b"too late" not in body
 
 
@@ -85,7 +87,8 @@ def test_low_priority_is_shed_while_high_is_admitted() -> None:
         shedder.admit("critical").__enter__()
     app = protect(handler, shedder=shedder, clock=FakeClock())
     status, headers, _ = call(app, X_REQUEST_PRIORITY="low")
-    assert status == 503 and "retry-after" in headers
+    assert status == 503
+    assert "retry-after" in headers
     assert call(app, X_REQUEST_PRIORITY="high")[0] == 200
 
 
@@ -96,7 +99,8 @@ def test_probes_answer_first_and_readiness_fails_when_draining() -> None:
     assert call(app, "/readyz")[0] == 200
     health.start_draining()
     status, _, body = call(app, "/readyz")
-    assert status == 503 and body == b"not ready\n"
+    assert status == 503
+    assert body == b"not ready\n"
     assert call(app, "/livez", X_REQUEST_TIMEOUT_MS="nonsense")[0] == 200
 
 
@@ -127,8 +131,10 @@ def test_a_keyed_post_runs_once_and_is_replayed(tmp_path: Any) -> None:
     app = protect(create, idempotency=store)
     first = call(app, "/orders", "POST", b"{}", IDEMPOTENCY_KEY="k1", AUTHORIZATION="Bearer a")
     again = call(app, "/orders", "POST", b"{}", IDEMPOTENCY_KEY="k1", AUTHORIZATION="Bearer a")
-    assert first[0] == again[0] == 201 and first[2] == again[2] == b"order 1"
-    assert again[1]["idempotent-replayed"] == "true" and runs == [b"{}"]
+    assert first[0] == again[0] == 201
+    assert first[2] == again[2] == b"order 1"
+    assert again[1]["idempotent-replayed"] == "true"
+    assert runs == [b"{}"]
     other = call(app, "/orders", "POST", b"{}", IDEMPOTENCY_KEY="k1", AUTHORIZATION="Bearer b")
     assert other[2] == b"order 2"  # another principal: never another's replay
     assert (
@@ -182,7 +188,7 @@ def test_an_asgi_app_is_refused_with_the_edge_to_use() -> None:
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
         pass
 
-    with pytest.raises(ConfigError, match="seawall.http.protect"):
+    with pytest.raises(ConfigError, match=r"seawall\.http\.protect"):
         protect(asgi)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="WSGI"):
         protect(42)  # type: ignore[arg-type]
