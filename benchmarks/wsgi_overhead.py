@@ -17,71 +17,40 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the shared wrk helpers live beside it
 
 from benchmarks.http_overhead import (  # noqa: E402
     WRK_MISSING,
+    Server,
+    alternate,
     ceiling_rps,
-    free_port,
     refusal,
-    wrk_rps,
 )
 
 TARGET = 0.85
 
 
-class Gunicorn:
-    def __init__(self, app: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"),
-                *("--workers", "1", "--worker-class", "gthread", "--threads", "4"),
-                *("--log-level", "warning", app),
-            ],
-            cwd=ROOT,
-            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-        )
-        for _ in range(200):
-            try:
-                httpx.get(self.url + "/", timeout=0.5)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{app} did not start under gunicorn")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+def gunicorn(app: str) -> Server:
+    """``app`` on gunicorn: one gthread worker with 4 threads."""
+    return Server(
+        app,
+        lambda port: [
+            *("-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"),
+            *("--worker-class", "gthread", "--threads", "4", "--log-level", "warning", app),
+        ],
+    )
 
 
 def pair(rounds: int, seconds: float) -> tuple[float, float, list[float]]:
     """Median rates of the bare and protected apps, and each round's protected/bare ratio."""
-    bare = Gunicorn("benchmarks._wsgi_apps:bare")
-    protected = Gunicorn("benchmarks._wsgi_apps:protected")
+    bare = gunicorn("benchmarks._wsgi_apps:bare")
+    protected = gunicorn("benchmarks._wsgi_apps:protected")
     try:
-        wrk_rps(bare.url, seconds)  # warm-up both
-        wrk_rps(protected.url, seconds)
-        b, p, ratios = [], [], []
-        for i in range(rounds):
-            if i % 2 == 0:
-                rb, rp = wrk_rps(bare.url, seconds), wrk_rps(protected.url, seconds)
-            else:
-                rp, rb = wrk_rps(protected.url, seconds), wrk_rps(bare.url, seconds)
-            b.append(rb)
-            p.append(rp)
-            ratios.append(rp / rb)
-        return statistics.median(b), statistics.median(p), ratios
+        return alternate(bare.url, protected.url, rounds, seconds)
     finally:
         bare.stop()
         protected.stop()

@@ -19,6 +19,7 @@ __all__ = [
     "Scope",
     "Send",
     "header_values",
+    "overloaded",
     "problem",
     "send_problem",
 ]
@@ -80,3 +81,13 @@ def problem(
     if retry_after is not None:
         raw.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
     return raw, body
+
+
+def overloaded(level: str, retry_after: float | None) -> tuple[int, str, str, float]:
+    """Status, title, detail and ``Retry-After`` of a shed request (every edge's 503)."""
+    return (
+        503,
+        "Overloaded",
+        f"{level} priority requests are being shed",
+        retry_after if retry_after is not None else 1.0,
+    )

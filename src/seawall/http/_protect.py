@@ -89,17 +89,8 @@ def protect(
     it, before the app serves anything.
     """
     asgi_app(app)
-    maximum, ttl, lock_ttl = check_options(
-        maximum=maximum,
-        shedder=shedder,
-        routes=routes,
-        default_priority=default_priority,
-        require_idempotency=require_idempotency,
-        ttl=ttl,
-        lock_ttl=lock_ttl,
-        health=health,
-        clock=clock,
-    )
+    options = (shedder, routes, default_priority, require_idempotency, health, clock)
+    maximum, ttl, lock_ttl = check_options(maximum, ttl, lock_ttl, *options)
     if (
         idempotency is not True
         and idempotency is not False
@@ -153,16 +144,16 @@ _STORE_OPERATIONS = ("claim", "complete", "release")
 
 
 def check_options(
-    *,
     maximum: object,
+    ttl: object,
+    lock_ttl: object,
     shedder: object,
     routes: object,
     default_priority: object,
     require_idempotency: object,
-    ttl: object,
-    lock_ttl: object,
     health: object,
     clock: object,
+    /,
 ) -> tuple[float, float, float]:
     """Check the options every server edge (ASGI, WSGI) takes; ``(maximum, ttl, lock_ttl)``.
 

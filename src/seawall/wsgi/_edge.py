@@ -34,6 +34,7 @@ from seawall._deadline import nearest
 from seawall._degraded import _names
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import _current as _priority_scope
+from seawall.http._asgi import overloaded
 from seawall.http._health import Health, probe_reply
 from seawall.policies._timeout import expired
 from seawall.wire import (
@@ -141,13 +142,8 @@ class WSGIEdge:
                     admission.__enter__()
                 except LoadShed as exc:
                     admission = None
-                    return refuse(
-                        start_response,
-                        503,
-                        "Overloaded",
-                        f"{level} priority requests are being shed",
-                        retry_after=exc.retry_after if exc.retry_after is not None else 1.0,
-                    )
+                    status, title, detail, retry = overloaded(level, exc.retry_after)
+                    return refuse(start_response, status, title, detail, retry_after=retry)
             ptoken = _priority_scope.set(level) if level not in (None, "normal") else None
             names: set[str] = set()
             ntoken = _names.set(names)

@@ -56,17 +56,8 @@ def protect(
     it, before the app serves anything.
     """
     _wsgi_app(app)
-    maximum, ttl, lock_ttl = check_options(
-        maximum=maximum,
-        shedder=shedder,
-        routes=routes,
-        default_priority=default_priority,
-        require_idempotency=require_idempotency,
-        ttl=ttl,
-        lock_ttl=lock_ttl,
-        health=health,
-        clock=clock,
-    )
+    options = (shedder, routes, default_priority, require_idempotency, health, clock)
+    maximum, ttl, lock_ttl = check_options(maximum, ttl, lock_ttl, *options)
     cookies = session_cookie_names(session_cookies)
     if principal is not None and not callable(principal):
         raise ConfigError(f"principal must be a function of the WSGI environ, got {principal!r}")
