@@ -4,6 +4,7 @@ through ``start_response``; and the held ``start_response`` a 504 can still repl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -34,10 +35,17 @@ def answer(
 ) -> list[bytes]:
     """Send a complete answer made of ASGI-style byte pairs through ``start_response``."""
     start_response(
-        f"{status} {reason or _REASONS.get(status, 'Unknown')}",
+        f"{status} {reason or _reason(status)}",
         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
     )
     return [body]
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def refuse(
@@ -51,17 +59,6 @@ def refuse(
     """Answer with seawall's problem+json body (shared with the ASGI edge)."""
     headers, body = problem(status, title, detail, retry_after=retry_after)
     return answer(start_response, status, headers, body)
-
-
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    409: "Conflict",
-    413: "Content Too Large",
-    422: "Unprocessable Content",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 class _Held:
