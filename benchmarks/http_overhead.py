@@ -60,16 +60,20 @@ MAX_CEILING_SHARE = 0.5
 
 
 class Server:
-    def __init__(self, app: str) -> None:
+    """``app`` served on a free port: uvicorn, the no-op ``ceiling``, or ``command(port)``."""
+
+    def __init__(self, app: str, command: Callable[[int], list[str]] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        if app == "ceiling":
-            command = ["-m", "benchmarks._ceiling", str(self.port)]
+        if command is not None:
+            command_line = command(self.port)
+        elif app == "ceiling":
+            command_line = ["-m", "benchmarks._ceiling", str(self.port)]
         else:
-            command = ["-m", "uvicorn", app, "--port", str(self.port)]
-            command += ["--log-level", "warning", "--no-access-log"]
+            command_line = ["-m", "uvicorn", app, "--port", str(self.port)]
+            command_line += ["--log-level", "warning", "--no-access-log"]
         self.proc = subprocess.Popen(
-            [sys.executable, *command],
+            [sys.executable, *command_line],
             cwd=ROOT,
             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         )
@@ -83,7 +87,7 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.proc.wait(timeout=30)
 
 
 def parse_wrk(out: str) -> float:
@@ -130,20 +134,7 @@ def server_pair(rounds: int, seconds: float) -> tuple[float, float, list[float]]
     """Median rates of the bare and protected apps, and each round's protected/bare ratio."""
     bare, protected = Server("benchmarks._apps:bare"), Server("benchmarks._apps:protected")
     try:
-        wrk_rps(bare.url, seconds)  # warm-up both
-        wrk_rps(protected.url, seconds)
-        b, p, ratios = [], [], []
-        for i in range(rounds):
-            # Judge each round's back-to-back pair, alternating which goes first: drift on
-            # a shared machine then lands on both sides of every ratio.
-            if i % 2 == 0:
-                rb, rp = wrk_rps(bare.url, seconds), wrk_rps(protected.url, seconds)
-            else:
-                rp, rb = wrk_rps(protected.url, seconds), wrk_rps(bare.url, seconds)
-            b.append(rb)
-            p.append(rp)
-            ratios.append(rp / rb)
-        return statistics.median(b), statistics.median(p), ratios
+        return alternate(bare.url, protected.url, rounds, seconds)
     finally:
         bare.stop()
         protected.stop()
@@ -168,6 +159,13 @@ def side_by_side(
         b.append(o)
         ratios.append(o / p)
     return statistics.median(a), statistics.median(b), ratios
+
+
+def alternate(
+    bare: str, protected: str, rounds: int, seconds: float
+) -> tuple[float, float, list[float]]:
+    """wrk against two running servers, side by side: median rates and per-round ratios."""
+    return side_by_side(rounds, bare, protected, lambda url: wrk_rps(url, seconds))
 
 
 def sequential_gets(url: str, calls: int) -> Callable[[Any], float]:

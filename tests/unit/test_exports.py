@@ -23,6 +23,7 @@ PACKAGES = (
     "seawall.stores",
     "seawall.testing",
     "seawall.wire",
+    "seawall.wsgi",
 )
 
 

@@ -12,7 +12,17 @@ import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send", "header_values", "send_problem"]
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "header_values",
+    "overloaded",
+    "problem",
+    "send_problem",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,6 +56,20 @@ async def send_problem(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     """Answer with a problem+json body (and ``Retry-After`` when given)."""
+    raw, body = problem(status, title, detail, retry_after=retry_after, headers=headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    retry_after: float | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of a problem+json answer, for any transport (ASGI, WSGI)."""
     body = json.dumps(
         {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
@@ -56,5 +80,14 @@ async def send_problem(
     ]
     if retry_after is not None:
         raw.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    return raw, body
+
+
+def overloaded(level: str, retry_after: float | None) -> tuple[int, str, str, float]:
+    """Status, title, detail and ``Retry-After`` of a shed request (every edge's 503)."""
+    return (
+        503,
+        "Overloaded",
+        f"{level} priority requests are being shed",
+        retry_after if retry_after is not None else 1.0,
+    )

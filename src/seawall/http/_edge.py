@@ -40,7 +40,7 @@ from seawall._degraded import _names
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
-from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, send_problem
+from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, overloaded, send_problem
 from seawall.policies._timeout import expired
 from seawall.wire import budget_from_headers
 
@@ -217,13 +217,8 @@ class Edge:
                         await admission.wait()
                     except LoadShed as exc:
                         admission = None
-                        await send_problem(
-                            send,
-                            503,
-                            "Overloaded",
-                            f"{_LEVELS[rank]} priority requests are being shed",
-                            retry_after=exc.retry_after if exc.retry_after is not None else 1.0,
-                        )
+                        status, title, detail, retry = overloaded(_LEVELS[rank], exc.retry_after)
+                        await send_problem(send, status, title, detail, retry_after=retry)
                         return
             # Normal is the wire default and needs no scope (current_priority() is None).
             ptoken = _priority_scope.set(_LEVELS[rank]) if rank >= 0 and rank != _NORMAL else None

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from seawall.http._asgi import ASGIApp
 from seawall.http._edge import Edge
-from seawall.http._probes import Health, probe_paths
+from seawall.http._probes import Health, probe_paths, probe_reply
 
-__all__ = ["Health", "HealthMiddleware", "probe_paths"]
+__all__ = ["Health", "HealthMiddleware", "probe_paths", "probe_reply"]
 
 
 class HealthMiddleware(Edge):

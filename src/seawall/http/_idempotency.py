@@ -63,7 +63,14 @@ __all__ = [
     "IdempotencyEvent",
     "IdempotencyMiddleware",
     "fingerprint",
+    "kept_headers",
+    "missing_key",
     "parse_idempotency_key",
+    "read_key",
+    "refusal",
+    "replay_headers",
+    "requirement",
+    "storable",
 ]
 
 logger = logging.getLogger("seawall.http")
@@ -196,7 +203,76 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _requirement(require: RouteRequirement) -> Callable[[str, str], bool]:
+# -- the decisions, shared by the ASGI and WSGI edges -----------------------------------
+
+Problem = tuple[int, str, str]
+"""A refusal: status, title, detail (the problem+json body's fields)."""
+
+STORE_DOWN: Problem = (
+    503,
+    "Idempotency store unavailable",
+    "the request was not run because its Idempotency-Key could not be checked",
+)
+
+
+def read_key(sent: list[str]) -> str:
+    """The key of a request that sent the ``Idempotency-Key`` values ``sent`` (one)."""
+    if len(sent) > 1:
+        raise HeaderError(IDEMPOTENCY_KEY_HEADER, ", ".join(sent), "was sent more than once")
+    return parse_idempotency_key(sent[0])
+
+
+def missing_key(method: str, path: str) -> Problem:
+    return (400, "Idempotency-Key required", f"{method} {path} requires an Idempotency-Key header")
+
+
+def invalid_key(exc: HeaderError) -> Problem:
+    return (400, "Invalid Idempotency-Key", f"Idempotency-Key header {exc.reason}")
+
+
+def too_large(max_body: int) -> Problem:
+    return (
+        413,
+        "Content too large",
+        f"a request with an Idempotency-Key may carry at most {max_body} bytes",
+    )
+
+
+def refusal(claim: Claim) -> Problem:
+    """The answer to a claim that is neither claimed nor completed (409 or 422)."""
+    if claim.status == "in_flight":
+        return (
+            409,
+            "Request in progress",
+            "a request with this Idempotency-Key is still being processed",
+        )
+    return (
+        422,
+        "Idempotency-Key reused",
+        "this Idempotency-Key was used with a different request (method, path or body)",
+    )
+
+
+def storable(status: int) -> bool:
+    """Whether a response with ``status`` is kept: not the statuses a client retries."""
+    return status < 500 and status not in _RETRIED
+
+
+def kept_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response headers a record keeps: lower-cased, without hop-by-hop ones."""
+    return [(bytes(k).lower(), bytes(v)) for k, v in headers if bytes(k).lower() not in _HOP_BY_HOP]
+
+
+def replay_headers(response: StoredResponse) -> list[tuple[bytes, bytes]]:
+    """The headers a replay is sent with: the stored ones, its length, and the marker."""
+    return [
+        *response.headers,
+        (b"content-length", str(len(response.body)).encode()),
+        (REPLAYED_HEADER.encode(), b"true"),
+    ]
+
+
+def requirement(require: RouteRequirement) -> Callable[[str, str], bool]:
     if callable(require):
         return require
     if isinstance(require, str) or not isinstance(require, Iterable):
@@ -280,7 +356,7 @@ class IdempotencyMiddleware:
         self.app = asgi_app(app)
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self.methods = frozenset(m.upper() for m in methods)
-        self.required = _requirement(require)
+        self.required = requirement(require)
         self.session_cookies = session_cookie_names(session_cookies)
         self.principal: Principal = principal or session_principal(self.session_cookies)
         self.max_body = max_body
@@ -296,26 +372,15 @@ class IdempotencyMiddleware:
         if not sent:
             if self.required(method, path):
                 self._emit("missing_key", 400)
-                await send_problem(
-                    send,
-                    400,
-                    "Idempotency-Key required",
-                    f"{method} {path} requires an Idempotency-Key header",
-                )
+                await send_problem(send, *missing_key(method, path))
                 return
             await self.app(scope, receive, send)
             return
         try:
-            if len(sent) > 1:
-                raise HeaderError(
-                    IDEMPOTENCY_KEY_HEADER, ", ".join(sent), "was sent more than once"
-                )
-            key = parse_idempotency_key(sent[0])
+            key = read_key(sent)
         except HeaderError as exc:
             self._emit("invalid_key", 400)
-            await send_problem(
-                send, 400, "Invalid Idempotency-Key", f"Idempotency-Key header {exc.reason}"
-            )
+            await send_problem(send, *invalid_key(exc))
             return
 
         try:
@@ -324,12 +389,7 @@ class IdempotencyMiddleware:
             return  # nothing was claimed; the client that could read an answer is gone
         except _TooLarge:
             self._emit("too_large", 413)
-            await send_problem(
-                send,
-                413,
-                "Content too large",
-                f"a request with an Idempotency-Key may carry at most {self.max_body} bytes",
-            )
+            await send_problem(send, *too_large(self.max_body))
             return
         who = self.principal(scope)
         principal = await who if inspect.isawaitable(who) else who
@@ -342,13 +402,7 @@ class IdempotencyMiddleware:
         except Exception:
             logger.exception("idempotency store failed to claim a key")
             self._emit("store_error", 503)
-            await send_problem(
-                send,
-                503,
-                "Idempotency store unavailable",
-                "the request was not run because its Idempotency-Key could not be checked",
-                retry_after=1.0,
-            )
+            await send_problem(send, *STORE_DOWN, retry_after=1.0)
             return
         if claim.status != "claimed":
             await self._answer(claim, send)
@@ -360,22 +414,10 @@ class IdempotencyMiddleware:
             assert claim.response is not None
             self._emit("replayed", claim.response.status)
             await _replay(claim.response, send)
-        elif claim.status == "in_flight":
-            self._emit("conflict", 409)
-            await send_problem(
-                send,
-                409,
-                "Request in progress",
-                "a request with this Idempotency-Key is still being processed",
-            )
         else:
-            self._emit("mismatch", 422)
-            await send_problem(
-                send,
-                422,
-                "Idempotency-Key reused",
-                "this Idempotency-Key was used with a different request (method, path or body)",
-            )
+            status, title, detail = refusal(claim)
+            self._emit("conflict" if status == 409 else "mismatch", status)
+            await send_problem(send, status, title, detail)
 
     async def _run(
         self, scope: Scope, receive: Receive, send: Send, record: RecordKey, token: str
@@ -386,12 +428,8 @@ class IdempotencyMiddleware:
             kind = message["type"]
             if kind == "http.response.start":
                 capture.status = int(message["status"])
-                capture.headers = [
-                    (bytes(k).lower(), bytes(v))
-                    for k, v in message.get("headers", ())
-                    if bytes(k).lower() not in _HOP_BY_HOP
-                ]
-                capture.storable = capture.status < 500 and capture.status not in _RETRIED
+                capture.headers = kept_headers(message.get("headers", ()))
+                capture.storable = storable(capture.status)
             elif kind == "http.response.body":
                 chunk = bytes(message.get("body", b""))
                 if capture.storable:
@@ -481,10 +519,6 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 async def _replay(response: StoredResponse, send: Send) -> None:
-    headers = [
-        *response.headers,
-        (b"content-length", str(len(response.body)).encode()),
-        (REPLAYED_HEADER.encode(), b"true"),
-    ]
+    headers = replay_headers(response)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -18,6 +18,7 @@ from seawall.http._asgi import Scope, header_values
 __all__ = [
     "DEFAULT_SESSION_COOKIES",
     "Principal",
+    "principal_of",
     "session_cookie_names",
     "session_principal",
 ]
@@ -87,26 +88,39 @@ def session_principal(session_cookies: Iterable[str] = DEFAULT_SESSION_COOKIES) 
     wanted = frozenset(session_cookie_names(session_cookies))
 
     def principal(scope: Scope) -> str:
-        digest = hashlib.sha256()
-        for credentials in header_values(scope, b"authorization"):
-            _part(digest, b"authorization")
-            _part(digest, credentials)
-        found: list[tuple[str, str]] = []
-        if wanted:
-            for header in header_values(scope, b"cookie"):
-                for pair in header.decode("latin-1").split(";"):
-                    name, eq, value = pair.partition("=")
-                    name = name.strip()
-                    if eq and name in wanted:
-                        found.append((name, value.strip()))
-        found.sort(key=lambda cookie: cookie[0])  # stable: same-name cookies keep order
-        for name, value in found:
-            _part(digest, b"cookie")
-            _part(digest, name.encode("latin-1"))
-            _part(digest, value.encode("latin-1"))
-        return digest.hexdigest()
+        return principal_of(
+            header_values(scope, b"authorization"), header_values(scope, b"cookie"), wanted
+        )
 
     return principal
+
+
+def principal_of(
+    authorizations: Iterable[bytes], cookies: Iterable[bytes], wanted: frozenset[str]
+) -> str:
+    """The session principal from the request's ``Authorization`` and ``Cookie`` values.
+
+    Transport-neutral, so the ASGI and WSGI edges name the same caller the same way and
+    can share one idempotency store.
+    """
+    digest = hashlib.sha256()
+    for credentials in authorizations:
+        _part(digest, b"authorization")
+        _part(digest, credentials)
+    found: list[tuple[str, str]] = []
+    if wanted:
+        for header in cookies:
+            for pair in header.decode("latin-1").split(";"):
+                name, eq, value = pair.partition("=")
+                name = name.strip()
+                if eq and name in wanted:
+                    found.append((name, value.strip()))
+    found.sort(key=lambda cookie: cookie[0])  # stable: same-name cookies keep order
+    for name, value in found:
+        _part(digest, b"cookie")
+        _part(digest, name.encode("latin-1"))
+        _part(digest, value.encode("latin-1"))
+    return digest.hexdigest()
 
 
 def _part(digest: Any, data: bytes) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from seawall.http._asgi import Scope, Send
 
-__all__ = ["PROBE_PATHS", "Health", "probe_paths"]
+__all__ = ["PROBE_PATHS", "Health", "probe_paths", "probe_reply"]
 
 # Paths that are probes wherever they appear: never shed, never held to a deadline.
 PROBE_PATHS = frozenset({"/livez", "/readyz", "/startupz", "/healthz"})
@@ -103,29 +103,54 @@ class Health:
     async def respond(self, kind: str, scope: Scope, send: Send) -> None:
         """Answer probe ``kind`` (live / ready / startup) for the request in ``scope``."""
         verbose = b"verbose" in scope.get("query_string", b"")
-        if kind == "live":
-            ok, details = True, self.liveness()
-        elif kind == "ready":
+        if kind == "ready":
             ok, details = await self.readiness()
         else:
-            ok = self.is_started
-            details = {"status": "started" if ok else "starting"}
-        if verbose:
-            body, ctype = json.dumps(details).encode(), b"application/json"
-        else:
-            body, ctype = (b"ok\n" if ok else f"{details['status']}\n".encode()), b"text/plain"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200 if ok else 503,
-                "headers": [
-                    (b"content-type", ctype),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
+            ok, details = self.answer(kind)
+        status, headers, body = probe_reply(ok, details, verbose=verbose)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def answer(self, kind: str) -> tuple[bool, dict[str, Any]]:
+        """Probe ``kind``'s verdict without awaiting; readiness here skips the checks.
+
+        Liveness and startup never await anything. Readiness without registered checks
+        is decided by the started and draining flags alone, which is how an edge without
+        an event loop (WSGI) answers it on the request's thread.
+        """
+        if kind == "live":
+            return True, self.liveness()
+        if kind == "ready":
+            ready = self._started and not self._draining
+            return ready, {
+                "status": "ready" if ready else "not ready",
+                "started": self._started,
+                "draining": self._draining,
+                "checks": {},
+            }
+        ok = self.is_started
+        return ok, {"status": "started" if ok else "starting"}
+
+    @property
+    def has_checks(self) -> bool:
+        """Whether readiness runs registered checks (and so needs an event loop)."""
+        return bool(self._checks)
+
+
+def probe_reply(
+    ok: bool, details: dict[str, Any], *, verbose: bool
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body of a probe answer, for any transport (ASGI, WSGI)."""
+    if verbose:
+        body, ctype = json.dumps(details).encode(), b"application/json"
+    else:
+        body, ctype = (b"ok\n" if ok else f"{details['status']}\n".encode()), b"text/plain"
+    headers = [
+        (b"content-type", ctype),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    return (200 if ok else 503), headers, body
 
 
 def probe_paths(

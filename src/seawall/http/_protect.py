@@ -33,7 +33,7 @@ from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import IdempotencyStore
 
-__all__ = ["Protected", "protect"]
+__all__ = ["Protected", "check_options", "protect"]
 
 
 class Protected(Edge):
@@ -89,34 +89,8 @@ def protect(
     it, before the app serves anything.
     """
     asgi_app(app)
-    maximum = positive_seconds(maximum, "maximum")
-    ttl = positive_seconds(ttl, "ttl")
-    lock_ttl = positive_seconds(lock_ttl, "lock_ttl")
-    if not isinstance(shedder, bool | LoadShedder):
-        raise ConfigError(f"shedder must be a LoadShedder, True or False, got {shedder!r}")
-    if not isinstance(default_priority, str) or default_priority.lower() not in PRIORITY_RANK:
-        raise ConfigError(
-            f"default_priority must be one of {', '.join(PRIORITY_RANK)}, got {default_priority!r}"
-        )
-    if routes is not None and not (isinstance(routes, Mapping) or callable(routes)):
-        raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
-    if isinstance(routes, Mapping):
-        for prefix, level in routes.items():
-            if not isinstance(prefix, str) or not isinstance(level, str):
-                raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
-            if level.lower() not in PRIORITY_RANK:
-                raise ConfigError(f"routes[{prefix!r}] is not a priority: {level!r}")
-    if isinstance(require_idempotency, str) or not (
-        callable(require_idempotency) or isinstance(require_idempotency, Iterable)
-    ):
-        raise ConfigError(
-            "require_idempotency must be a tuple of path prefixes or a function"
-            f" (method, path) -> bool, got {require_idempotency!r}"
-        )
-    if health is not None and not isinstance(health, Health):
-        raise ConfigError(f"health must be a seawall.http.Health, got {health!r}")
-    if clock is not None and not callable(getattr(clock, "now", None)):
-        raise ConfigError(f"clock must be a seawall Clock, got {clock!r}")
+    options = (shedder, routes, default_priority, require_idempotency, health, clock)
+    maximum, ttl, lock_ttl = check_options(maximum, ttl, lock_ttl, *options)
     if (
         idempotency is not True
         and idempotency is not False
@@ -167,3 +141,52 @@ def protect(
 
 
 _STORE_OPERATIONS = ("claim", "complete", "release")
+
+
+def check_options(
+    maximum: object,
+    ttl: object,
+    lock_ttl: object,
+    shedder: object,
+    routes: object,
+    default_priority: object,
+    require_idempotency: object,
+    health: object,
+    clock: object,
+    /,
+) -> tuple[float, float, float]:
+    """Check the options every server edge (ASGI, WSGI) takes; ``(maximum, ttl, lock_ttl)``.
+
+    Each bad one raises :class:`~seawall.ConfigError` naming it, before anything is served.
+    """
+    seconds = (
+        positive_seconds(maximum, "maximum"),
+        positive_seconds(ttl, "ttl"),
+        positive_seconds(lock_ttl, "lock_ttl"),
+    )
+    if not isinstance(shedder, bool | LoadShedder):
+        raise ConfigError(f"shedder must be a LoadShedder, True or False, got {shedder!r}")
+    if not isinstance(default_priority, str) or default_priority.lower() not in PRIORITY_RANK:
+        raise ConfigError(
+            f"default_priority must be one of {', '.join(PRIORITY_RANK)}, got {default_priority!r}"
+        )
+    if routes is not None and not (isinstance(routes, Mapping) or callable(routes)):
+        raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
+    if isinstance(routes, Mapping):
+        for prefix, level in routes.items():
+            if not isinstance(prefix, str) or not isinstance(level, str):
+                raise ConfigError(f"routes must map path prefixes to priorities, got {routes!r}")
+            if level.lower() not in PRIORITY_RANK:
+                raise ConfigError(f"routes[{prefix!r}] is not a priority: {level!r}")
+    if isinstance(require_idempotency, str) or not (
+        callable(require_idempotency) or isinstance(require_idempotency, Iterable)
+    ):
+        raise ConfigError(
+            "require_idempotency must be a tuple of path prefixes or a function"
+            f" (method, path) -> bool, got {require_idempotency!r}"
+        )
+    if health is not None and not isinstance(health, Health):
+        raise ConfigError(f"health must be a seawall.http.Health, got {health!r}")
+    if clock is not None and not callable(getattr(clock, "now", None)):
+        raise ConfigError(f"clock must be a seawall Clock, got {clock!r}")
+    return seconds

@@ -5,10 +5,19 @@
   and is shared by the processes of one host;
 * :class:`RedisStore` — shared by many replicas (extra ``seawall[redis]``).
 
-Any object with the three async methods of :class:`IdempotencyStore` works too.
+Any object with the three async methods of :class:`IdempotencyStore` works too. The
+memory and SQLite stores also have the sync forms of :class:`SyncIdempotencyStore`, which
+the WSGI edge (:func:`seawall.wsgi.protect`) calls on its request threads.
 """
 
-from seawall.stores._base import Claim, ClaimStatus, IdempotencyStore, RecordKey, StoredResponse
+from seawall.stores._base import (
+    Claim,
+    ClaimStatus,
+    IdempotencyStore,
+    RecordKey,
+    StoredResponse,
+    SyncIdempotencyStore,
+)
 from seawall.stores._memory import MemoryStore
 from seawall.stores._redis import RedisStore
 from seawall.stores._sqlite import SQLiteStore
@@ -22,4 +31,5 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "StoredResponse",
+    "SyncIdempotencyStore",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "Record",
     "RecordKey",
     "StoredResponse",
+    "SyncIdempotencyStore",
     "decode_headers",
     "encode_headers",
     "judge",
@@ -86,6 +87,29 @@ class IdempotencyStore(Protocol):
 
     async def release(self, key: RecordKey, token: str) -> None:
         """Drop the claim ``token`` owns (nothing to replay), so a retry runs again."""
+        ...
+
+
+@runtime_checkable
+class SyncIdempotencyStore(Protocol):
+    """The same three operations without an event loop, for thread-based servers (WSGI).
+
+    A store offers both forms over one implementation, so a record written by an ASGI
+    edge is read by a WSGI edge and the other way round.
+    """
+
+    def claim_sync(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
+        """As :meth:`IdempotencyStore.claim`, on the calling thread."""
+        ...
+
+    def complete_sync(
+        self, key: RecordKey, token: str, response: StoredResponse, now: float, expires_at: float
+    ) -> bool:
+        """As :meth:`IdempotencyStore.complete`, on the calling thread."""
+        ...
+
+    def release_sync(self, key: RecordKey, token: str) -> None:
+        """As :meth:`IdempotencyStore.release`, on the calling thread."""
         ...
 
 

@@ -47,6 +47,19 @@ class MemoryStore:
         return len(self._records)
 
     async def claim(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
+        return self.claim_sync(key, fingerprint, now, lock_ttl)
+
+    async def complete(
+        self, key: RecordKey, token: str, response: StoredResponse, now: float, expires_at: float
+    ) -> bool:
+        return self.complete_sync(key, token, response, now, expires_at)
+
+    async def release(self, key: RecordKey, token: str) -> None:
+        self.release_sync(key, token)
+
+    # The sync forms are the implementation: nothing here waits, so both forms are one.
+
+    def claim_sync(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
         with self._lock:
             self._claims += 1
             if self._claims % _SWEEP_EVERY == 0:
@@ -61,7 +74,7 @@ class MemoryStore:
                 self._records.popitem(last=False)
             return Claim("claimed", token=token)
 
-    async def complete(
+    def complete_sync(
         self, key: RecordKey, token: str, response: StoredResponse, now: float, expires_at: float
     ) -> bool:
         with self._lock:
@@ -73,7 +86,7 @@ class MemoryStore:
             record.expires_at = expires_at
             return True
 
-    async def release(self, key: RecordKey, token: str) -> None:
+    def release_sync(self, key: RecordKey, token: str) -> None:
         with self._lock:
             record = self._records.get(key)
             if record is not None and record.token == token:

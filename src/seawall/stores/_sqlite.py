@@ -83,15 +83,15 @@ class SQLiteStore:
         self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_expiry ON {table} (expires_at)")
 
     async def claim(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
-        return await asyncio.to_thread(self._claim, key, fingerprint, now, lock_ttl)
+        return await asyncio.to_thread(self.claim_sync, key, fingerprint, now, lock_ttl)
 
     async def complete(
         self, key: RecordKey, token: str, response: StoredResponse, now: float, expires_at: float
     ) -> bool:
-        return await asyncio.to_thread(self._complete, key, token, response, expires_at)
+        return await asyncio.to_thread(self.complete_sync, key, token, response, now, expires_at)
 
     async def release(self, key: RecordKey, token: str) -> None:
-        await asyncio.to_thread(self._release, key, token)
+        await asyncio.to_thread(self.release_sync, key, token)
 
     def purge(self, now: float) -> int:
         """Delete every expired record now; returns how many."""
@@ -103,7 +103,10 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
-    def _claim(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
+    # The sync forms are the implementation; the async ones run them on a worker thread.
+    # A WSGI edge calls them on its request thread, with no event loop.
+
+    def claim_sync(self, key: RecordKey, fingerprint: str, now: float, lock_ttl: float) -> Claim:
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -131,8 +134,8 @@ class SQLiteStore:
                 db.execute(f"DELETE FROM {self.table} WHERE expires_at <= ?", (now,))
             return verdict
 
-    def _complete(
-        self, key: RecordKey, token: str, response: StoredResponse, expires_at: float
+    def complete_sync(
+        self, key: RecordKey, token: str, response: StoredResponse, now: float, expires_at: float
     ) -> bool:
         with self._lock:
             cursor = self._db.execute(
@@ -149,7 +152,7 @@ class SQLiteStore:
             )
             return cursor.rowcount == 1
 
-    def _release(self, key: RecordKey, token: str) -> None:
+    def release_sync(self, key: RecordKey, token: str) -> None:
         with self._lock:
             self._db.execute(
                 f"DELETE FROM {self.table} WHERE principal = ? AND key = ? AND token = ?",

@@ -1,0 +1,206 @@
+"""The WSGI server edge: every seawall step a request passes, in one callable.
+
+The same steps, order and wire conventions as the ASGI edge (:mod:`seawall.http`):
+
+1. *probes* (``/livez``, ``/readyz``, ``/startupz``) are answered first: never shed,
+   never queued, no deadline; ``/readyz`` also fails while the server drains;
+2. *deadline*: the caller's budget (``X-Request-Timeout-Ms``, ``grpc-timeout``, Envoy's
+   header), capped at ``maximum``, becomes the request's deadline scope, so
+   ``seawall.remaining()`` works in the handler thread; a spent budget gets 504 at once;
+3. *shedding*: the request needs a permit at its priority from the shedder's
+   thread-safe admission, or gets 503 with ``Retry-After``;
+4. *idempotency*: keyed requests go through :mod:`seawall.wsgi._keyed`;
+5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
+
+A thread cannot be safely interrupted, so the deadline is cooperative, exactly as the
+sync :class:`~seawall.Timeout` documents: I/O below the handler uses the remaining time,
+and a handler that returns after its deadline has its answer discarded for a 504. For
+that, the edge holds the handler's ``start_response`` until the handler returns (an app
+that calls ``write()`` commits its status early and cannot be answered 504 any more).
+The deadline, priority and degraded scopes cover the call of the app; a body the server
+iterates after it returns runs outside them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import _current as _deadline_scope
+from seawall._deadline import nearest
+from seawall._degraded import _names
+from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
+from seawall._priority import _current as _priority_scope
+from seawall.http._asgi import overloaded
+from seawall.http._health import Health, probe_reply
+from seawall.policies._timeout import expired
+from seawall.wire import (
+    ENVOY_TIMEOUT_HEADER,
+    GRPC_TIMEOUT_HEADER,
+    TIMEOUT_HEADER,
+    budget_from_headers,
+)
+from seawall.wsgi import _drain
+from seawall.wsgi._reply import Environ, StartResponse, WSGIApp, _Held, answer, refuse
+
+if TYPE_CHECKING:
+    from seawall.http._shedding import Priorities
+    from seawall.policies._shedder import LoadShedder
+    from seawall.wsgi._keyed import Keyed
+
+__all__ = ["WSGIEdge"]
+
+logger = logging.getLogger("seawall.wsgi")
+
+# The budget headers as the WSGI environ names them (CGI style).
+_BUDGET_KEYS = tuple(
+    ("HTTP_" + name.upper().replace("-", "_"), name)
+    for name in (TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, ENVOY_TIMEOUT_HEADER)
+)
+_SPENT = "the request's budget was spent"
+
+
+class WSGIEdge:
+    """Run a WSGI request through the enabled edge steps, then ``app``.
+
+    Built by :func:`seawall.wsgi.protect`, which checks every option.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        health: Health,
+        probes: Mapping[str, str],
+        maximum: float,
+        clock: Clock | None,
+        shedder: LoadShedder | None,
+        priorities: Priorities | None,
+        unshed: frozenset[str],
+        keyed: Keyed | None,
+    ) -> None:
+        self.app = app
+        self.health = health
+        self._probes = probes
+        self.maximum = maximum
+        self.clock = clock or SYSTEM_CLOCK
+        self.shedder = shedder
+        self._priorities = priorities
+        self._unshed = unshed
+        self._keyed = keyed
+
+    @property
+    def inner(self) -> WSGIApp:
+        """The app that was protected."""
+        return self.app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO") or "/"
+        kind = self._probes.get(path)
+        if kind is not None:
+            return self._probe(kind, environ, start_response)
+        method: str = environ.get("REQUEST_METHOD", "GET")
+
+        budget = self.maximum
+        sent = {name: environ[key] for key, name in _BUDGET_KEYS if key in environ}
+        if sent:
+            try:
+                capped = budget_from_headers(sent, maximum=budget)
+            except HeaderError as exc:
+                return refuse(start_response, 400, "Bad request timeout header", str(exc))
+            assert capped is not None  # capped at maximum
+            budget = capped
+            if budget <= 0:
+                return refuse(start_response, 504, "Deadline exceeded", _SPENT)
+        level: str | None = None
+        if self._priorities is not None and path not in self._unshed:
+            raw = environ.get("HTTP_X_REQUEST_PRIORITY")
+            try:
+                level = self._priorities.resolve(
+                    raw.encode("latin-1") if isinstance(raw, str) else None,
+                    {"method": method, "path": path},
+                )
+            except (HeaderError, UnicodeEncodeError) as exc:
+                return refuse(start_response, 400, "Bad request priority", str(exc))
+        keyed = self._keyed is not None and self._keyed.wants(environ, method, path)
+
+        deadline, now = nearest(budget, self.clock)
+        if deadline.when <= now:  # an enclosing in-process scope was already spent
+            return refuse(start_response, 504, "Deadline exceeded", _SPENT)
+        token = _deadline_scope.set(deadline)
+        admission = None
+        failure: BaseException | None = None
+        held = _Held(start_response)
+        try:
+            if level is not None:
+                assert self.shedder is not None
+                admission = self.shedder.admit(level)
+                try:
+                    admission.__enter__()
+                except LoadShed as exc:
+                    admission = None
+                    status, title, detail, retry = overloaded(level, exc.retry_after)
+                    return refuse(start_response, status, title, detail, retry_after=retry)
+            ptoken = _priority_scope.set(level) if level not in (None, "normal") else None
+            names: set[str] = set()
+            ntoken = _names.set(names)
+            try:
+                if keyed:
+                    assert self._keyed is not None
+                    result: Iterable[bytes] = self._keyed(environ, method, path, held, names)
+                else:
+                    result = self.app(environ, held)
+            finally:
+                _names.reset(ntoken)
+                if ptoken is not None:
+                    _priority_scope.reset(ptoken)
+            if deadline.when <= self.clock.now() and not held.sent:
+                _close(result)
+                raise expired(deadline, "request", "wsgi")
+            if not held.sent:
+                held.commit(("X-Degraded", ", ".join(sorted(names))) if names else None)
+            return result
+        except DeadlineExceeded as exc:
+            failure = exc
+            if held.sent:  # too late to change the status: the server aborts the response
+                raise
+            logger.info("%s %s: %s", method, path, exc)
+            return refuse(
+                start_response,
+                504,
+                "Deadline exceeded",
+                f"the handler ran past its {budget:.3f}s budget",
+            )
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            _deadline_scope.reset(token)
+            if admission is not None:
+                # The admission learns from how the call ended (a timeout is a drop).
+                if failure is None:
+                    admission.__exit__(None, None, None)
+                else:
+                    admission.__exit__(type(failure), failure, failure.__traceback__)
+
+    def _probe(self, kind: str, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        health = self.health
+        if kind == "ready" and _drain.draining() and not health.is_draining:
+            health.start_draining()
+        if kind == "ready" and health.has_checks:
+            # Checks may be coroutines: a probe (not a request) may pay for a loop.
+            ok, details = asyncio.run(health.readiness())
+        else:
+            ok, details = health.answer(kind)
+        verbose = "verbose" in environ.get("QUERY_STRING", "")
+        status, headers, body = probe_reply(ok, details, verbose=verbose)
+        return answer(start_response, status, headers, body)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
