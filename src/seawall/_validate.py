@@ -33,6 +33,7 @@ __all__ = [
     "MAX_BUCKETS",
     "MAX_COUNT",
     "MAX_SECONDS",
+    "MIN_WINDOW",
     "callable_or_none",
     "count",
     "name",
@@ -41,6 +42,8 @@ __all__ = [
     "seconds",
 ]
 
+# The shortest sliding window: its buckets must stay wider than clock resolution.
+MIN_WINDOW = 0.001
 MAX_SECONDS = 1e9
 """The longest finite duration taken (about 31 years); pass ``inf`` for "no limit"."""
 
@@ -65,11 +68,13 @@ def seconds(
     *,
     positive: bool = False,
     infinite: bool = True,
+    minimum: float = 0.0,
 ) -> float:
     """``value`` as float seconds, or :class:`ConfigError` naming ``what``.
 
     ``positive`` rejects zero; ``infinite`` allows ``inf`` (the caller decides what it
-    means, always "no limit").
+    means, always "no limit"); ``minimum`` is the shortest duration the caller can use
+    (a sliding window of buckets needs buckets wider than float rounding).
     """
     if isinstance(value, timedelta):
         result = value.total_seconds()
@@ -83,6 +88,8 @@ def seconds(
     limit = "" if not infinite else " (or inf for no limit)"
     if not (result > 0.0 if positive else result >= 0.0) or not result <= MAX_SECONDS:
         _fail(what, f"{low} number of seconds up to {MAX_SECONDS:g}{limit}", value)
+    if result < minimum:
+        _fail(what, f"at least {minimum:g} seconds", value)
     return result
 
 

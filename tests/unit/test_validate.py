@@ -316,6 +316,10 @@ REFUSED: list[tuple[Callable[[], object], str]] = [
     (lambda: seawall.RetryBudget(window=INF), "window"),
     (lambda: seawall.RetryBudget(min_per_second=NAN), "min_per_second"),
     (lambda: seawall.RetryBudget(buckets=10**9), "buckets"),
+    # a window so short its buckets round to zero width (found by the fuzz below)
+    (lambda: seawall.RetryBudget(window=5e-324), "window"),
+    (lambda: seawall.AdaptiveThrottle(window=1e-300), "window"),
+    (lambda: seawall.GradientLimit(window=1e-6), "window"),
     (lambda: seawall.CircuitBreaker(min_calls=True), "min_calls"),
     (lambda: seawall.CircuitBreaker(half_open_calls=2.5), "half_open_calls"),  # type: ignore[arg-type]
     (lambda: seawall.CircuitBreaker(cooldown=INF), "cooldown"),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._validate import MAX_BUCKETS, count, real, seconds
+from seawall._validate import MAX_BUCKETS, MIN_WINDOW, count, real, seconds
 
 __all__ = ["RetryBudget", "RetryBudgetStats"]
 
@@ -58,7 +58,9 @@ class RetryBudget:
     ) -> None:
         ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)
         min_per_second = real(min_per_second, "min_per_second", low=0.0)
-        window = seconds(window, "retry budget window", positive=True, infinite=False)
+        window = seconds(
+            window, "retry budget window", positive=True, infinite=False, minimum=MIN_WINDOW
+        )
         buckets = count(buckets, "retry budget buckets", maximum=MAX_BUCKETS)
         self.ratio = ratio
         self.min_per_second = min_per_second

@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from seawall._errors import ConfigError
-from seawall._validate import count, real, seconds
+from seawall._validate import MIN_WINDOW, count, real, seconds
 
 __all__ = ["AIMDLimit", "FixedLimit", "GradientLimit", "Limit"]
 
@@ -204,7 +204,7 @@ class GradientLimit:
         long_window: int = 600,
     ) -> None:
         _check_bounds(initial, min_limit, max_limit)
-        window = seconds(window, "window", positive=True, infinite=False)
+        window = seconds(window, "window", positive=True, infinite=False, minimum=MIN_WINDOW)
         min_samples = count(min_samples, "min_samples")
         tolerance = real(tolerance, "tolerance", low=1.0)
         smoothing = real(smoothing, "smoothing", low=0.0, high=1.0, low_open=True)

@@ -38,7 +38,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError, LoadShed, Rejected
 from seawall._events import CallRejected, emit
 from seawall._priority import current_priority
-from seawall._validate import MAX_BUCKETS, count, real, seconds
+from seawall._validate import MAX_BUCKETS, MIN_WINDOW, count, real, seconds
 from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 
@@ -174,7 +174,7 @@ class AdaptiveThrottle(Policy):
         rng: random.Random | None = None,
     ) -> None:
         k = real(k, "k (2.0 is the usual choice)", low=1.0)
-        window = seconds(window, "window", positive=True, infinite=False)
+        window = seconds(window, "window", positive=True, infinite=False, minimum=MIN_WINDOW)
         buckets = count(buckets, "buckets", maximum=MAX_BUCKETS)
         max_rejection_probability = real(
             max_rejection_probability,
