@@ -19,6 +19,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 
 from seawall._errors import ConfigError
 from seawall.stores._base import (
@@ -38,6 +39,26 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PURGE_EVERY = 1000
 
 _Row = tuple[str, str | None, int | None, str | None, bytes | None, float]
+
+
+def _use_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch the database to write-ahead logging, waiting out other processes doing so.
+
+    Several workers opening one new database at once (gunicorn's, say) race to switch
+    its journal mode, and SQLite answers the loser "database is locked" at once, without
+    its busy handler. Each retries within the busy timeout; once one has switched, the
+    mode is persistent and the others find it already set.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SQLiteStore:
@@ -65,7 +86,7 @@ class SQLiteStore:
         self._db = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db, busy_timeout)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             f"""CREATE TABLE IF NOT EXISTS {table} (

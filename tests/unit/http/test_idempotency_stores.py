@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,3 +148,29 @@ def test_stores_satisfy_the_protocol(tmp_path: Path) -> None:
     assert isinstance(MemoryStore(), IdempotencyStore)
     assert isinstance(sqlite, IdempotencyStore)
     sqlite.close()
+
+
+def test_many_workers_opening_one_new_database_at_once_all_start(tmp_path: Path) -> None:
+    """gunicorn's workers each open the store at boot; none may die on the WAL switch."""
+    for round_ in range(5):
+        path = tmp_path / f"shared-{round_}.sqlite3"
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def open_store(
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            barrier.wait()
+            try:
+                SQLiteStore(path)
+            except BaseException as exc:  # collected: a thread's error would be lost
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
