@@ -17,15 +17,17 @@ from seawall.sqlguard._guard import AllowArg, SqlGuard, Unparseable
 from seawall.sqlguard._rules import Finding
 
 __all__ = [
+    "SAVEPOINT",
     "GuardedConnection",
     "GuardedCursor",
     "begin_statement",
     "driver_dialect",
     "guard",
+    "settle",
     "transaction_plan",
 ]
 
-_SAVEPOINT = "seawall_sqlguard"
+SAVEPOINT = "seawall_sqlguard"
 
 # The DB-API driver's top-level module -> the sqlglot dialect it speaks.
 _DIALECTS = {
@@ -118,6 +120,21 @@ def render(sql: object, context: object) -> str | None:
 
 _CURSOR_METHODS = ("fetchone", "fetchmany", "fetchall", "close", "nextset", "scroll")
 _CONNECTION_METHODS = ("commit", "rollback", "close")
+
+
+def settle(cursor: Any, own: bool, rows: int, limit: int) -> None:
+    """End a limited write: undo it if it touched more than ``limit`` rows, else keep it.
+
+    ``own``: the guard opened the transaction itself (an autocommit connection), so it
+    commits or rolls back the whole of it. Otherwise the write ran under a savepoint inside
+    the application's transaction, and only the savepoint is undone, then released.
+    """
+    if own:
+        cursor.execute("ROLLBACK" if rows > limit else "COMMIT")
+        return
+    if rows > limit:
+        cursor.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+    cursor.execute(f"RELEASE SAVEPOINT {SAVEPOINT}")
 
 
 class GuardedCursor:
@@ -219,16 +236,13 @@ class GuardedCursor:
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
-            if rows > limit:
-                cursor.execute("ROLLBACK")
-            else:
-                cursor.execute("COMMIT")
+            settle(cursor, True, rows, limit)
             self._guard.rows_touched(text, rows, limit)
             return result
         raw = self._connection.unguarded
         if plan == "begin_savepoint":
             cursor.execute(begin_statement(raw))
-        cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+        cursor.execute(f"SAVEPOINT {SAVEPOINT}")
         try:
             result = method(sql, *args, **kwargs)
         except BaseException:
@@ -238,12 +252,10 @@ class GuardedCursor:
             # autocommit connection it is the transaction, and must not stay open.
             if _is_sqlite(raw):
                 with contextlib.suppress(Exception):
-                    cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                    cursor.execute(f"RELEASE SAVEPOINT {SAVEPOINT}")
             raise
         rows = self._cursor.rowcount
-        if rows > limit:
-            cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        settle(cursor, False, rows, limit)
         self._guard.rows_touched(text, rows, limit)
         return result
 
@@ -285,21 +297,21 @@ class GuardedConnection:
     def cursor(self, *args: Any, **kwargs: Any) -> GuardedCursor:
         return GuardedCursor(self._connection.cursor(*args, **kwargs), self)
 
+    def _shortcut(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A connection-level shortcut, run through a guarded cursor if the driver has it."""
+        if not hasattr(self._connection, name):
+            raise AttributeError(f"{type(self._connection).__name__} has no {name}()")
+        return getattr(self.cursor(), name)(*args, **kwargs)
+
     def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
         """The connection-level shortcut of sqlite3 and psycopg, through a guarded cursor."""
-        if not hasattr(self._connection, "execute"):
-            raise AttributeError(f"{type(self._connection).__name__} has no execute()")
-        return self.cursor().execute(sql, *args, **kwargs)
+        return self._shortcut("execute", sql, *args, **kwargs)
 
     def executemany(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
-        if not hasattr(self._connection, "executemany"):
-            raise AttributeError(f"{type(self._connection).__name__} has no executemany()")
-        return self.cursor().executemany(sql, *args, **kwargs)
+        return self._shortcut("executemany", sql, *args, **kwargs)
 
     def executescript(self, script: str) -> Any:
-        if not hasattr(self._connection, "executescript"):
-            raise AttributeError(f"{type(self._connection).__name__} has no executescript()")
-        return self.cursor().executescript(script)
+        return self._shortcut("executescript", script)
 
     def __enter__(self) -> GuardedConnection:
         self._connection.__enter__()

@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from seawall._errors import ConfigError
-from seawall.sqlguard._dbapi import begin_statement, transaction_plan
+from seawall.sqlguard._dbapi import SAVEPOINT, begin_statement, settle, transaction_plan
 from seawall.sqlguard._guard import AllowArg, SqlGuard, Unparseable
 from seawall.sqlguard._rules import Finding
 
 __all__ = ["EngineGuard", "engine_dialect", "guard_engine"]
 
-_SAVEPOINT = "seawall_sqlguard"
 _LIMIT = "_seawall_sqlguard_limit"
 
 _DIALECTS = {"postgresql": "postgres", "mssql": "tsql", "sqlite": "sqlite", "mysql": "mysql"}
@@ -75,7 +74,7 @@ class EngineGuard:
         elif plan == "begin_savepoint":
             cursor.execute(begin_statement(dbapi))
         if plan != "own":
-            cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+            cursor.execute(f"SAVEPOINT {SAVEPOINT}")
         setattr(context, _LIMIT, (limit, plan, cursor))
 
     def _after(
@@ -95,12 +94,7 @@ class EngineGuard:
             self.guard.rows_touched(statement, rows, state)
             return
         limit, plan, cursor = state
-        if plan == "own":
-            cursor.execute("ROLLBACK" if rows > limit else "COMMIT")
-        else:
-            if rows > limit:
-                cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-            cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+        settle(cursor, plan == "own", rows, limit)
         cursor.close()
         self.guard.rows_touched(statement, rows, limit)
 
