@@ -70,3 +70,18 @@ def dropping_server() -> Iterator[Any]:
 
     with FaultServer("drop") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus_server() -> Iterator[Any]:
+    """One real Prometheus per test session; tests point it at their targets with ``scrape()``."""
+    import shutil
+
+    need(
+        shutil.which("prometheus") is not None,
+        "prometheus is not installed (apt-get install prometheus)",
+    )
+    from tests.integration._prometheus import prometheus
+
+    with prometheus() as server:
+        yield server
