@@ -12,6 +12,7 @@ from seawall._errors import (
     DeadlineExceeded,
     HeaderError,
     LoadShed,
+    RateLimited,
     Rejected,
     SeawallError,
 )
@@ -59,6 +60,7 @@ from seawall.policies._cache import (
     StaleServed,
 )
 from seawall.policies._limits import AIMDLimit, FixedLimit, GradientLimit, Limit
+from seawall.policies._ratelimit import RateLimiter, RateLimiterStats
 from seawall.policies._shedder import LoadShedder, ShedderStats
 from seawall.policies._singleflight import SingleFlight, singleflight
 from seawall.policies._throttle import AdaptiveThrottle, ThrottleStats
@@ -102,6 +104,9 @@ __all__ = [
     "PartialResult",
     "Pipeline",
     "Policy",
+    "RateLimited",
+    "RateLimiter",
+    "RateLimiterStats",
     "Registry",
     "Rejected",
     "Retry",

@@ -6,7 +6,8 @@
     ├── Rejected                  the call was refused before it ran; retry_after says when to try
     │   ├── CircuitOpen           a circuit breaker is open (or half-open and out of probes)
     │   ├── BulkheadFull          a bulkhead has no free slot and no queue room, or the wait ran out
-    │   └── LoadShed              a load shedder refused the call's priority
+    │   ├── LoadShed              a load shedder refused the call's priority
+    │   └── RateLimited           a rate limiter's key is over its quota
     ├── DeadlineExceeded          the deadline passed (also a builtin TimeoutError)
     └── ConfigError               a policy or header value is invalid (also a ValueError)
         └── HeaderError           a wire header is malformed
@@ -25,6 +26,7 @@ __all__ = [
     "DeadlineExceeded",
     "HeaderError",
     "LoadShed",
+    "RateLimited",
     "Rejected",
     "SeawallError",
 ]
@@ -72,6 +74,30 @@ class LoadShed(Rejected):
     ) -> None:
         super().__init__(name, message, retry_after=retry_after)
         self.priority = priority
+
+
+class RateLimited(Rejected):
+    """The rate limiter ``name`` refused ``key``: it used its quota; ``retry_after`` says when
+    one more unit is available. ``remaining`` is the whole units still available at once
+    (0 for a request of one unit) and ``reset`` the seconds until the full burst is back.
+    """
+
+    policy = "rate_limiter"
+
+    def __init__(
+        self,
+        name: str,
+        message: str,
+        *,
+        key: str,
+        retry_after: float,
+        remaining: int = 0,
+        reset: float = 0.0,
+    ) -> None:
+        super().__init__(name, message, retry_after=retry_after)
+        self.key = key
+        self.remaining = remaining
+        self.reset = reset
 
 
 class DeadlineExceeded(SeawallError, TimeoutError):

@@ -202,6 +202,7 @@ _REJECTIONS = {
     "circuit_breaker": "circuit open",
     "bulkhead": "bulkhead full",
     "load_shedder": "shed",
+    "rate_limiter": "rate limited",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,3 +86,43 @@ def prometheus_server() -> Iterator[Any]:
 
     with prometheus() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's redis-server as a :class:`~tests.integration._redis.RedisServer`.
+
+    A test may ``kill()`` it to fail Redis for real; it must ``start()`` it again (same
+    URL) before it ends.
+    """
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        need(False, "redis-py is not installed (pip install 'seawall[redis]')")
+    from tests.integration._redis import RedisServer
+
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except FileNotFoundError:
+        need(False, "redis-server is not installed")
+    try:
+        server.start()
+    except RuntimeError:
+        need(False, "redis-server did not start")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_control: Any) -> str:
+    """A real redis-server on 127.0.0.1 for the session; its base URL."""
+    url: str = redis_control.url
+    return url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix of its own for each test, so tests sharing the server never meet."""
+    return f"test:{uuid.uuid4().hex}:"
