@@ -14,6 +14,9 @@ same order, in one frame, with one scan of the headers and one send wrapper:
    conflicts, stored responses), which has its own, rarer, path;
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
+A *rate limit* (``rate_limit``), when configured, runs between the probes and the
+deadline: see :mod:`seawall.http._ratelimit`.
+
 The deadline's cancellation alarm is armed where the handler first suspends: an alarm can
 only interrupt a coroutine at a suspension point, so a handler that finishes without
 suspending could not have been cancelled anyway, and skipping its alarm is most of what
@@ -47,6 +50,7 @@ from seawall.wire import budget_from_headers
 if TYPE_CHECKING:
     from seawall.http._priorities import Priorities
     from seawall.http._probes import Health
+    from seawall.http._ratelimit import RateLimitStep
     from seawall.policies._shedder import Admission, LoadShedder
 
 __all__ = ["Edge", "KeyedRoute"]
@@ -94,6 +98,7 @@ class Edge:
         methods: frozenset[str] = frozenset(),
         requires_key: KeyedRoute | None = None,
         degraded_header: bytes | None = None,
+        rate_limit: RateLimitStep | None = None,
     ) -> None:
         if maximum is not None and not maximum > 0:
             raise ValueError(f"maximum must be a positive number of seconds, got {maximum!r}")
@@ -117,6 +122,7 @@ class Edge:
         self._methods = methods if keyed is not None else frozenset()
         self._requires_key = requires_key
         self._degraded = degraded_header
+        self._rate_limit = rate_limit
         # Steps that read headers; without any, the scan is skipped.
         self._scan = maximum is not None or shedder is not None or keyed is not None
         self._wraps = maximum is not None or degraded_header is not None
@@ -132,6 +138,13 @@ class Edge:
                 assert self.health is not None
                 await self.health.respond(kind, scope, send)
                 return
+        if self._rate_limit is not None:
+            # Before the deadline, the shedder and idempotency: an over-quota request costs
+            # nothing, is never shed-counted and never stored for replay.
+            limited = await self._rate_limit(scope, send)
+            if limited is None:
+                return
+            send = limited
         if not self._scan and not self._wraps:
             await self.app(scope, receive, send)
             return

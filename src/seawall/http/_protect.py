@@ -4,6 +4,7 @@ The steps, first to last, and why (see :mod:`seawall.http._edge`, which runs the
 one ASGI callable):
 
     health        probes answer first: never shed, never queued, no deadline
+    rate limit    a caller over its quota gets 429 before it costs anything
     deadline      the budget starts counting before any queueing below
     shedding      cheap refusal before any work (or any idempotency record)
     idempotency   replays and conflicts before the handler; stores what it said
@@ -29,7 +30,9 @@ from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import IdempotencyMiddleware
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
+from seawall.http._ratelimit import RateLimitKey, RateLimitStep
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
+from seawall.policies._ratelimit import RateLimiter
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import IdempotencyStore
 
@@ -64,6 +67,8 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
+    rate_limit: RateLimiter | None = None,
+    rate_limit_key: RateLimitKey | None = None,
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
@@ -85,6 +90,11 @@ def protect(
     seconds a stored response is replayed (24 h); ``lock_ttl``: seconds before the claim of
     a request whose process died is released (60 s; keep it above the slowest handler).
 
+    ``rate_limit``: a :class:`~seawall.RateLimiter` holding each caller to its quota; the
+    caller is ``rate_limit_key(scope)`` (a string, or async), by default the hashed
+    ``Authorization`` header, else the client's address. Over quota, a request gets 429
+    with ``Retry-After``; every response carries ``RateLimit-Policy`` and ``RateLimit``.
+
     Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
     it, before the app serves anything.
     """
@@ -102,6 +112,11 @@ def protect(
         raise ConfigError(
             f"idempotency must be True, False or an idempotency store, got {idempotency!r}"
         )
+    limit = None
+    if rate_limit is not None:
+        limit = RateLimitStep(rate_limit, rate_limit_key)
+    elif rate_limit_key is not None:
+        raise ConfigError("rate_limit_key= applies to rate_limit=, which is not set")
     health = health or Health(started=True)
     load_shedder: LoadShedder | None = None
     if shedder is not False:
@@ -137,6 +152,7 @@ def protect(
         methods=keyed.methods if keyed is not None else frozenset(),
         requires_key=keyed.required if keyed is not None else None,
         degraded_header=b"x-degraded",
+        rate_limit=limit,
     )
 
 
