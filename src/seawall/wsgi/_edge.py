@@ -12,6 +12,9 @@ The same steps, order and wire conventions as the ASGI edge (:mod:`seawall.http`
 4. *idempotency*: keyed requests go through :mod:`seawall.wsgi._keyed`;
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
+A *rate limit*, when configured, runs between the probes and the deadline
+(:mod:`seawall.wsgi._ratelimit`).
+
 A thread cannot be safely interrupted, so the deadline is cooperative, exactly as the
 sync :class:`~seawall.Timeout` documents: I/O below the handler uses the remaining time,
 and a handler that returns after its deadline has its answer discarded for a 504. For
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from seawall.http._shedding import Priorities
     from seawall.policies._shedder import LoadShedder
     from seawall.wsgi._keyed import Keyed
+    from seawall.wsgi._ratelimit import WSGIRateLimit
 
 __all__ = ["WSGIEdge"]
 
@@ -81,6 +85,7 @@ class WSGIEdge:
         priorities: Priorities | None,
         unshed: frozenset[str],
         keyed: Keyed | None,
+        rate_limit: WSGIRateLimit | None = None,
     ) -> None:
         self.app = app
         self.health = health
@@ -91,6 +96,7 @@ class WSGIEdge:
         self._priorities = priorities
         self._unshed = unshed
         self._keyed = keyed
+        self._rate_limit = rate_limit
 
     @property
     def inner(self) -> WSGIApp:
@@ -102,6 +108,11 @@ class WSGIEdge:
         kind = self._probes.get(path)
         if kind is not None:
             return self._probe(kind, environ, start_response)
+        if self._rate_limit is not None:
+            # Before the deadline, the shedder and idempotency, as on the ASGI edge.
+            refused, start_response = self._rate_limit(environ, start_response)
+            if refused is not None:
+                return refused
         method: str = environ.get("REQUEST_METHOD", "GET")
 
         budget = self.maximum

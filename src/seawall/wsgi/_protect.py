@@ -12,11 +12,13 @@ from seawall.http._idempotency import requirement
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, session_cookie_names
 from seawall.http._protect import check_options
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
+from seawall.policies._ratelimit import RateLimiter
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import SyncIdempotencyStore
 from seawall.stores._memory import MemoryStore
 from seawall.wsgi._edge import WSGIEdge
 from seawall.wsgi._keyed import Keyed, WSGIPrincipal
+from seawall.wsgi._ratelimit import WSGIRateLimit, WSGIRateLimitKey
 from seawall.wsgi._reply import WSGIApp
 
 __all__ = ["protect"]
@@ -39,12 +41,16 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
+    rate_limit: RateLimiter | None = None,
+    rate_limit_key: WSGIRateLimitKey | None = None,
 ) -> WSGIEdge:
     """Wrap WSGI ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
     The options are :func:`seawall.http.protect`'s, with the same meaning and defaults,
-    except two: ``idempotency`` takes a store with sync forms (``MemoryStore``,
-    ``SQLiteStore``; ``SQLiteStore`` is shared by the worker processes of one host), and
+    except three: ``rate_limit_key`` is a function of the WSGI ``environ`` (the default
+    caller is the hashed ``Authorization`` header, else ``REMOTE_ADDR``); ``idempotency``
+    takes a store with sync forms (``MemoryStore``, ``SQLiteStore``; ``SQLiteStore`` is
+    shared by the worker processes of one host); and
     ``principal`` is a function of the WSGI ``environ`` (``environ -> str``). The default
     principal hashes ``Authorization`` and the cookies named in ``session_cookies`` exactly
     as the ASGI edge does, so both edges can share one store.
@@ -86,6 +92,11 @@ def protect(
         )
     elif principal is not None:
         raise ConfigError("principal= applies to idempotency, which is turned off")
+    limit = None
+    if rate_limit is not None:
+        limit = WSGIRateLimit(rate_limit, rate_limit_key)
+    elif rate_limit_key is not None:
+        raise ConfigError("rate_limit_key= applies to rate_limit=, which is not set")
     load_shedder: LoadShedder | None = None
     if shedder is not False:
         load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
@@ -99,6 +110,7 @@ def protect(
         priorities=Priorities(routes, default_priority) if load_shedder is not None else None,
         unshed=PROBE_PATHS,
         keyed=keyed,
+        rate_limit=limit,
     )
 
 
