@@ -12,6 +12,13 @@ For every call the interceptor:
   with RESOURCE_EXHAUSTED and ``grpc-retry-pushback-ms`` trailing metadata, the gRPC
   form of ``Retry-After``. The health service is never shed: a busy replica is not a
   dead one.
+
+Before all that, a :class:`~seawall.RateLimiter` (``rate_limit=``) may hold each caller
+to its quota: a call over it is answered RESOURCE_EXHAUSTED with
+``grpc-retry-pushback-ms`` (the exact wait) and the HTTP edge's ``ratelimit`` and
+``ratelimit-policy`` fields as trailing metadata, before it is shed-counted. The caller
+is ``rate_limit_key(context)``, by default the hashed ``authorization`` metadata, else
+the peer's address. Health checks are never rate limited.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from seawall import ConfigError, LoadShed, LoadShedder, deadline, priority
+from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
+from seawall._quota_fields import check_policy_name, limit_field, policy_field
 from seawall.grpc._status import PUSHBACK_KEY
+from seawall.http._principal import principal_of
+from seawall.policies._gcra import Verdict
 from seawall.wire import PRIORITIES, PRIORITY_HEADER
 
 __all__ = [
@@ -59,6 +69,36 @@ def call_priority(metadata: Sequence[Any] | None, default: str = "normal") -> st
     return default
 
 
+def caller_key(context: Any) -> str:
+    """Who is calling: the hashed ``authorization`` metadata, else the peer's address."""
+    try:
+        metadata = context.invocation_metadata() or ()
+    except Exception:  # a context without metadata: fall back to the peer
+        metadata = ()
+    for item in metadata:
+        key, value = getattr(item, "key", None), getattr(item, "value", None)
+        if key is None:
+            key, value = item
+        if isinstance(key, str) and key.lower() == "authorization":
+            raw = value if isinstance(value, bytes) else str(value).encode("latin-1", "replace")
+            return "auth:" + principal_of([raw], (), frozenset())
+    try:
+        return f"peer:{context.peer()}"
+    except Exception:
+        return "peer:unknown"
+
+
+def _refusal(limiter: RateLimiter, refused: RateLimited) -> tuple[tuple[str, str], ...]:
+    """The trailing metadata of a call over its quota."""
+    wait = refused.retry_after or 1.0
+    verdict = Verdict(False, refused.remaining, wait, refused.reset)
+    return (
+        (PUSHBACK_KEY, str(math.ceil(wait * 1000.0 - 1e-6))),  # 0.3 s is 300 ms, not 301
+        ("ratelimit-policy", policy_field(limiter.name, limiter.quota).decode()),
+        ("ratelimit", limit_field(limiter.name, verdict, limiter.quota).decode()),
+    )
+
+
 def _pushback_ms(shed: LoadShed) -> str:
     wait = shed.retry_after
     if wait is None or not math.isfinite(wait) or wait < 0.0:
@@ -76,7 +116,21 @@ class _Edge:
         shedder: LoadShedder | None,
         default_priority: str,
         trust_priority: bool,
+        rate_limit: RateLimiter | None = None,
+        rate_limit_key: Callable[[Any], str] | None = None,
     ) -> None:
+        if rate_limit is not None:
+            if not isinstance(rate_limit, RateLimiter):
+                raise ConfigError(f"rate_limit must be a seawall.RateLimiter, got {rate_limit!r}")
+            check_policy_name(rate_limit.name)
+        elif rate_limit_key is not None:
+            raise ConfigError("rate_limit_key= applies to rate_limit=, which is not set")
+        if rate_limit_key is not None and not callable(rate_limit_key):
+            raise ConfigError(
+                f"rate_limit_key must be a function of the call context, got {rate_limit_key!r}"
+            )
+        self.rate_limit = rate_limit
+        self.rate_limit_key = rate_limit_key or caller_key
         if isinstance(max_timeout, bool) or not isinstance(max_timeout, (int, float)):
             raise ConfigError(f"max_timeout must be a number of seconds, got {max_timeout!r}")
         if not (math.isfinite(max_timeout) and max_timeout > 0.0):
@@ -117,7 +171,20 @@ class _Edge:
             method = method.decode("utf-8", "replace")
         return self.shedder is not None and not str(method).startswith(HEALTH_PREFIX)
 
-    def wrapped(self, handler: Any, method: Any, wrap: Callable[[Any, str, bool], Any]) -> Any:
+    def limits(self, method: Any) -> bool:
+        if isinstance(method, bytes):
+            method = method.decode("utf-8", "replace")
+        return self.rate_limit is not None and not str(method).startswith(HEALTH_PREFIX)
+
+    def key(self, context: Any) -> str:
+        key = self.rate_limit_key(context)
+        if not isinstance(key, str):
+            raise ConfigError(f"rate_limit_key returned {key!r}, not a string")
+        return key
+
+    def wrapped(
+        self, handler: Any, method: Any, wrap: Callable[[Any, str, bool, bool], Any]
+    ) -> Any:
         """``handler`` wrapped once per handler object, not once per call."""
         kind = _kind(handler)
         if kind is None:
@@ -125,7 +192,7 @@ class _Edge:
         cached = self._cache.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
-        result = wrap(handler, kind, self.sheds(method))
+        result = wrap(handler, kind, self.sheds(method), self.limits(method))
         if len(self._cache) >= _CACHE_LIMIT:  # handlers made per call must not grow it
             self._cache.clear()
         self._cache[id(handler)] = (handler, result)
@@ -162,11 +229,18 @@ class ServerInterceptor(grpc.ServerInterceptor):
             return None
         return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
 
-    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
+    def _wrap(self, handler: Any, kind: str, shed: bool, limit: bool) -> Any:
         edge = self._edge
         inner = getattr(handler, kind)
 
         def admit(context: Any, name: str) -> Any:
+            if limit:
+                assert edge.rate_limit is not None
+                try:
+                    edge.rate_limit.acquire(edge.key(context))
+                except RateLimited as refused:
+                    context.set_trailing_metadata(_refusal(edge.rate_limit, refused))
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(refused))
             if not shed:
                 return None
             assert edge.shedder is not None
@@ -217,11 +291,18 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
             return None
         return self._edge.wrapped(handler, handler_call_details.method, self._wrap)
 
-    def _wrap(self, handler: Any, kind: str, shed: bool) -> Any:
+    def _wrap(self, handler: Any, kind: str, shed: bool, limit: bool) -> Any:
         edge = self._edge
         inner = getattr(handler, kind)
 
         async def admit(context: Any, name: str) -> Any:
+            if limit:
+                assert edge.rate_limit is not None
+                try:
+                    await edge.rate_limit.aacquire(edge.key(context))
+                except RateLimited as refused:
+                    context.set_trailing_metadata(_refusal(edge.rate_limit, refused))
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(refused))
             if not shed:
                 return None
             assert edge.shedder is not None
@@ -270,12 +351,16 @@ def _edge(
     shedder: LoadShedder | None,
     default_priority: str,
     trust_priority: bool,
+    rate_limit: RateLimiter | None = None,
+    rate_limit_key: Callable[[Any], str] | None = None,
 ) -> _Edge:
     return _Edge(
         max_timeout=max_timeout,
         shedder=shedder,
         default_priority=default_priority,
         trust_priority=trust_priority,
+        rate_limit=rate_limit,
+        rate_limit_key=rate_limit_key,
     )
 
 
@@ -285,6 +370,8 @@ def server_interceptor(
     shedder: LoadShedder | None = None,
     default_priority: str = "normal",
     trust_priority: bool = True,
+    rate_limit: RateLimiter | None = None,
+    rate_limit_key: Callable[[Any], str] | None = None,
 ) -> ServerInterceptor:
     """The interceptor for ``grpc.server(..., interceptors=[...])``.
 
@@ -292,9 +379,12 @@ def server_interceptor(
     ``shedder`` admits calls by priority (none: nothing is shed; size it below the
     server's thread pool, or the pool queues before the shedder can refuse);
     ``default_priority`` is what a call without a valid ``x-request-priority`` gets;
-    ``trust_priority=False`` ignores the header (for servers facing untrusted callers).
+    ``trust_priority=False`` ignores the header (for servers facing untrusted callers);
+    ``rate_limit`` holds each caller (``rate_limit_key(context)``) to its quota.
     """
-    return ServerInterceptor(_edge(max_timeout, shedder, default_priority, trust_priority))
+    return ServerInterceptor(
+        _edge(max_timeout, shedder, default_priority, trust_priority, rate_limit, rate_limit_key)
+    )
 
 
 def aio_server_interceptor(
@@ -303,9 +393,13 @@ def aio_server_interceptor(
     shedder: LoadShedder | None = None,
     default_priority: str = "normal",
     trust_priority: bool = True,
+    rate_limit: RateLimiter | None = None,
+    rate_limit_key: Callable[[Any], str] | None = None,
 ) -> AsyncServerInterceptor:
     """The interceptor for ``grpc.aio.server(interceptors=[...])``.
 
     The options are :func:`server_interceptor`'s.
     """
-    return AsyncServerInterceptor(_edge(max_timeout, shedder, default_priority, trust_priority))
+    return AsyncServerInterceptor(
+        _edge(max_timeout, shedder, default_priority, trust_priority, rate_limit, rate_limit_key)
+    )

@@ -17,7 +17,12 @@ import inspect
 from collections.abc import Awaitable, Callable
 
 from seawall._errors import ConfigError, RateLimited
-from seawall._quota_fields import check_policy_name, limit_field, policy_field
+from seawall._quota_fields import (
+    check_policy_name,
+    limit_field,
+    policy_field,
+    seconds_until_more,
+)
 from seawall.http._asgi import Message, Scope, Send, header_values, send_problem
 from seawall.http._principal import principal_of
 from seawall.policies._gcra import Verdict
@@ -70,7 +75,7 @@ class RateLimitStep:
                 "Too many requests",
                 f"the quota of {limiter.rate:g} requests/s of {limiter.name!r} is used up; "
                 f"retry after {exc.retry_after:.3f}s",
-                retry_after=refused.retry_after,
+                retry_after=seconds_until_more(refused, limiter.quota),
                 headers=[
                     self._policy,
                     (b"ratelimit", limit_field(limiter.name, refused, limiter.quota)),

@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from seawall._errors import ConfigError, RateLimited
-from seawall._quota_fields import check_policy_name, limit_field, policy_field
+from seawall._quota_fields import (
+    check_policy_name,
+    limit_field,
+    policy_field,
+    seconds_until_more,
+)
 from seawall.http._asgi import problem
 from seawall.http._principal import principal_of
 from seawall.policies._gcra import Verdict
@@ -62,7 +67,7 @@ class WSGIRateLimit:
                 "Too many requests",
                 f"the quota of {limiter.rate:g} requests/s of {limiter.name!r} is used up; "
                 f"retry after {refused.retry_after:.3f}s",
-                retry_after=refused.retry_after,
+                retry_after=seconds_until_more(refused, limiter.quota),
                 headers=[
                     (b"ratelimit-policy", self._policy[1].encode()),
                     (b"ratelimit", limit_field(limiter.name, refused, limiter.quota)),
