@@ -16,8 +16,10 @@ before; only status errors read the instance.
 A circuit breaker reads the same table for what a failure says about the dependency's
 health (:func:`judged`, :func:`dependency_failed`): a ``Rejected`` call or a cancellation
 says nothing; an answer with a status the table does not retry (404, 422) means the
-dependency is up and answering, so it counts as a success; every other error counts as a
-failure.
+dependency is up and answering, so it counts as a success, and so does a 429: the
+dependency is up and holding this caller to its quota (retried after ``Retry-After``, but
+a tenant over its quota must not open the breaker for every other call to that host);
+every other error counts as a failure.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from seawall._errors import Rejected
 
 __all__ = ["dependency_failed", "judged", "transient", "transient_status"]
 
+_TOO_MANY_REQUESTS = 429
 _OTHER = 0  # no row names the class: decided by the instance's status, if any
 _RETRY = 1
 _PERMANENT = 2
@@ -174,10 +177,11 @@ def judged(exc: BaseException) -> bool:
 def dependency_failed(exc: BaseException) -> bool:
     """Whether a judged error counts as the dependency failing.
 
-    Every error does, except an answer whose status the table does not retry: a 404 or a
-    422 means the dependency is up and answering, and the caller sent something wrong.
+    Every error does, except an answer whose status the table does not retry (a 404 or a
+    422 means the dependency is up and answering, and the caller sent something wrong)
+    and a 429 (the dependency is up and rate limiting this caller).
     """
     if _decision(type(exc)) != _OTHER:
         return True
     status = _status_of(exc)
-    return status is None or transient_status(status)
+    return status is None or (transient_status(status) and status != _TOO_MANY_REQUESTS)

@@ -112,16 +112,24 @@ def _httpx_status_error(status: int) -> httpx.HTTPStatusError:
 
 @pytest.mark.parametrize("make", [_response_error, _requests_http_error, _httpx_status_error])
 @pytest.mark.parametrize(
-    ("status", "retried"), [(500, True), (503, True), (408, True), (429, True), (404, False)]
+    ("status", "retried", "failed"),
+    [
+        (500, True, True),
+        (503, True, True),
+        (408, True, True),
+        (429, True, False),
+        (404, False, False),
+    ],
 )
 def test_status_errors_of_every_library_are_judged_by_status(
-    make: Any, status: int, retried: bool
+    make: Any, status: int, retried: bool, failed: bool
 ) -> None:
     exc = make(status)
     assert transient(exc) is retried
-    # A breaker counts an answered 4xx as the dependency working, everything else failing.
+    # A breaker counts an answered 4xx (a 429 too: the dependency is up, holding this
+    # caller to its quota) as the dependency working, everything else as failing.
     assert judged(exc)
-    assert dependency_failed(exc) is retried
+    assert dependency_failed(exc) is failed
 
 
 def test_rejections_and_cancellations_say_nothing_about_health() -> None:

@@ -55,3 +55,27 @@ def test_an_over_quota_tenant_gets_429_and_the_others_do_not(
         assert again.headers["ratelimit"] in ('"tenant";r=0;t=1', '"tenant";r=1;t=1')
         assert limiter.limited == 3
         client.get("/close", headers={"x-tenant": "admin"})
+
+
+def test_the_client_waits_out_retry_after_within_its_deadline(serve: Any) -> None:
+    limiter = RateLimiter("api", rate=2.0, burst=1)
+    app = seawall.http.protect(ok, rate_limit=limiter)
+    transport = seawall.http.Transport()
+    with serve(app) as base, httpx.Client(base_url=base, transport=transport) as client:
+        assert client.get("/").status_code == 200
+        started = time.monotonic()
+        retried = client.get("/")  # 429 Retry-After: 1, then served
+        waited = time.monotonic() - started
+        assert retried.status_code == 200
+        assert 0.8 <= waited < 3.0
+        assert limiter.limited == 1
+        # A 429 says the host is up and holding us to a quota: the breaker stays closed.
+        breaker = transport.breaker_for(base).statistics()
+        assert (breaker.state, breaker.failures, breaker.calls) == ("closed", 0, 3)
+        # Retry-After past the deadline: the client returns the 429 at once, no sleep.
+        with seawall.deadline(0.5):
+            started = time.monotonic()
+            refused = client.get("/")
+        assert refused.status_code == 429
+        assert time.monotonic() - started < 0.4
+        assert refused.headers["retry-after"] == "1"
