@@ -7,6 +7,9 @@ spec) and Envoy's ``x-envoy-expected-rq-timeout-ms``; when several are present t
 smallest wins, and a server always caps what it receives at its own maximum so a caller
 cannot extend it. Malformed values raise :class:`~seawall.HeaderError` with the reason —
 an HTTP edge turns that into a 400, never a 500.
+
+:func:`parse_ratelimit` reads the ``RateLimit`` field a rate-limited server sends
+(draft-ietf-httpapi-ratelimit-headers-11), for a caller that paces itself.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 from seawall._errors import HeaderError
+from seawall._quota_fields import ServiceLimit
+from seawall._quota_fields import parse_limit_field as parse_ratelimit
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -24,11 +29,13 @@ __all__ = [
     "PRIORITIES",
     "PRIORITY_HEADER",
     "TIMEOUT_HEADER",
+    "ServiceLimit",
     "budget_from_headers",
     "encode_grpc_timeout",
     "encode_timeout_ms",
     "parse_grpc_timeout",
     "parse_priority",
+    "parse_ratelimit",
     "parse_timeout_ms",
 ]
 
