@@ -28,7 +28,7 @@ from typing import Literal, TypeVar
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError, RateLimited
 from seawall._events import CallRejected, emit
-from seawall._validate import MAX_COUNT, count, real
+from seawall._validate import MAX_COUNT, count, real, seconds
 from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._gcra import Quota, Verdict
@@ -113,7 +113,9 @@ class RateLimiter(Policy):
         if clock is not None and not callable(getattr(clock, "now", None)):
             raise ConfigError(f"clock must be a seawall Clock, got {clock!r}")
         if store is None:
-            store = MemoryRateLimitStore(max_keys=max_keys, idle_timeout=idle_timeout, clock=clock)
+            # A key forgotten before its bucket is full again would get a fresh burst.
+            idle = max(seconds(idle_timeout, "idle_timeout", positive=True), self.burst / self.rate)
+            store = MemoryRateLimitStore(max_keys=max_keys, idle_timeout=idle, clock=clock)
         elif not (
             callable(getattr(store, "take", None)) and callable(getattr(store, "atake", None))
         ):

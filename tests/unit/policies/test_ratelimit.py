@@ -214,6 +214,17 @@ def test_the_memory_store_is_bounded() -> None:
     assert len(store) == 3
 
 
+def test_a_key_is_not_forgotten_while_its_bucket_is_refilling() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=0.01, burst=1, idle_timeout=1.0, clock=clock)  # 100 s per unit
+    limiter.acquire("a")
+    clock.advance(50.0)
+    limiter.acquire("b")  # an insertion: idle keys are evicted now
+    with pytest.raises(RateLimited) as refused:
+        limiter.acquire("a")
+    assert refused.value.retry_after == pytest.approx(50.0)
+
+
 # The window property: in any interval of length t, GCRA admits at most rate * t + burst.
 @settings(max_examples=200, deadline=None)
 @given(
