@@ -251,3 +251,18 @@ def test_never_more_than_rate_times_t_plus_burst_in_any_window(
         for j in range(i, len(admitted)):
             span = admitted[j] - start
             assert j - i + 1 <= rate * span + burst + 1e-6
+
+
+def test_a_redis_store_needs_a_client_and_a_string_prefix() -> None:
+    from seawall.stores import RedisRateLimitStore
+
+    with pytest.raises(ConfigError, match="needs client="):
+        RedisRateLimitStore()
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url("redis://127.0.0.1:1/0")
+    with pytest.raises(ConfigError, match="prefix"):
+        RedisRateLimitStore(client, prefix=3)  # type: ignore[arg-type]
+    store = RedisRateLimitStore(client)
+    with pytest.raises(ConfigError, match="no async client"):
+        asyncio.run(store.atake("k", Quota(1.0, 1), 1, 0.0))
+    client.close()
