@@ -15,8 +15,10 @@ slot, in the standard order (outermost first)::
 and :func:`compile_sync` / :func:`compile_async` turn a segment into one function whose
 body is the whole loop: one Python frame per call on the success path, no closure or
 generator per layer, decisions read as constants. A pipeline in another order, or with
-policies that keep their own shell (load shedder, cache, single flight, throttle), is
-split into several segments, each calling the next.
+policies outside the standard slots (load shedder, throttle, cache, single flight), is
+split into several segments, each calling the next. A gate core (load shedder, adaptive
+throttle: admit, queue or refuse the whole call) is run by the gate form of the driver,
+:mod:`seawall._gate`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from seawall import _events as events
 from seawall._deadline import Deadline, _current
 from seawall._errors import ConfigError
 from seawall._events import attempt_events_enabled, flush, logger
+from seawall._gate import Gate, gate_async, gate_sync
 from seawall._operation import Operation
 from seawall._operation import _current as _operation
 from seawall.policies._window import TimeWindow
@@ -270,6 +273,12 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
+                                # A deadline's TimedOut comes before what the breaker
+                                # makes of the failure.
+                                if ATTEMPT and attempt._events:
+                                    flush(attempt)
+                                if TOTAL and total._events:
+                                    flush(total)
                                 if BREAKER:
                                     breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
@@ -335,9 +344,13 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
+            if TOTAL and total._events:
+                flush(total)
             if not FALLBACK or not fallback._on(exc):
                 raise
-            value = fallback._use(exc)
+            fallback._use(exc)
+            flush(fallback)
+            value = fallback._answer(exc)
             if inspect.isawaitable(value):
                 raise ConfigError(
                     "an async fallback factory needs acall() or an async function"
@@ -515,6 +528,12 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
+                                # A deadline's TimedOut comes before what the breaker
+                                # makes of the failure.
+                                if ATTEMPT and attempt._events:
+                                    flush(attempt)
+                                if TOTAL and total._events:
+                                    flush(total)
                                 if BREAKER:
                                     breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
@@ -583,9 +602,13 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
+            if TOTAL and total._events:
+                flush(total)
             if not FALLBACK or not fallback._on(exc):
                 raise
-            value = fallback._use(exc)
+            fallback._use(exc)
+            flush(fallback)
+            value = fallback._answer(exc)
             if inspect.isawaitable(value):
                 value = await value
             return value
@@ -638,6 +661,8 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
     """``fn`` run under the cores of ``seg``: one function, one frame per call."""
     shell = seg.shell
     if shell is not None:
+        if hasattr(shell, "_enter"):
+            return gate_sync(cast(Gate, shell), fn)
         guard = shell._guard
 
         def shelled(*args: Any, **kwargs: Any) -> Any:
@@ -651,6 +676,8 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
     """The async form of :func:`compile_sync`: deadlines cancel the awaited call."""
     shell = seg.shell
     if shell is not None:
+        if hasattr(shell, "_enter"):
+            return gate_async(cast(Gate, shell), fn)
         aguard = shell._aguard
 
         async def shelled(*args: Any, **kwargs: Any) -> Any:
