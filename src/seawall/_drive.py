@@ -37,7 +37,7 @@ from seawall._deadline import Deadline, _current
 from seawall._errors import ConfigError
 from seawall._events import attempt_events_enabled, flush, logger
 from seawall._gate import Gate, gate_async, gate_sync
-from seawall._operation import Operation
+from seawall._operation import FirstAttempt, Operation
 from seawall._operation import _current as _operation
 from seawall.policies._window import TimeWindow
 
@@ -161,6 +161,9 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
 
     def run(*args: Any, **kwargs: Any) -> Any:
         outer: Any
+        op: Any
+        op_token: Any
+        scope: Deadline
         try:
             if TOTAL:  # the operation's deadline: nearest() inlined
                 now = t_now()
@@ -184,8 +187,14 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 outer = current.get()
             try:
                 if RETRY:
-                    op = Operation()
-                    op_token = operation.set(op)
+                    n = 1  # the attempt number
+                    if ATTEMPT:
+                        # The first attempt's scope is the operation too (FirstAttempt):
+                        # one object per call on the success path.
+                        op = op_token = None
+                    else:
+                        op = Operation()
+                        op_token = operation.set(op)
                     if BUDGET:  # budget.deposit() inlined while the bucket is current
                         if budget_now() < budget._end:
                             budget._current[0] += 1
@@ -196,11 +205,11 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 try:
                     while True:
                         if RETRY and (
-                            op.attempt > 1
+                            n > 1
                             or events._hooks
                             or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
                         ):
-                            retry._started(op.attempt)
+                            retry._started(n)
                         try:
                             if BREAKER:
                                 gen = breaker._gen
@@ -250,7 +259,11 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                                 far = now + (outer_when - t_now())
                                             if far < when:
                                                 when = far
-                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if RETRY and op is None:
+                                            scope = op = FirstAttempt(when, a_clock, a_seconds)
+                                            op_token = operation.set(op)
+                                        else:
+                                            scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
@@ -308,7 +321,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             if RETRY:
-                                if op.attempt == 1:
+                                if n == 1:
                                     retry.calls_success_first_try += 1
                                 else:
                                     retry.calls_success_after_retry += 1
@@ -318,15 +331,23 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                 raise
                             if TOTAL and ATTEMPT and outer is None:
                                 outer = Deadline(outer_when, t_clock, t_seconds)
-                            delay = retry.decide(exc, op.attempt, previous, outer)
+                            delay = retry.decide(exc, n, previous, outer)
                             flush(retry)
                             if delay is None:
                                 raise
                         r_sleep(delay)
                         previous = delay
-                        op.attempt += 1
+                        n += 1
+                        if ATTEMPT and op.__class__ is not Operation:
+                            # Past the first attempt: an operation of its own, same key.
+                            op = Operation(None if op is None else op._key)
+                            if op_token is None:
+                                op_token = operation.set(op)
+                            else:
+                                operation.set(op)
+                        op.attempt = n
                 finally:
-                    if RETRY:
+                    if RETRY and (not ATTEMPT or op_token is not None):
                         operation.reset(op_token)
             except TimeoutError as exc:
                 if not TOTAL:
@@ -393,6 +414,9 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         outer: Any
+        op: Any
+        op_token: Any
+        scope: Deadline
         try:
             if TOTAL:  # the operation's deadline; without an attempt deadline, an alarm
                 now = t_now()
@@ -415,8 +439,14 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 outer = current.get()
             try:
                 if RETRY:
-                    op = Operation()
-                    op_token = operation.set(op)
+                    n = 1  # the attempt number
+                    if ATTEMPT:
+                        # The first attempt's scope is the operation too (FirstAttempt):
+                        # one object per call on the success path.
+                        op = op_token = None
+                    else:
+                        op = Operation()
+                        op_token = operation.set(op)
                     if BUDGET:
                         if budget_now() < budget._end:
                             budget._current[0] += 1
@@ -427,11 +457,11 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 try:
                     while True:
                         if RETRY and (
-                            op.attempt > 1
+                            n > 1
                             or events._hooks
                             or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
                         ):
-                            retry._started(op.attempt)
+                            retry._started(n)
                         try:
                             if BREAKER:
                                 gen = breaker._gen
@@ -481,7 +511,11 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                                 far = now + (outer_when - t_now())
                                             if far < when:
                                                 when = far
-                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if RETRY and op is None:
+                                            scope = op = FirstAttempt(when, a_clock, a_seconds)
+                                            op_token = operation.set(op)
+                                        else:
+                                            scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
@@ -558,7 +592,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             if RETRY:
-                                if op.attempt == 1:
+                                if n == 1:
                                     retry.calls_success_first_try += 1
                                 else:
                                     retry.calls_success_after_retry += 1
@@ -568,15 +602,23 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                 raise
                             if TOTAL and ATTEMPT and outer is None:
                                 outer = Deadline(outer_when, t_clock, t_seconds)
-                            delay = retry.decide(exc, op.attempt, previous, outer)
+                            delay = retry.decide(exc, n, previous, outer)
                             flush(retry)
                             if delay is None:
                                 raise
                         await r_asleep(delay)
                         previous = delay
-                        op.attempt += 1
+                        n += 1
+                        if ATTEMPT and op.__class__ is not Operation:
+                            # Past the first attempt: an operation of its own, same key.
+                            op = Operation(None if op is None else op._key)
+                            if op_token is None:
+                                op_token = operation.set(op)
+                            else:
+                                operation.set(op)
+                        op.attempt = n
                 finally:
-                    if RETRY:
+                    if RETRY and (not ATTEMPT or op_token is not None):
                         operation.reset(op_token)
             except asyncio.CancelledError as exc:
                 if TOTAL and not ATTEMPT and alarm.fired and alarm.task.uncancel() == 0:
