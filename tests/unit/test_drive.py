@@ -36,3 +36,16 @@ def test_a_successful_standard_call_allocates_one_object() -> None:
     made = inside[0] - before
     assert sum(made.values()) == 1, made
     assert seawall_objects() - before == Counter()  # and nothing outlives the call
+
+
+def test_a_lone_breaker_compiles_to_its_own_steps_and_nothing_else() -> None:
+    # Pruned at compile time: no retry loop, no deadline, no fallback, and no cells or
+    # locals for them in the frame every call sets up.
+    def work(x: int) -> int:
+        return x
+
+    call: Any = seawall.CircuitBreaker("db", clock=FakeClock())(work)
+    assert call(7) == 7
+    code = call.__code__
+    assert set(code.co_freevars) <= {"b_acquire", "b_now", "b_release", "b_window", "breaker", "fn"}
+    assert set(code.co_varnames) <= {"args", "kwargs", "gen", "result", "exc", "now"}
