@@ -10,6 +10,9 @@ and learn from how it ended; they fill none of the standard slots of :mod:`._dri
 - ``_abandon(wait)``: the waiting caller is gone (cancelled, interrupted);
 - ``_leave(ticket, exc)``: the call ended, with ``exc`` or ``None``.
 
+A bulkhead fills its own slot of the compiled driver, but its queue is decided the same
+way: the driver's queued path calls :func:`admit_sync` / :func:`admit_async` on it.
+
 What the core decided (a rejection, a shed) it records on its ``_events`` list; the driver
 emits them with :func:`~seawall._events.flush` after each decision. A queued call waits
 through :meth:`Clock.wait` (threads) or :meth:`Clock.wait_future` (asyncio) only, so a
