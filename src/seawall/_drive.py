@@ -15,12 +15,15 @@ slot, in the standard order (outermost first)::
 and :func:`compile_sync` / :func:`compile_async` turn a segment into one function whose
 body is the whole loop: one Python frame per call on the success path, no closure or
 generator per layer, decisions read as constants. A pipeline in another order, or with
-policies that keep their own shell (load shedder, cache, single flight, throttle), is
-split into several segments, each calling the next.
+policies outside the standard slots (load shedder, throttle, cache, single flight), is
+split into several segments, each calling the next. A gate core (load shedder, adaptive
+throttle: admit, queue or refuse the whole call) is run by the gate form of the driver,
+:mod:`seawall._gate`.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import linecache
@@ -34,8 +37,10 @@ from seawall import _events as events
 from seawall._deadline import Deadline, _current
 from seawall._errors import ConfigError
 from seawall._events import attempt_events_enabled, flush, logger
-from seawall._operation import Operation
+from seawall._gate import Gate, gate_async, gate_sync
+from seawall._operation import FirstAttempt, Operation
 from seawall._operation import _current as _operation
+from seawall._prune import prune
 from seawall.policies._window import TimeWindow
 
 # The logger's own cache of "is DEBUG enabled": a dict lookup, not a Python call, on
@@ -158,6 +163,9 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
 
     def run(*args: Any, **kwargs: Any) -> Any:
         outer: Any
+        op: Any
+        op_token: Any
+        scope: Deadline
         try:
             if TOTAL:  # the operation's deadline: nearest() inlined
                 now = t_now()
@@ -181,8 +189,14 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 outer = current.get()
             try:
                 if RETRY:
-                    op = Operation()
-                    op_token = operation.set(op)
+                    n = 1  # the attempt number
+                    if ATTEMPT:
+                        # The first attempt's scope is the operation too (FirstAttempt):
+                        # one object per call on the success path.
+                        op = op_token = None
+                    else:
+                        op = Operation()
+                        op_token = operation.set(op)
                     if BUDGET:  # budget.deposit() inlined while the bucket is current
                         if budget_now() < budget._end:
                             budget._current[0] += 1
@@ -193,11 +207,11 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 try:
                     while True:
                         if RETRY and (
-                            op.attempt > 1
+                            n > 1
                             or events._hooks
                             or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
                         ):
-                            retry._started(op.attempt)
+                            retry._started(n)
                         try:
                             if BREAKER:
                                 gen = breaker._gen
@@ -247,7 +261,11 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                                 far = now + (outer_when - t_now())
                                             if far < when:
                                                 when = far
-                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if RETRY and op is None:
+                                            scope = op = FirstAttempt(when, a_clock, a_seconds)
+                                            op_token = operation.set(op)
+                                        else:
+                                            scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
@@ -270,6 +288,12 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
+                                # A deadline's TimedOut comes before what the breaker
+                                # makes of the failure.
+                                if ATTEMPT and attempt._events:
+                                    flush(attempt)
+                                if TOTAL and total._events:
+                                    flush(total)
                                 if BREAKER:
                                     breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
@@ -299,7 +323,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             if RETRY:
-                                if op.attempt == 1:
+                                if n == 1:
                                     retry.calls_success_first_try += 1
                                 else:
                                     retry.calls_success_after_retry += 1
@@ -309,15 +333,23 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                 raise
                             if TOTAL and ATTEMPT and outer is None:
                                 outer = Deadline(outer_when, t_clock, t_seconds)
-                            delay = retry.decide(exc, op.attempt, previous, outer)
+                            delay = retry.decide(exc, n, previous, outer)
                             flush(retry)
                             if delay is None:
                                 raise
                         r_sleep(delay)
                         previous = delay
-                        op.attempt += 1
+                        n += 1
+                        if ATTEMPT and op.__class__ is not Operation:
+                            # Past the first attempt: an operation of its own, same key.
+                            op = Operation(None if op is None else op._key)
+                            if op_token is None:
+                                op_token = operation.set(op)
+                            else:
+                                operation.set(op)
+                        op.attempt = n
                 finally:
-                    if RETRY:
+                    if RETRY and (not ATTEMPT or op_token is not None):
                         operation.reset(op_token)
             except TimeoutError as exc:
                 if not TOTAL:
@@ -335,9 +367,13 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                 raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
+            if TOTAL and total._events:
+                flush(total)
             if not FALLBACK or not fallback._on(exc):
                 raise
-            value = fallback._use(exc)
+            fallback._use(exc)
+            flush(fallback)
+            value = fallback._answer(exc)
             if inspect.isawaitable(value):
                 raise ConfigError(
                     "an async fallback factory needs acall() or an async function"
@@ -380,6 +416,9 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         outer: Any
+        op: Any
+        op_token: Any
+        scope: Deadline
         try:
             if TOTAL:  # the operation's deadline; without an attempt deadline, an alarm
                 now = t_now()
@@ -402,8 +441,14 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 outer = current.get()
             try:
                 if RETRY:
-                    op = Operation()
-                    op_token = operation.set(op)
+                    n = 1  # the attempt number
+                    if ATTEMPT:
+                        # The first attempt's scope is the operation too (FirstAttempt):
+                        # one object per call on the success path.
+                        op = op_token = None
+                    else:
+                        op = Operation()
+                        op_token = operation.set(op)
                     if BUDGET:
                         if budget_now() < budget._end:
                             budget._current[0] += 1
@@ -414,11 +459,11 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 try:
                     while True:
                         if RETRY and (
-                            op.attempt > 1
+                            n > 1
                             or events._hooks
                             or (debug_cache.get(DEBUG) is not False and attempt_events_enabled())
                         ):
-                            retry._started(op.attempt)
+                            retry._started(n)
                         try:
                             if BREAKER:
                                 gen = breaker._gen
@@ -468,7 +513,11 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                                 far = now + (outer_when - t_now())
                                             if far < when:
                                                 when = far
-                                        scope = Deadline(when, a_clock, a_seconds)
+                                        if RETRY and op is None:
+                                            scope = op = FirstAttempt(when, a_clock, a_seconds)
+                                            op_token = operation.set(op)
+                                        else:
+                                            scope = Deadline(when, a_clock, a_seconds)
                                         if when <= now:
                                             raise attempt._expired(scope)
                                         token = current.set(scope)
@@ -515,6 +564,12 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                         if waiters:
                                             bulkhead._hand_over()
                             except BaseException as exc:
+                                # A deadline's TimedOut comes before what the breaker
+                                # makes of the failure.
+                                if ATTEMPT and attempt._events:
+                                    flush(attempt)
+                                if TOTAL and total._events:
+                                    flush(total)
                                 if BREAKER:
                                     breaker.failed(exc, gen, start if TIMED else 0.0)
                                     flush(breaker)
@@ -539,7 +594,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                     breaker.succeeded(gen, 0.0)
                                     flush(breaker)
                             if RETRY:
-                                if op.attempt == 1:
+                                if n == 1:
                                     retry.calls_success_first_try += 1
                                 else:
                                     retry.calls_success_after_retry += 1
@@ -549,15 +604,23 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                 raise
                             if TOTAL and ATTEMPT and outer is None:
                                 outer = Deadline(outer_when, t_clock, t_seconds)
-                            delay = retry.decide(exc, op.attempt, previous, outer)
+                            delay = retry.decide(exc, n, previous, outer)
                             flush(retry)
                             if delay is None:
                                 raise
                         await r_asleep(delay)
                         previous = delay
-                        op.attempt += 1
+                        n += 1
+                        if ATTEMPT and op.__class__ is not Operation:
+                            # Past the first attempt: an operation of its own, same key.
+                            op = Operation(None if op is None else op._key)
+                            if op_token is None:
+                                op_token = operation.set(op)
+                            else:
+                                operation.set(op)
+                        op.attempt = n
                 finally:
-                    if RETRY:
+                    if RETRY and (not ATTEMPT or op_token is not None):
                         operation.reset(op_token)
             except asyncio.CancelledError as exc:
                 if TOTAL and not ATTEMPT and alarm.fired and alarm.task.uncancel() == 0:
@@ -583,9 +646,13 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                 raise total._expired(outer or Deadline(outer_when, t_clock, t_seconds))
             return result
         except Exception as exc:
+            if TOTAL and total._events:
+                flush(total)
             if not FALLBACK or not fallback._on(exc):
                 raise
-            value = fallback._use(exc)
+            fallback._use(exc)
+            flush(fallback)
+            value = fallback._answer(exc)
             if inspect.isawaitable(value):
                 value = await value
             return value
@@ -623,13 +690,17 @@ def _specialise(template: Callable[..., Any], flags: tuple[bool, ...]) -> Callab
     factory = _compiled.get(key)
     if factory is None:
         source = _SOURCES[template.__name__]
-        for name, value in zip(_FLAGS, flags, strict=True):
-            source = re.sub(rf"\b{name}\b", str(value), source)
+        values = dict(zip(_FLAGS, flags, strict=True))
+        tree = prune(ast.parse(source), values)
+        shown = source
+        for name, value in values.items():
+            shown = re.sub(rf"\b{name}\b", str(value), shown)
         filename = f"<seawall driver {template.__name__} {''.join('01'[f] for f in flags)}>"
-        # Tracebacks through a compiled driver show its lines, as for dataclasses.
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        # Tracebacks through a compiled driver show its lines (the template's, with the
+        # flags' values), as for dataclasses.
+        linecache.cache[filename] = (len(shown), None, shown.splitlines(True), filename)
         namespace = dict(globals())
-        exec(compile(source, filename, "exec"), namespace)
+        exec(compile(tree, filename, "exec"), namespace)
         factory = _compiled[key] = namespace[template.__name__]
     return factory
 
@@ -638,6 +709,8 @@ def compile_sync(seg: Segment, fn: Fn) -> Fn:
     """``fn`` run under the cores of ``seg``: one function, one frame per call."""
     shell = seg.shell
     if shell is not None:
+        if hasattr(shell, "_enter"):
+            return gate_sync(cast(Gate, shell), fn)
         guard = shell._guard
 
         def shelled(*args: Any, **kwargs: Any) -> Any:
@@ -651,6 +724,8 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
     """The async form of :func:`compile_sync`: deadlines cancel the awaited call."""
     shell = seg.shell
     if shell is not None:
+        if hasattr(shell, "_enter"):
+            return gate_async(cast(Gate, shell), fn)
         aguard = shell._aguard
 
         async def shelled(*args: Any, **kwargs: Any) -> Any:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 
-__all__ = ["Operation", "current_attempt", "current_operation", "idempotency_key"]
+from seawall._clock import Clock
+from seawall._deadline import Deadline
+
+__all__ = [
+    "FirstAttempt",
+    "Operation",
+    "current_attempt",
+    "current_operation",
+    "idempotency_key",
+]
 
 
 class Operation:
@@ -30,10 +39,36 @@ class Operation:
         return self._key
 
 
-_current: ContextVar[Operation | None] = ContextVar("seawall_operation", default=None)
+class FirstAttempt(Deadline):
+    """An operation at its first attempt, which is also that attempt's deadline scope.
+
+    A call that succeeds at once is the common case: one object serves as both scopes
+    for it, so the driver allocates one object per call instead of two. A retry moves on
+    to an :class:`Operation` carrying the same ``key`` (made here, if anyone asked).
+    """
+
+    __slots__ = ("_key", "attempt")
+
+    def __init__(self, when: float, clock: Clock, timeout: float | None) -> None:
+        self.when = when
+        self.clock = clock
+        self.timeout = timeout
+        self.attempt = 1
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = str(uuid.uuid4())
+        return self._key
 
 
-def current_operation() -> Operation | None:
+_current: ContextVar[Operation | FirstAttempt | None] = ContextVar(
+    "seawall_operation", default=None
+)
+
+
+def current_operation() -> Operation | FirstAttempt | None:
     return _current.get()
 
 

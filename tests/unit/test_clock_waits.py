@@ -215,6 +215,23 @@ def test_a_follower_task_stops_waiting_at_its_deadline() -> None:
         asyncio.run(main())
 
 
+def test_a_follower_task_under_a_plain_deadline_scope_stops_waiting_at_it() -> None:
+    # No alarm cancels this follower: its own wait on the clock is bounded by the scope.
+    async def main() -> None:
+        clock = FakeClock()
+        flight = seawall.SingleFlight(clock=clock)
+        leader, leave = await parked(lambda hold: flight.arun("k", hold))
+        with seawall.deadline(1.5, clock=clock), pytest.raises(seawall.DeadlineExceeded):
+            await asyncio.wait_for(flight.arun("k", asyncio.sleep, 0), 0.15)
+        assert clock.now() == 1.5
+        assert not leader.done()  # the leader's execution runs on for its own caller
+        leave.set_result(None)
+        await leader
+
+    with quick():
+        asyncio.run(main())
+
+
 # -- a deadline cancelling an awaited call ----------------------------------------------
 
 

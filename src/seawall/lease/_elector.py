@@ -294,7 +294,8 @@ class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
 
     def _prepare(self) -> None:
         self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
+        # Resolved to wake the campaign (closing, an attempt done); renewed once seen.
+        self._wake: asyncio.Future[None] | None = None
         self._subscribers: list[asyncio.Queue[LeadershipChange | None]] = []
         self._closed = False
 
@@ -302,15 +303,15 @@ class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
         """Start campaigning in a task on the running loop; returns ``self``."""
         if self._task is not None:
             raise RuntimeError(f"leader elector {self.name!r} was already started")
-        self._wake = asyncio.Event()
+        self._wake = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"seawall-elector-{self.name}")
         return self
 
     async def aclose(self) -> None:
         """Stop leading (reason ``"stopped"``), release, and end every :meth:`changes`."""
         self._stopping = True
-        if self._wake is not None:
-            self._wake.set()
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
         if self._task is not None:
             await asyncio.shield(self._task)
 
@@ -366,24 +367,23 @@ class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
                 queue.put_nowait(change)
 
     async def _park(self, limit: float | None, task: asyncio.Future[Any] | None = None) -> None:
-        assert self._wake is not None
-        woken = asyncio.ensure_future(self._wake.wait())
-        either: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Wait on the clock until woken (closing), ``task`` ends, or ``limit`` passes."""
+        woken = self._wake
+        assert woken is not None
 
         def settle(_: asyncio.Future[Any]) -> None:
-            if not either.done():
-                either.set_result(None)
+            if not woken.done():
+                woken.set_result(None)
 
-        woken.add_done_callback(settle)
         if task is not None:
             task.add_done_callback(settle)
         try:
-            await self._clock.wait_future(either, limit)
+            await self._clock.wait_future(woken, limit)
         finally:
-            woken.cancel()
             if task is not None:
                 task.remove_done_callback(settle)
-            self._wake.clear()
+            if woken.done():
+                self._wake = asyncio.get_running_loop().create_future()
 
     async def _release(self) -> None:
         self._release_due = False

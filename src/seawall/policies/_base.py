@@ -3,8 +3,9 @@
 A policy is a decision core; :mod:`seawall._drive` runs it. ``policy.call(fn, *a)``,
 ``await policy.acall(afn, *a)``, ``@policy`` on ``def`` and ``async def``, and pipelines
 all go through that one driver, so every form behaves the same. A policy names the slots
-of the standard order it fills (``_layout``); one with a shell of its own (a load shedder,
-a cache) fills none and implements ``_guard``/``_aguard`` instead.
+of the standard order it fills (``_layout``). One that fills none is either a gate core
+(a load shedder, an adaptive throttle: ``_enter``/``_leave``, run by :mod:`seawall._gate`)
+or keeps a shell of its own (a cache, single flight: ``_guard``/``_aguard``).
 
 The decorator form is the fast one: it compiles the driver once, so a decorated call costs
 one frame and no allocation beyond the argument tuple.

@@ -16,18 +16,18 @@ is ever held while the protected call runs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import remaining
 from seawall._errors import BulkheadFull
-from seawall._events import CallRejected, emit
+from seawall._events import CallRejected, Event
+from seawall._gate import Park, Wait, admit_async, admit_sync
 from seawall._validate import MAX_COUNT, count, optional_seconds
 from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
@@ -48,32 +48,6 @@ class BulkheadStats:
     rejected: int
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class _Waiter:
-    __slots__ = ("event", "future", "granted", "loop")
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
-        self.granted = False
-        self.loop = loop
-        self.future = future
-        self.event = threading.Event() if loop is None else None
-
-    def wake(self) -> None:
-        if self.event is not None:
-            self.event.set()
-        elif self.loop is not None and self.future is not None:
-            fut = self.future
-            self.loop.call_soon_threadsafe(_resolve, fut)
-
-
 class Bulkhead(Policy):
     """At most ``max_concurrent`` calls at once; at most ``max_queue`` waiting.
 
@@ -83,6 +57,7 @@ class Bulkhead(Policy):
 
     __slots__ = (
         "_clock",
+        "_events",
         "_lock",
         "_tokens",
         "_waiters",
@@ -114,31 +89,63 @@ class Bulkhead(Policy):
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
         self._tokens: deque[None] = deque([None] * max_concurrent)  # the free slots
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[Wait] = deque()
+        self._events: list[Event] = []  # what it decided, emitted by the driver
         # Counters, as plain fields read without the lock.
         self.admitted = 0
         self.rejected_full = 0  # no free slot and no queue room
         self.rejected_timeout = 0  # the wait in the queue ran out
 
-    # -- bookkeeping (lock held only inside these) ------------------------------------
+    # -- the decision core: the lock is held only inside these, never across a call ----
 
-    def _try_acquire(self, waiter: Callable[[], _Waiter] | None) -> _Waiter | bool:
-        """True: got a slot. A waiter: queued, wait on it. False: rejected (full)."""
+    def _enter(self, park: Park) -> Any:
+        """Take a free slot (``None``), queue the call (a Wait), or refuse it (full)."""
         tokens = self._tokens
+        waiters = self._waiters
         with self._lock:
-            if not self._waiters and tokens:
+            if not waiters and tokens:
                 tokens.pop()
                 self.admitted += 1
-                return True
-            if waiter is None or len(self._waiters) >= self.max_queue:
+                return None
+            if len(waiters) >= self.max_queue:
                 self.rejected_full += 1
-                return False
-            queued = waiter()
-            self._waiters.append(queued)
-            # A release may have returned its token after we looked and before we queued;
-            # it saw no waiter, so nobody would hand that token over: do it now.
-            self._hand_over_locked()
-        return True if queued.granted else queued
+                queued = None
+            else:
+                queued = park()
+                queued.seconds = self._wait_budget()
+                queued.waiter = False  # granted: set True when a slot is handed over
+                waiters.append(queued)
+                # A release may have returned its token after we looked and before we
+                # queued; it saw no waiter, so nobody would hand that token over: do it now.
+                self._hand_over_locked()
+        if queued is None:
+            return self._full(False)
+        return None if queued.waiter else queued
+
+    def _waited(self, wait: Wait, woken: bool) -> Any:
+        """After a queue wait: the slot (``None``) if it was handed over, else refused."""
+        if woken:
+            return None
+        with self._lock:
+            if wait.waiter:
+                return None  # granted just as the wait ran out: the slot is ours
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(wait)
+            self.rejected_timeout += 1
+        return self._full(True)
+
+    def _abandon(self, wait: Wait) -> None:
+        """The waiting caller is gone: leave the queue, or pass on a slot it was handed."""
+        with self._lock:
+            if not wait.waiter:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(wait)
+                self.rejected_timeout += 1
+                return
+        self.release()
+
+    def _leave(self, ticket: None, exc: BaseException | None) -> None:
+        self.release()
 
     def release(self) -> None:
         """Free a slot: give the token back, and hand it to the first waiter if any."""
@@ -156,24 +163,9 @@ class Bulkhead(Policy):
         while self._waiters and tokens:
             tokens.pop()
             waiter = self._waiters.popleft()
-            waiter.granted = True
+            waiter.waiter = True
             self.admitted += 1
             waiter.wake()
-
-    def _abandon(self, waiter: _Waiter) -> bool:
-        """A waiter gives up; True if it had been granted a slot meanwhile (it must release)."""
-        with self._lock:
-            if waiter.granted:
-                return True
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-            self.rejected_timeout += 1
-            return False
-
-    @staticmethod
-    def _async_waiter() -> _Waiter:
-        loop = asyncio.get_running_loop()
-        return _Waiter(loop, loop.create_future())
 
     def _wait_budget(self) -> float | None:
         left = remaining()
@@ -183,50 +175,26 @@ class Bulkhead(Policy):
         return limit
 
     def _full(self, waited: bool) -> BulkheadFull:
+        """The refusal to raise; its CallRejected event is recorded for the driver."""
         reason = "wait for a slot timed out" if waited else "no free slot and the queue is full"
-        emit(CallRejected(policy="bulkhead", name=self.name, at=self._clock.now(), reason=reason))
+        self._events.append(
+            CallRejected(policy="bulkhead", name=self.name, at=self._clock.now(), reason=reason)
+        )
         return BulkheadFull(
             self.name,
             f"bulkhead {self.name!r} is full ({self.max_concurrent} in flight, "
             f"{self.max_queue} queued): {reason}",
         )
 
-    # -- acquire/release for threads and tasks ---------------------------------------
-
-    def _enqueue(self, make: Callable[[], _Waiter] | None) -> _Waiter | None:
-        """None: a slot was free and is taken. A waiter: queued, wait on it. Else raise."""
-        waiter = self._try_acquire(make if self.max_queue else None)
-        if waiter is True:
-            return None
-        if waiter is False:
-            raise self._full(False)
-        assert isinstance(waiter, _Waiter)
-        return waiter
-
-    def _timed_out(self, waiter: _Waiter) -> None:
-        if not self._abandon(waiter):
-            raise self._full(True)
-        # else: granted just as the wait ran out, so the slot is ours
+    # -- acquire for threads and tasks: the gate driver waits on the clock -------------
 
     def acquire(self) -> None:
         """Take a slot for the calling thread, waiting within limits; else BulkheadFull."""
-        waiter = self._enqueue(_Waiter)
-        if waiter is not None and not self._clock.wait(waiter.event, self._wait_budget()):  # type: ignore[arg-type]
-            self._timed_out(waiter)
+        admit_sync(self, self._enter)
 
     async def aacquire(self) -> None:
         """Take a slot for the calling task, waiting within limits; else BulkheadFull."""
-        waiter = self._enqueue(self._async_waiter)
-        if waiter is None:
-            return
-        try:
-            woken = await self._clock.wait_future(waiter.future, self._wait_budget())  # type: ignore[arg-type]
-        except BaseException:
-            if self._abandon(waiter):
-                self.release()  # granted just as we were cancelled: pass the slot on
-            raise
-        if not woken:
-            self._timed_out(waiter)
+        await admit_async(self, self._enter)
 
     def _layout(self) -> tuple[str, ...]:
         return ("bulkhead",)

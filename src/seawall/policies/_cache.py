@@ -40,7 +40,7 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
-from seawall._events import Event, attempt_events_enabled, emit
+from seawall._events import Event, attempt_events_enabled, flush
 from seawall._validate import callable_or_none, count, real, seconds
 from seawall._validate import name as policy_name
 from seawall.policies._base import Args, Kwargs, Policy
@@ -167,6 +167,7 @@ class Cache(Policy):
     __slots__ = (
         "_beta",
         "_clock",
+        "_events",
         "_flight",
         "_jitter",
         "_keep",
@@ -224,6 +225,7 @@ class Cache(Policy):
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
         self._flight = SingleFlight(name, clock=self._clock)
+        self._events: list[Event] = []  # what it decided (stale served), emitted after
         self._lock = threading.Lock()
         # Counters, as plain fields (written under the lock, read without it).
         self.hits = 0
@@ -326,7 +328,7 @@ class Cache(Policy):
         self, entry: CacheEntry, now: float, reason: str, error: BaseException | None = None
     ) -> None:
         age = now - entry.stored_at
-        emit(
+        self._events.append(
             StaleServed(policy="cache", name=self.name, at=now, reason=reason, age=age, error=error)
         )
 
@@ -336,6 +338,8 @@ class Cache(Policy):
         """The cached value of ``key``, loading it with ``loader()`` when needed."""
         entry = self.store.get(key)
         verdict = self._decide(key, entry, self._clock.now())
+        if self._events:
+            flush(self)
         if verdict == _HIT:
             return cast(T, entry.value)  # type: ignore[union-attr]
 
@@ -348,7 +352,10 @@ class Cache(Policy):
         try:
             return self._flight.run(key, load)
         except Exception as exc:
-            return cast(T, self._rescue(key, entry, verdict, exc))
+            try:
+                return cast(T, self._rescue(key, entry, verdict, exc))
+            finally:
+                flush(self)
 
     def invalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""
@@ -360,6 +367,8 @@ class Cache(Policy):
         """The cached value of ``key``, awaiting ``loader()`` when needed."""
         entry = await self.store.aget(key)
         verdict = self._decide(key, entry, self._clock.now())
+        if self._events:
+            flush(self)
         if verdict == _HIT:
             return cast(T, entry.value)  # type: ignore[union-attr]
 
@@ -372,7 +381,10 @@ class Cache(Policy):
         try:
             return await self._flight.arun(key, load)
         except Exception as exc:
-            return cast(T, self._rescue(key, entry, verdict, exc))
+            try:
+                return cast(T, self._rescue(key, entry, verdict, exc))
+            finally:
+                flush(self)
 
     async def ainvalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""

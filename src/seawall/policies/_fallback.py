@@ -14,7 +14,7 @@ from typing import Any
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError
-from seawall._events import FallbackUsed, emit
+from seawall._events import Event, FallbackUsed
 from seawall._validate import callable_or_none
 from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
@@ -28,7 +28,7 @@ _MISSING: Any = object()
 class Fallback(Policy):
     """Return ``value`` (or ``factory(exc)``) when the call fails with an error ``on`` matches."""
 
-    __slots__ = ("_clock", "_factory", "_on", "fallbacks", "name", "value")
+    __slots__ = ("_clock", "_events", "_factory", "_on", "fallbacks", "name", "value")
 
     def __init__(
         self,
@@ -48,10 +48,17 @@ class Fallback(Policy):
         self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self.fallbacks = 0  # failures answered with the fallback (read without a lock)
+        self._events: list[Event] = []  # recorded facts, emitted by the driver
 
-    def _use(self, exc: BaseException) -> Any:
+    def _use(self, exc: BaseException) -> None:
+        """Count and record a failure answered with the fallback."""
         self.fallbacks += 1
-        emit(FallbackUsed(policy="fallback", name=self.name, at=self._clock.now(), error=exc))
+        self._events.append(
+            FallbackUsed(policy="fallback", name=self.name, at=self._clock.now(), error=exc)
+        )
+
+    def _answer(self, exc: BaseException) -> Any:
+        """The fallback value for ``exc`` (the factory's, which may be awaitable)."""
         if self._factory is not None:
             return self._factory(exc)
         return self.value

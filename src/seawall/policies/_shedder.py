@@ -35,29 +35,28 @@ smoothed round-trip time: about when a slot frees) and emit :class:`~seawall.Eve
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import remaining
 from seawall._errors import ConfigError, LoadShed, Rejected
-from seawall._events import CallRejected, emit
+from seawall._events import CallRejected, Event
+from seawall._gate import Park, Wait, admit_async, admit_sync
 from seawall._priority import current_priority, rank_of
 from seawall._validate import count, real, seconds
 from seawall._validate import name as policy_name
 from seawall.policies._admission import GRANTED, QUEUED, AdmissionState, Waiter
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 from seawall.policies._limits import FixedLimit, Limit
 from seawall.wire import PRIORITIES
 
 __all__ = ["AdmissionState", "LoadShedder", "ShedderStats"]
 
-T = TypeVar("T")
 
 DEFAULT_SHARES: Final[Mapping[str, float]] = {"high": 1.0, "normal": 0.8, "low": 0.5}
 
@@ -107,7 +106,16 @@ class LoadShedder(Policy):
     :func:`seawall.priority` scopes (``default_priority`` outside one).
     """
 
-    __slots__ = ("_clock", "_default_rank", "_fixed", "_lock", "_state", "_thresholds", "name")
+    __slots__ = (
+        "_clock",
+        "_default_rank",
+        "_events",
+        "_fixed",
+        "_lock",
+        "_state",
+        "_thresholds",
+        "name",
+    )
 
     def __init__(
         self,
@@ -170,6 +178,7 @@ class LoadShedder(Policy):
         self._default_rank = rank_of(default_priority)
         self._clock = clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
+        self._events: list[Event] = []  # what it decided, emitted by the driver
         self._state = AdmissionState(
             limit_obj,
             max_concurrent=hard_max,
@@ -195,14 +204,6 @@ class LoadShedder(Policy):
         rank = self._default_rank if priority is None else rank_of(priority)
         return Admission(self, rank)
 
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        with self.admit():
-            return fn(*args, **kwargs)
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        async with self.admit():
-            return await fn(*args, **kwargs)
-
     def statistics(self) -> ShedderStats:
         """A frozen snapshot of the current state."""
         now = self._clock.now()
@@ -225,12 +226,13 @@ class LoadShedder(Policy):
         """The current concurrency limit."""
         return self._state.limit.limit
 
-    # -- shell internals ---------------------------------------------------------------
+    # -- the gate core (run by seawall._gate) -----------------------------------------
 
     def _refusal(self, rank: int, reason: str, now: float) -> LoadShed:
+        """The refusal to raise; its CallRejected event is recorded for the driver."""
         retry_after = self._state.retry_after()
         priority = PRIORITIES[rank]
-        emit(
+        self._events.append(
             CallRejected(
                 policy="load_shedder",
                 name=self.name,
@@ -246,50 +248,75 @@ class LoadShedder(Policy):
             retry_after=retry_after,
         )
 
-    def _try(self, rank: int, wake: Callable[[], None]) -> tuple[bool, Waiter | None, float]:
-        """Admit now, or queue a waiter (woken by ``wake``), or raise LoadShed."""
+    def _ticket(self, rank: int) -> Any:
+        """What an admitted call hands back on leaving: its rank, or its limit's sample."""
+        if self._fixed:
+            return rank  # a fixed limit takes no samples: no clock reading needed
+        return (rank, self._clock.now(), self._state.inflight)
+
+    def _enter(self, park: Park) -> Any:
+        """Admit a call at the current priority (a ticket), queue it (a Wait) or refuse it."""
+        priority = current_priority()
+        return self._enter_rank(self._default_rank if priority is None else rank_of(priority), park)
+
+    def _enter_rank(self, rank: int, park: Park) -> Any:
+        if self.enter_now(rank):
+            return self._ticket(rank)
         max_wait = remaining()
         now = self._clock.now()
+        waiting: Wait | None = None
         with self._lock:
             state = self._state
             admitted, wait, evicted = state.try_admit(rank, now, max_wait)
             if admitted:
-                return True, None, 0.0
-            if wait <= 0.0:
+                pass
+            elif wait <= 0.0:
                 state.refuse(rank)
-                refused = True
             else:
-                waiter = Waiter(rank, now, wake)
-                state.enqueue(waiter)
-                refused = False
+                waiting = park()
+                waiting.seconds = wait
+                waiting.waiter = Waiter(rank, now, waiting.wake)
+                state.enqueue(waiting.waiter)
         _wake(evicted)
-        if refused:
+        if admitted:
+            return self._ticket(rank)
+        if waiting is None:
             full = "no queue room" if max_wait is None or max_wait > 0 else "deadline passed"
-            raise self._refusal(rank, f"at the limit with {full}", now)
-        return False, waiter, wait
+            return self._refusal(rank, f"at the limit with {full}", now)
+        return waiting
 
-    def _give_up(self, waiter: Waiter, reason: str) -> LoadShed | None:
-        """Resolve a wait that ended without a wake-up; None if the slot was granted."""
-        now = self._clock.now()
-        with self._lock:
-            woken = self._state.abandon(waiter, now, reason) if waiter.state == QUEUED else []
-            state = waiter.state
-        _wake(woken)
-        if state == GRANTED:
-            return None
-        return self._refusal(waiter.rank, waiter.reason or reason, now)
+    def _waited(self, wait: Wait, woken: bool) -> Any:
+        """After a queue wait: the ticket if the slot was granted, else the refusal."""
+        waiter: Waiter = wait.waiter
+        if not (woken and waiter.state == GRANTED):
+            # The wait ran out without a wake-up: leave the queue, unless the slot was
+            # granted in the meantime.
+            now = self._clock.now()
+            reason = "waited its whole queue time"
+            with self._lock:
+                if waiter.state == QUEUED:
+                    woken_up = self._state.abandon(waiter, now, reason)
+                else:
+                    woken_up = []
+                granted = waiter.state == GRANTED
+            _wake(woken_up)
+            if not granted:
+                return self._refusal(waiter.rank, waiter.reason or reason, now)
+        return self._ticket(waiter.rank)
 
-    def _cancelled(self, waiter: Waiter) -> None:
+    def _abandon(self, wait: Wait) -> None:
         """The waiting caller is gone: drop its place, or hand on a slot it was granted."""
         now = self._clock.now()
         with self._lock:
-            woken = self._state.abandon(waiter, now, "cancelled")
+            woken = self._state.abandon(wait.waiter, now, "cancelled")
         _wake(woken)
 
-    def _release(self, rank: int, started: float, inflight: int, exc: BaseException | None) -> None:
+    def _leave(self, ticket: Any, exc: BaseException | None) -> None:
+        """Give back an admitted call's slot; an adaptive limit learns from its round trip."""
         if self._fixed:
             self.leave_now()
             return
+        _rank, started, inflight = ticket
         now = self._clock.now()
         dropped = _is_drop(exc)
         with self._lock:
@@ -327,71 +354,12 @@ class LoadShedder(Policy):
         if woken:
             _wake(woken)
 
-    def _sample_start(self) -> tuple[float, int]:
-        """When an admitted call started and how many were in flight (the limit's sample)."""
-        if self._fixed:
-            return 0.0, 0  # a fixed limit takes no samples: no clock reading needed
-        return self._clock.now(), self._state.inflight
-
-    def _settle(self, waiter: Waiter, woken: bool) -> None:
-        """After a queue wait: return if the slot was granted, else raise the refusal."""
-        if woken and waiter.state == GRANTED:
-            return
-        refusal = self._give_up(waiter, "waited its whole queue time")
-        if refusal is not None:
-            raise refusal
-
-    def _acquire(self, rank: int) -> None:
-        if self.enter_now(rank):
-            return
-        event = threading.Event()
-        admitted, waiter, wait = self._try(rank, event.set)
-        if admitted or waiter is None:
-            return
-        try:
-            woken = self._clock.wait(event, wait)
-        except BaseException:
-            self._cancelled(waiter)
-            raise
-        self._settle(waiter, woken)
-
-    async def _aacquire(self, rank: int) -> None:
-        if self.enter_now(rank):
-            return
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                _resolve(fut)
-            else:
-                loop.call_soon_threadsafe(_resolve, fut)
-
-        admitted, waiter, wait = self._try(rank, wake)
-        if admitted or waiter is None:
-            return
-        try:
-            woken = await self._clock.wait_future(fut, wait)
-        except BaseException:
-            self._cancelled(waiter)
-            raise
-        self._settle(waiter, woken)
-
     def __repr__(self) -> str:
         state = self._state
         return (
             f"LoadShedder({self.name!r}, limit={state.limit!r}, "
             f"max_concurrent={state.max_concurrent}, max_queue={state.max_queue})"
         )
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 class Admission:
@@ -402,20 +370,16 @@ class Admission:
     load and are not sampled.
     """
 
-    __slots__ = ("_inflight", "_rank", "_shedder", "_started")
+    __slots__ = ("_rank", "_shedder", "_ticket")
 
     def __init__(self, shedder: LoadShedder, rank: int) -> None:
         self._shedder = shedder
         self._rank = rank
-        self._started: float | None = None
-        self._inflight = 0
+        self._ticket: Any = _UNENTERED
 
     @property
     def priority(self) -> str:
         return PRIORITIES[self._rank]
-
-    def _entered(self) -> None:
-        self._started, self._inflight = self._shedder._sample_start()
 
     def try_enter(self) -> bool:
         """Enter now if there is room, without waiting; ``False`` leaves it unentered.
@@ -423,31 +387,33 @@ class Admission:
         For edges that want the common case without a coroutine: on ``False``, ``await
         admission.wait()`` (or ``with admission``) queues or refuses as usual.
         """
-        if not self._shedder.enter_now(self._unused()):
+        shedder = self._shedder
+        if not shedder.enter_now(self._unused()):
             return False
-        self._entered()
+        self._ticket = shedder._ticket(self._rank)
         return True
 
     def _unused(self) -> int:
-        if self._started is not None:
+        if self._ticket is not _UNENTERED:
             raise RuntimeError("an admission cannot be entered twice")
         return self._rank
 
+    def _enter(self, park: Park) -> Any:
+        return self._shedder._enter_rank(self._unused(), park)
+
     def enter(self) -> None:
         """Take the permit, queueing within limits; raise LoadShed if refused."""
-        self._shedder._acquire(self._unused())
-        self._entered()
+        self._ticket = admit_sync(self._shedder, self._enter)
 
     async def wait(self) -> None:
         """The async :meth:`enter`: queue within limits for the permit, or raise LoadShed."""
-        await self._shedder._aacquire(self._unused())
-        self._entered()
+        self._ticket = await admit_async(self._shedder, self._enter)
 
     def leave(self, exc: BaseException | None = None) -> None:
         """Give the permit back; ``exc`` is how the call ended (a timeout is a drop)."""
-        started = self._started
-        if started is not None:
-            self._shedder._release(self._rank, started, self._inflight, exc)
+        ticket = self._ticket
+        if ticket is not _UNENTERED:
+            self._shedder._leave(ticket, exc)
 
     def __enter__(self) -> Admission:
         self.enter()
@@ -467,3 +433,6 @@ class Admission:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         self.leave(exc_info[1])
+
+
+_UNENTERED: Any = object()

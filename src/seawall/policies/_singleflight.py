@@ -8,8 +8,9 @@ every caller that arrives while it runs waits for and shares its outcome, value 
 - Threads: the leader runs the call on its own thread; followers park on an event, at
   most until their own deadline (then :class:`~seawall.DeadlineExceeded`), without
   affecting the leader.
-- asyncio: the execution runs as its own task and every caller awaits it shielded, so a
-  cancelled caller neither cancels the others nor is left registered. When the *last*
+- asyncio: the execution runs as its own task and every caller waits for it through the
+  clock (never cancelling it), at most until its own deadline, so a cancelled or late
+  caller neither cancels the others nor is left registered. When the *last*
   caller is cancelled the execution is cancelled too — nobody wants its result — and a
   new caller of the key waits for it to unwind before starting a fresh one, so two
   executions of one key never overlap.
@@ -128,9 +129,7 @@ class SingleFlight(Policy):
         if leader:
             return cast(T, self._lead(key, flight, fn, args, kwargs))
         if not self._clock.wait(flight.done, remaining()):
-            scope = current_deadline()
-            assert scope is not None  # a finite wait only happens under a deadline
-            raise scope.exceeded(f"deadline passed waiting for a coalesced call of {key!r}")
+            raise _late(key)
         if flight.error is not None:
             raise flight.error
         return cast(T, flight.value)
@@ -163,6 +162,8 @@ class SingleFlight(Policy):
         while True:
             with self._lock:
                 flight = self._aflights.get(slot)
+            if flight is not None and flight.abandoned and flight.task.done():
+                flight = None  # unwound: its own callback forgets it, a new one replaces it
             led = flight is None
             if flight is None:
                 flight = self._start(slot, fn, args, kwargs)
@@ -171,9 +172,13 @@ class SingleFlight(Policy):
                 self.coalesced += not led
                 break
             # The last caller left and the old execution is unwinding; never overlap it.
-            await asyncio.wait((flight.task,))
+            await self._clock.wait_future(flight.task, None)
         try:
-            return cast(T, await asyncio.shield(flight.task))
+            # The clock's wait never cancels the execution: a caller that gives up (its
+            # deadline, or its own cancellation) leaves the others waiting.
+            if not await self._clock.wait_future(flight.task, remaining()):
+                raise _late(key)
+            return cast(T, flight.task.result())
         finally:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():
@@ -212,6 +217,13 @@ class SingleFlight(Policy):
 
     def __repr__(self) -> str:
         return f"SingleFlight({self.name!r})"
+
+
+def _late(key: Hashable) -> BaseException:
+    """A follower's deadline passed before the execution it shares finished."""
+    scope = current_deadline()
+    assert scope is not None  # a finite wait only happens under a deadline
+    return scope.exceeded(f"deadline passed waiting for a coalesced call of {key!r}")
 
 
 @overload

@@ -29,22 +29,21 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._errors import ConfigError, LoadShed, Rejected
-from seawall._events import CallRejected, emit
+from seawall._events import CallRejected, Event
+from seawall._gate import Park, Wait
 from seawall._priority import current_priority
 from seawall._validate import MAX_BUCKETS, MIN_WINDOW, count, real, seconds
 from seawall._validate import name as policy_name
-from seawall.policies._base import Args, Kwargs, Policy
+from seawall.policies._base import Policy
 
 __all__ = ["AdaptiveThrottle", "ThrottleStats", "ThrottleWindow"]
 
-T = TypeVar("T")
 
 RejectionTest = (
     type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
@@ -159,7 +158,16 @@ class AdaptiveThrottle(Policy):
     never retries.
     """
 
-    __slots__ = ("_clock", "_is_rejection", "_lock", "_rng", "_throttled", "_window", "name")
+    __slots__ = (
+        "_clock",
+        "_events",
+        "_is_rejection",
+        "_lock",
+        "_rng",
+        "_throttled",
+        "_window",
+        "name",
+    )
 
     def __init__(
         self,
@@ -191,17 +199,21 @@ class AdaptiveThrottle(Policy):
         self._clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
+        self._events: list[Event] = []  # what it decided, emitted by the driver
         self._throttled = 0
 
-    def _admit(self) -> None:
+    # -- the gate core (run by seawall._gate): it refuses or admits, never queues ------
+
+    def _enter(self, park: Park) -> LoadShed | None:
+        """Admit (``None``) or refuse the call, in proportion to the backend's refusals."""
         now = self._clock.now()
         with self._lock:
             allowed = self._window.request(now, self._rng.random())
             if allowed:
-                return
+                return None
             self._throttled += 1
             p = self._window.probability(now)
-        emit(
+        self._events.append(
             CallRejected(
                 policy="adaptive_throttle",
                 name=self.name,
@@ -209,39 +221,26 @@ class AdaptiveThrottle(Policy):
                 reason=f"throttled locally (p={p:.2f})",
             )
         )
-        raise LoadShed(
+        return LoadShed(
             self.name,
             f"adaptive throttle {self.name!r} rejected the call locally: the backend is "
             f"refusing most requests (local rejection probability {p:.0%})",
             priority=current_priority() or "normal",
         )
 
-    def _outcome(self, exc: BaseException | None) -> None:
+    def _waited(self, wait: Wait, woken: bool) -> None:  # pragma: no cover - never queues
+        raise AssertionError("an adaptive throttle never queues a call")
+
+    def _abandon(self, wait: Wait) -> None:  # pragma: no cover - never queues
+        raise AssertionError("an adaptive throttle never queues a call")
+
+    def _leave(self, ticket: None, exc: BaseException | None) -> None:
+        """Count an accepted call: anything but a refusal (or an interrupt) from below."""
         if exc is not None and (not isinstance(exc, Exception) or self._is_rejection(exc)):
             return
         now = self._clock.now()
         with self._lock:
             self._window.accept(now)
-
-    def _guard(self, fn: Callable[..., T], args: Args, kwargs: Kwargs) -> T:
-        self._admit()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            self._outcome(exc)
-            raise
-        self._outcome(None)
-        return result
-
-    async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
-        self._admit()
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            self._outcome(exc)
-            raise
-        self._outcome(None)
-        return result
 
     def statistics(self) -> ThrottleStats:
         """A frozen snapshot of the current window."""

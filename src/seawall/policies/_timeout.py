@@ -17,49 +17,40 @@ Either way, a deadline that is already spent raises at once without calling.
 
 from __future__ import annotations
 
-from contextvars import Token
 from datetime import timedelta
 from typing import ClassVar
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, _current, nearest, seconds_of
+from seawall._deadline import Deadline, seconds_of
 from seawall._errors import DeadlineExceeded
-from seawall._events import TimedOut, emit
+from seawall._events import Event, TimedOut, emit
 from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 
-__all__ = ["Scoped", "Timeout", "enter_scope", "expired", "own_timeout"]
-
-
-def enter_scope(
-    seconds: float, clock: Clock, name: str, policy: str
-) -> tuple[Deadline, Token[Deadline | None]]:
-    """Open a deadline scope of ``seconds`` (never past an enclosing one); raise if spent.
-
-    Shared by :class:`Timeout` and a :class:`~seawall.Retry` with a total ``timeout``; no
-    ``deadline()`` context-manager object, because it runs on every call.
-    """
-    scope, now = nearest(seconds, clock)
-    if scope.when <= now:
-        raise expired(scope, name, policy)
-    return scope, _current.set(scope)
+__all__ = ["Scoped", "Timeout", "expired", "timed_out"]
 
 
 def expired(
     scope: Deadline, name: str, policy: str, cause: BaseException | None = None
 ) -> DeadlineExceeded:
-    """The error (and the event) for ``scope`` running out."""
+    """The error for ``scope`` running out, its TimedOut event emitted now.
+
+    For boundary code that answers the deadline itself (a server edge); the policies
+    record the event for the driver instead (:meth:`Scoped._expired`).
+    """
+    emit(timed_out(scope, name, policy))
+    return _exceeded(scope, name, cause)
+
+
+def timed_out(scope: Deadline, name: str, policy: str) -> TimedOut:
+    """The fact that ``scope`` ran out, as an event."""
+    return TimedOut(policy=policy, name=name, at=scope.clock.now(), timeout=scope.timeout)
+
+
+def _exceeded(scope: Deadline, name: str, cause: BaseException | None) -> DeadlineExceeded:
     budget = scope.timeout or 0.0
-    emit(TimedOut(policy=policy, name=name, at=scope.clock.now(), timeout=scope.timeout))
     exc = scope.exceeded(f"{name}: deadline of {budget:.3f}s exceeded")
     exc.__cause__ = cause
-    return exc
-
-
-def own_timeout(exc: TimeoutError, scope: Deadline, name: str, policy: str) -> BaseException:
-    """A socket timeout that fired because ``scope`` ran out is that scope's deadline."""
-    if not isinstance(exc, DeadlineExceeded) and scope.clock.now() >= scope.when:
-        return expired(scope, name, policy, exc)
     return exc
 
 
@@ -71,15 +62,21 @@ class Scoped:
 
     __slots__ = ()
     _kind: ClassVar[str]
+    _events: list[Event]
     name: str
     timeouts: int
 
     def _expired(self, scope: Deadline, cause: BaseException | None = None) -> DeadlineExceeded:
+        """The error for ``scope`` running out; its event is recorded for the driver."""
         self.timeouts += 1  # type: ignore[misc]  # a slot of each subclass
-        return expired(scope, self.name, self._kind, cause)
+        self._events.append(timed_out(scope, self.name, self._kind))
+        return _exceeded(scope, self.name, cause)
 
     def _own(self, exc: TimeoutError, scope: Deadline) -> BaseException:
-        return own_timeout(exc, scope, self.name, self._kind)
+        """A socket timeout that fired because ``scope`` ran out is that scope's deadline."""
+        if not isinstance(exc, DeadlineExceeded) and scope.clock.now() >= scope.when:
+            return self._expired(scope, exc)
+        return exc
 
 
 class Timeout(Policy, Scoped):
@@ -89,7 +86,7 @@ class Timeout(Policy, Scoped):
     runs under whatever deadline encloses it, or none).
     """
 
-    __slots__ = ("_clock", "name", "seconds", "timeouts")
+    __slots__ = ("_clock", "_events", "name", "seconds", "timeouts")
     _kind = "timeout"
 
     def __init__(
@@ -99,6 +96,7 @@ class Timeout(Policy, Scoped):
         self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self.timeouts = 0  # calls that ran out of time (a counter, read without a lock)
+        self._events: list[Event] = []  # recorded facts, emitted by the driver
 
     # -- what the driver asks of a timeout --------------------------------------------
 

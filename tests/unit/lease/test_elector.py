@@ -262,3 +262,20 @@ def test_async_changes_after_close_end_at_once_and_a_late_subscriber_sees_the_te
         assert store.holder() is None
 
     asyncio.run(main())
+
+
+def test_the_async_elector_parks_on_the_clock_alone_with_no_helper_task() -> None:
+    async def main() -> None:
+        clock = FakeClock()
+        elector = AsyncLeaderElector(
+            MemoryLeaseStore(clock=clock).async_lease(), clock=clock, **TIMING
+        )
+        async with elector:
+            assert await elector.wait_for_leadership() is not None
+            for _ in range(3):
+                await asyncio.sleep(0)  # the elector parks until its next renewal
+            assert asyncio.all_tasks() == {asyncio.current_task(), elector._task}
+            await clock.asleep(1.0)  # renewals on the way wake it through the clock
+            assert elector.is_leader()
+
+    asyncio.run(main())

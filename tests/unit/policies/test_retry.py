@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 from collections.abc import Callable
 from typing import Any
@@ -190,6 +191,30 @@ def test_bad_parameters_are_refused_clearly() -> None:
         seawall.Retry(attempts=0)
     with pytest.raises(seawall.ConfigError, match="3-5 attempts"):
         seawall.Retry(attempts=50)
+
+
+def test_idempotency_key_is_the_same_on_every_attempt_under_an_attempt_timeout() -> None:
+    # The first attempt's deadline scope doubles as the operation: the key made there
+    # (here from a copy of the context, as a worker thread would) carries over.
+    clock = FakeClock()
+    keys: list[str] = []
+    attempts: list[int] = []
+
+    def fn() -> str:
+        keys.append(contextvars.copy_context().run(seawall.idempotency_key))
+        attempts.append(seawall.current_attempt())
+        assert seawall.remaining() == pytest.approx(1.0)
+        if len(keys) < 3:
+            raise ConnectionError
+        return "ok"
+
+    pipeline = seawall.Pipeline(seawall.Retry(clock=clock), seawall.Timeout(1.0, clock=clock))
+    assert pipeline.call(fn) == "ok"
+    assert len(set(keys)) == 1
+    assert attempts == [1, 2, 3]
+    assert seawall.current_attempt() == 1
+    pipeline.call(fn)
+    assert keys[3] != keys[0]
 
 
 def test_idempotency_key_is_the_same_on_every_attempt() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import seawall
+from seawall._gate import Wait, park_thread
 from seawall.policies._breaker import LEGAL_TRANSITIONS
 from seawall.testing import FakeClock
 
@@ -121,13 +122,13 @@ class BulkheadMachine(RuleBasedStateMachine):
 
     @rule()
     def arrive(self) -> None:
-        from seawall.policies._bulkhead import _Waiter
-
-        got = self.bulkhead._try_acquire(_Waiter)
-        if got is True:
+        got = self.bulkhead._enter(park_thread)
+        if got is None:
             self.holding += 1
-        elif got is not False:
+        elif isinstance(got, Wait):
             self.waiters.append(got)
+        else:
+            assert isinstance(got, seawall.BulkheadFull)
 
     @precondition(lambda self: self.holding)
     @rule()
@@ -137,7 +138,7 @@ class BulkheadMachine(RuleBasedStateMachine):
         self.holding -= 1
         if before:
             # The slot went straight to the first live waiter.
-            granted = [w for w in self.waiters if w.granted]  # type: ignore[attr-defined]
+            granted = [w for w in self.waiters if w.waiter]  # type: ignore[attr-defined]
             for waiter in granted:
                 self.waiters.remove(waiter)
                 self.holding += 1
@@ -146,8 +147,8 @@ class BulkheadMachine(RuleBasedStateMachine):
     @rule(index=st.integers(min_value=0))
     def give_up(self, index: int) -> None:
         waiter = self.waiters.pop(index % len(self.waiters))
-        if self.bulkhead._abandon(waiter):  # type: ignore[arg-type]
-            self.holding += 1
+        assert not waiter.waiter  # type: ignore[attr-defined]  # a granted one left at once
+        self.bulkhead._abandon(waiter)  # type: ignore[arg-type]
 
     @invariant()
     def in_flight_never_above_max_concurrent(self) -> None:
