@@ -1,0 +1,113 @@
+"""The Prometheus collector reads the policies at scrape time, in base units and bounded labels."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+import seawall
+from seawall.metrics import prometheus_text, register
+from seawall.testing import FakeClock
+
+
+def _samples(text: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def _fail() -> None:
+    raise ConnectionError("reset")
+
+
+def test_a_scrape_reads_counters_the_policies_kept_since_the_last_one() -> None:
+    clock = FakeClock()
+    breaker = seawall.CircuitBreaker("prom-breaker", min_calls=2, cooldown=5.0, clock=clock)
+    registry = CollectorRegistry()
+    register(registry)
+    key = (
+        "seawall_circuit_breaker_transitions_total",
+        frozenset(
+            {
+                "name": "prom-breaker",
+                "target": "",
+                "from_state": "closed",
+                "to_state": "open",
+            }.items()
+        ),
+    )
+    assert _samples(generate_latest(registry))[key] == 0  # present from the start
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            breaker.call(_fail)
+    samples = _samples(generate_latest(registry))
+    assert samples[key] == 1
+    state = ("seawall_circuit_breaker_state", "prom-breaker")
+    states = {
+        dict(labels)["state"]: v
+        for (name, labels), v in samples.items()
+        if (name, dict(labels).get("name")) == state
+    }
+    assert states == {
+        "closed": 0, "open": 1, "half_open": 0, "forced_open": 0, "disabled": 0, "metrics_only": 0,
+    }  # fmt: skip
+    calls = ("seawall_circuit_breaker_calls_total", frozenset(
+        {"name": "prom-breaker", "target": "", "outcome": "failure"}.items()))  # fmt: skip
+    assert samples[calls] == 2
+
+
+def test_every_metric_of_the_table_is_exposed_with_its_type() -> None:
+    clock = FakeClock()
+    keep = (
+        seawall.standard("prom-all", clock=clock),
+        seawall.LoadShedder("prom-all", clock=clock),
+        seawall.Cache(1.0, name="prom-all", clock=clock),
+        seawall.Fallback(value=1, name="prom-all"),
+    )
+    families = {f.name: f.type for f in text_string_to_metric_families(prometheus_text().decode())}
+    expected = {
+        "seawall_retry_calls": "counter",
+        "seawall_retry_attempts": "counter",
+        "seawall_retry_budget_utilization_ratio": "gauge",
+        "seawall_circuit_breaker_state": "gauge",
+        "seawall_circuit_breaker_transitions": "counter",
+        "seawall_circuit_breaker_calls": "counter",
+        "seawall_circuit_breaker_failure_rate_ratio": "gauge",
+        "seawall_bulkhead_in_flight": "gauge",
+        "seawall_bulkhead_queued": "gauge",
+        "seawall_bulkhead_limit": "gauge",
+        "seawall_bulkhead_rejections": "counter",
+        "seawall_timeouts": "counter",
+        "seawall_fallbacks": "counter",
+        "seawall_load_shedder_requests": "counter",
+        "seawall_load_shedder_limit": "gauge",
+        "seawall_load_shedder_in_flight": "gauge",
+        "seawall_cache_requests": "counter",
+        "seawall_lease_leader": "gauge",
+        "seawall_lease_transitions": "counter",
+        "http_server_request_duration_seconds": "histogram",
+        "http_client_request_duration_seconds": "histogram",
+    }
+    assert {name: families.get(name) for name in expected} == expected
+    del keep
+
+
+def test_registering_twice_with_one_registry_adds_one_collector() -> None:
+    registry = CollectorRegistry()
+    assert register(registry) is register(registry)
+    text = generate_latest(registry).decode()
+    assert text.count("# TYPE seawall_retry_calls_total counter") == 1
+
+
+def test_the_failure_rate_is_absent_below_min_calls() -> None:
+    breaker = seawall.CircuitBreaker("prom-rate", min_calls=5, clock=FakeClock())
+    with pytest.raises(ConnectionError):
+        breaker.call(_fail)
+    rates = [
+        s for (name, labels), s in _samples(prometheus_text()).items()
+        if name == "seawall_circuit_breaker_failure_rate_ratio" and ("name", "prom-rate") in labels
+    ]  # fmt: skip
+    assert rates == []
