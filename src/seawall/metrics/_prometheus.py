@@ -10,19 +10,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.samples import Sample
 
 from seawall._durations import BUCKETS, CLIENT, SERVER, Durations
-from seawall._snapshot import snapshot
+from seawall._snapshot import take
 from seawall.metrics._families import compute
 
 __all__ = ["SeawallCollector", "register", "text"]
@@ -52,18 +47,18 @@ class SeawallCollector(Collector):
     """Every seawall metric of the process, computed from the policies when collected."""
 
     def collect(self) -> Iterator[Metric]:
-        for family in compute(snapshot().policies):
+        for family in compute(take(freeze=False).policies):
             spec = family.spec
-            labels = ["name", "target", *spec.labels]
-            metric: Any
-            if spec.type == "counter":
-                metric = CounterMetricFamily(
-                    spec.name.removesuffix("_total"), spec.help, labels=labels
-                )
-            else:
-                metric = GaugeMetricFamily(spec.name, spec.help, labels=labels)
-            for key, value in family.samples.items():
-                metric.add_metric(list(key), value)
+            # prometheus_client writes a counter family's samples as <name>_total.
+            name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
+            metric = Metric(name, spec.help, spec.type)
+            keys = spec.labels
+            for (policy, target, *extra), value in family.samples.items():
+                labels = dict(zip(keys, extra, strict=True))
+                labels["name"] = policy
+                if target:  # only a client's per-host policies have a target
+                    labels["target"] = target
+                metric.samples.append(Sample(spec.name, labels, value, None, None, None))
             yield metric
         yield _histogram(
             SERVER_HISTOGRAM, "Duration of HTTP server requests.", _SERVER_LABELS, SERVER
