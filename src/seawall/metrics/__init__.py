@@ -43,7 +43,17 @@ def register(registry: CollectorRegistry | None = None) -> SeawallCollector:
 
 
 def prometheus_text(registry: CollectorRegistry | None = None) -> bytes:
-    """Prometheus text exposition of ``registry``, or of seawall's metrics alone if None."""
+    """Prometheus text exposition of seawall's series, or of ``registry`` if given.
+
+    seawall writes its own series itself (each series' labels escaped once and cached),
+    which needs no metrics library and costs a fraction of a generic exposition; a
+    ``registry`` (with :func:`register` called on it) goes through prometheus_client's
+    ``generate_latest``.
+    """
+    if registry is None:
+        from seawall.metrics._exposition import render
+
+        return render()
     try:
         from seawall.metrics._prometheus import text
     except ImportError as exc:

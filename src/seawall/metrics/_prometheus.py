@@ -18,6 +18,7 @@ from prometheus_client.samples import Sample
 
 from seawall._durations import BUCKETS, CLIENT, SERVER, Durations
 from seawall._snapshot import take
+from seawall.metrics._exposition import render
 from seawall.metrics._families import compute
 
 __all__ = ["SeawallCollector", "register", "text"]
@@ -30,7 +31,7 @@ _CLIENT_LABELS = ("name", "target", "http_request_method", "http_response_status
 
 def _histogram(name: str, help: str, labels: tuple[str, ...], durations: Durations) -> Metric:
     family = HistogramMetricFamily(name, help, labels=labels, unit="")
-    bounds = [*(f"{b:g}" for b in BUCKETS), "+Inf"]
+    bounds = [*(repr(float(b)) for b in BUCKETS), "+Inf"]
     for key, series in durations.items():
         counts = list(series.counts)
         running = 0
@@ -91,16 +92,8 @@ def register(registry: CollectorRegistry | None = None) -> SeawallCollector:
         return found
 
 
-_own: CollectorRegistry | None = None
-
-
 def text(registry: CollectorRegistry | None = None) -> bytes:
-    """The Prometheus text exposition of ``registry``, or of a registry of seawall's own."""
-    global _own
+    """The text exposition of ``registry`` (generate_latest), or of seawall's series alone."""
     if registry is None:
-        with _lock:
-            if _own is None:
-                _own = CollectorRegistry(auto_describe=False)
-                _own.register(SeawallCollector())
-            registry = _own
+        return render()
     return generate_latest(registry)

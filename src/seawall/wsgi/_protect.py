@@ -13,7 +13,7 @@ from seawall._durations import SERVER, UNMATCHED, method_label
 from seawall._errors import ConfigError
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import requirement
-from seawall.http._observe import AUTO, Page, endpoints
+from seawall.http._observe import Page, endpoints
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, session_cookie_names
 from seawall.http._protect import check_options
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
@@ -47,7 +47,7 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
-    metrics_path: str | None = AUTO,
+    metrics_path: str | None = "/metrics",
     snapshot_path: str | None = "/seawall",
     metrics_registry: CollectorRegistry | None = None,
     request_durations: bool = True,

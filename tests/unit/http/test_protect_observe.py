@@ -83,16 +83,25 @@ def test_request_durations_can_be_turned_off() -> None:
     assert _durations.SERVER.rows() == []
 
 
-def test_an_explicit_metrics_path_without_prometheus_client_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_metrics_need_no_metrics_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    monkeypatch.delitem(sys.modules, "seawall.metrics._prometheus", raising=False)
-    with pytest.raises(seawall.ConfigError, match="metrics_path='/metrics' needs prometheus"):
-        protect(_orders(), metrics_path="/metrics")
-    # The default path is served only when prometheus_client is there: no error, no page.
-    (default,) = _get(protect(_orders()), "/metrics")
-    assert default.status_code == 404
+    (metrics,) = _get(protect(_orders()), "/metrics")
+    assert metrics.status_code == 200
+    assert "# TYPE seawall_circuit_breaker_state gauge" in metrics.text
+
+
+def test_an_application_registry_is_served_with_seawall_collector_added() -> None:
+    from prometheus_client import CollectorRegistry, Counter
+
+    registry = CollectorRegistry()
+    Counter("app_orders", "Orders taken.", registry=registry).inc()
+    (metrics,) = _get(protect(_orders(), metrics_registry=registry), "/metrics")
+    assert "app_orders_total 1.0" in metrics.text
+    assert "# TYPE seawall_retry_calls_total counter" in metrics.text
+    with pytest.raises(seawall.ConfigError, match="metrics_registry"):
+        protect(_orders(), metrics_registry=object())  # type: ignore[arg-type]
+    with pytest.raises(seawall.ConfigError, match="metrics_registry"):
+        protect(_orders(), metrics_registry=registry, metrics_path=None)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +111,7 @@ def test_an_explicit_metrics_path_without_prometheus_client_is_refused(
         ("snapshot_path", 3),
         ("service", 1.5),
         ("request_durations", "yes"),
+        ("snapshot_path", "/metrics"),
     ],
 )
 def test_bad_observe_options_are_config_errors(option: str, value: object) -> None:

@@ -112,3 +112,20 @@ def test_the_failure_rate_is_absent_below_min_calls() -> None:
         if name == "seawall_circuit_breaker_failure_rate_ratio" and ("name", "prom-rate") in labels
     ]  # fmt: skip
     assert rates == []
+
+
+def test_seawall_exposition_says_exactly_what_generate_latest_says() -> None:
+    from seawall import _durations
+
+    clock = FakeClock()
+    keep = [seawall.standard(f"prom-same-{i}", clock=clock) for i in range(3)]
+    keep[0].call(lambda: 1)
+    _durations.SERVER.record(("/a/{id}", "GET", 200), 0.02)
+    _durations.CLIENT.record(("cli", 'odd"host\\:1', "GET", None), 0.3)
+    registry = CollectorRegistry()
+    register(registry)
+    ours = _samples(prometheus_text())
+    theirs = _samples(generate_latest(registry))
+    assert ours == theirs
+    assert any(name == "http_server_request_duration_seconds_bucket" for name, _ in ours)
+    del keep
