@@ -5,9 +5,12 @@ Two child processes run the same decorated ``standard()`` call in a tight loop:
 * *plain*: no collector, no tracer, only the measured pipeline;
 * *observed*: 1,000 further named policies (250 ``standard()`` pipelines, each called once
   so every series has counts), seawall's collector in prometheus_client's default
-  registry, a thread calling ``generate_latest()`` once per second of timed work, and
-  tracing instrumented with the sampler off (``TracerProvider(sampler=ALWAYS_OFF)``) when
-  this build has tracing.
+  registry, a thread scraping once per second of timed work what ``protect()`` serves at
+  ``/metrics`` (``seawall.metrics.prometheus_text()``), and tracing instrumented with the
+  sampler off (``TracerProvider(sampler=ALWAYS_OFF)``) when this build has tracing;
+* *generate_latest*: the same, but the thread calls prometheus_client's
+  ``generate_latest()`` over the default registry instead: what an application that
+  serves its own registry pays.
 
 Why two processes: a scrape thread, a tracer and a catalog are process-wide, so the plain
 side must be a process without them. The two children take turns (one times while the
@@ -41,14 +44,16 @@ def work(x: int) -> int:
     return x
 
 
+MODES = ("plain", "observed", "generate_latest")
+
+
 class _Scraper:
-    """Calls ``generate_latest()`` once per second of *timed* work, never between rounds."""
+    """Scrapes once per second of *timed* work, never between rounds."""
 
-    def __init__(self) -> None:
-        from prometheus_client import REGISTRY, generate_latest
-
-        self._scrape = lambda: generate_latest(REGISTRY)
+    def __init__(self, scrape: Any) -> None:
+        self._scrape = scrape
         self._active = threading.Event()
+        self._stopped = threading.Event()  # set while not timing: wakes the wait at once
         self._paused = threading.Event()
         self._paused.set()
         self._stop = False
@@ -65,7 +70,7 @@ class _Scraper:
                 return
             started = time.monotonic()
             self._paused.clear()
-            woken = self._wait_inactive(due)
+            woken = self._stopped.wait(max(due, 0.0))
             due -= time.monotonic() - started
             if not woken and due <= 0:
                 began = time.perf_counter()
@@ -75,20 +80,13 @@ class _Scraper:
                 due = SCRAPE_EVERY
             self._paused.set()
 
-    def _wait_inactive(self, seconds: float) -> bool:
-        deadline = time.monotonic() + max(seconds, 0.0)
-        while self._active.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(left, 0.05))
-        return True
-
     def start(self) -> None:
+        self._stopped.clear()
         self._active.set()
 
     def pause(self) -> None:
         self._active.clear()
+        self._stopped.set()
         self._paused.wait()
 
 
@@ -101,7 +99,7 @@ def _child(mode: str) -> None:
     info: dict[str, Any] = {"mode": mode, "policies": 0, "tracing": "off"}
     scraper: _Scraper | None = None
     keep: list[Any] = []
-    if mode == "observed":
+    if mode != "plain":
         import seawall.metrics
 
         keep = [seawall.standard(f"dependency-{i}") for i in range(OBSERVED_POLICIES // 4)]
@@ -117,7 +115,12 @@ def _child(mode: str) -> None:
             info["tracing"] = "instrumented, sampler off"
         except (ImportError, seawall.ConfigError) as exc:
             info["tracing"] = f"not measured: {exc}"
-        scraper = _Scraper()
+        if mode == "observed":
+            scraper = _Scraper(seawall.metrics.prometheus_text)
+        else:
+            from prometheus_client import REGISTRY, generate_latest
+
+            scraper = _Scraper(lambda: generate_latest(REGISTRY))
     for _ in range(2000):  # warm-up
         wrapped(1)
     print(json.dumps(info), flush=True)
@@ -139,59 +142,67 @@ def _child(mode: str) -> None:
 
 @dataclass
 class Cost:
-    """The observed side's time per call over the plain side's, from one run."""
+    """Each observed side's time per call over the plain side's, from one run."""
 
     calls_per_round: int
     rounds: int
-    plain_ns: list[int] = field(default_factory=list)
-    observed_ns: list[int] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    ns: dict[str, list[int]] = field(default_factory=lambda: {m: [] for m in MODES})
+    info: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
 
-    @property
-    def ratio(self) -> float | None:
-        if self.error is not None or not self.plain_ns or sum(self.plain_ns) == 0:
+    def ratio(self, mode: str = "observed") -> float | None:
+        plain = sum(self.ns["plain"])
+        if self.error is not None or plain == 0 or not self.ns[mode]:
             return None
-        return sum(self.observed_ns) / sum(self.plain_ns)
+        return sum(self.ns[mode]) / plain
 
     @property
     def passed(self) -> bool:
-        return self.ratio is not None and self.ratio <= TARGET
+        ratio = self.ratio()
+        return ratio is not None and ratio <= TARGET
 
-    def per_call_us(self, side: list[int]) -> float:
-        return sum(side) / (len(side) * self.calls_per_round) / 1000.0
+    def per_call_us(self, mode: str) -> float:
+        return sum(self.ns[mode]) / (len(self.ns[mode]) * self.calls_per_round) / 1000.0
+
+    def _line(self, mode: str, what: str) -> list[str]:
+        ratio = self.ratio(mode)
+        assert ratio is not None
+        info = self.info.get(mode, {})
+        scrapes = info.get("scrapes", 0)
+        scrape_ms = 1000 * info.get("scrape_seconds", 0.0) / scrapes if scrapes else 0.0
+        per_round = [o / p for o, p in zip(self.ns[mode], self.ns["plain"], strict=True) if p]
+        return [
+            f"  {mode + ':':<16}{self.per_call_us(mode):.3f} us/call = {ratio:.3f} x plain"
+            f" (per round {min(per_round):.2f}-{max(per_round):.2f},"
+            f" median {statistics.median(per_round):.2f}); {what}: {scrapes} scrapes"
+            f" of {scrape_ms:.1f} ms",
+        ]
 
     def report(self) -> str:
-        if self.ratio is None:
+        if self.ratio() is None:
             return f"Metrics cost: not measured ({self.error})"
-        ratios = [o / p for o, p in zip(self.observed_ns, self.plain_ns, strict=True) if p]
-        scrapes = self.info.get("scrapes", 0)
-        scrape_ms = 1000 * self.info.get("scrape_seconds", 0.0) / scrapes if scrapes else 0.0
-        verdict = "ok" if self.passed else "MISSED"
-        return "\n".join(
-            [
-                "Metrics cost (sync standard(), the same decorated call in two processes):",
-                f"  plain:    {self.per_call_us(self.plain_ns):.3f} us/call"
-                " (no collector, no tracer)",
-                f"  observed: {self.per_call_us(self.observed_ns):.3f} us/call"
-                f" ({self.info.get('policies', 0)} more named policies, "
-                f"{scrapes} scrapes of {scrape_ms:.1f} ms each, one per second of work; "
-                f"tracing: {self.info.get('tracing')})",
-                f"  observed / plain = {self.ratio:.3f} over {self.rounds} rounds of "
-                f"{self.calls_per_round:,} calls (per-round ratios "
-                f"{min(ratios):.2f}-{max(ratios):.2f}, median {statistics.median(ratios):.2f})",
-                f"  target 5: observed <= {TARGET:.2f} x plain: {verdict}",
-            ]
-        )
+        info = self.info.get("observed", {})
+        lines = [
+            "Metrics cost: the same decorated sync standard() call in three processes,"
+            f" {self.rounds} rounds of {self.calls_per_round:,} calls each",
+            f"  {'plain:':<16}{self.per_call_us('plain'):.3f} us/call"
+            " (no collector, no tracer, no other policies)",
+            f"  observed sides: {info.get('policies', 0)} more named policies, one scrape per"
+            f" second of work; tracing: {info.get('tracing')}",
+            *self._line("observed", "/metrics (seawall's exposition)"),
+            *self._line("generate_latest", "prometheus_client generate_latest()"),
+            f"  target 5: observed <= {TARGET:.2f} x plain: " + ("ok" if self.passed else "MISSED"),
+        ]
+        return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "calls_per_round": self.calls_per_round,
             "rounds": self.rounds,
-            "plain_ns": self.plain_ns,
-            "observed_ns": self.observed_ns,
+            "ns": self.ns,
             "info": self.info,
-            "ratio": self.ratio,
+            "ratio": self.ratio(),
+            "ratio_generate_latest": self.ratio("generate_latest"),
             "target": TARGET,
             "passed": self.passed,
             "error": self.error,
@@ -222,27 +233,26 @@ def _time(child: subprocess.Popen[str], calls: int) -> int:
 
 
 def measure(calls_per_round: int = 250_000, rounds: int = 20) -> Cost:
-    """Alternate the two children for ``rounds`` rounds of ``calls_per_round`` calls each."""
+    """Rotate the three children for ``rounds`` rounds of ``calls_per_round`` calls each."""
     cost = Cost(calls_per_round, rounds)
-    children: list[subprocess.Popen[str]] = []
+    children: dict[str, subprocess.Popen[str]] = {}
     try:
-        plain, _ = _spawn("plain")
-        children.append(plain)
-        observed, info = _spawn("observed")
-        children.append(observed)
-        cost.info.update(info)
+        for mode in MODES:
+            children[mode], cost.info[mode] = _spawn(mode)
         for index in range(rounds):
-            order = [(plain, cost.plain_ns), (observed, cost.observed_ns)]
-            for child, side in order if index % 2 == 0 else order[::-1]:
-                side.append(_time(child, calls_per_round))
-        assert observed.stdin is not None
-        assert observed.stdout is not None
-        observed.stdin.close()
-        cost.info.update(json.loads(observed.stdout.readline() or "{}"))
+            shift = index % len(MODES)
+            for mode in MODES[shift:] + MODES[:shift]:
+                cost.ns[mode].append(_time(children[mode], calls_per_round))
+        for mode, child in children.items():
+            assert child.stdin is not None
+            assert child.stdout is not None
+            child.stdin.close()
+            if mode != "plain":
+                cost.info[mode].update(json.loads(child.stdout.readline() or "{}"))
     except (OSError, RuntimeError, ValueError) as exc:
         cost.error = str(exc)
     finally:
-        for child in children:
+        for child in children.values():
             if child.stdin is not None and not child.stdin.closed:
                 child.stdin.close()
             try:
@@ -254,7 +264,7 @@ def measure(calls_per_round: int = 250_000, rounds: int = 20) -> Cost:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1] in ("plain", "observed"):
+    if len(sys.argv) == 2 and sys.argv[1] in MODES:
         _child(sys.argv[1])
     else:
         print(measure().report())

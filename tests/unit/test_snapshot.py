@@ -145,3 +145,17 @@ def test_targets_are_capped_then_other() -> None:
     finally:
         _catalog._targets.clear()
         _catalog._targets.update(seen)
+
+
+def test_http_histograms_bound_their_label_sets() -> None:
+    from seawall import _durations
+
+    histogram = _durations.Durations(("route", "method", "status"), overflow=0)
+    for i in range(_durations.MAX_SERIES + 50):
+        histogram.record((f"/r{i}", "GET", 200), 0.001)
+    rows = histogram.rows()
+    assert len(rows) == _durations.MAX_SERIES + 1
+    other = [r for r in rows if r["route"] == "other"]
+    assert other[0]["count"] == 50
+    assert _durations.method_label("BREW") == "_OTHER"
+    assert _durations.method_label("PATCH") == "PATCH"

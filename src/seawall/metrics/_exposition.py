@@ -65,14 +65,23 @@ def _prefix(metric: str, names: tuple[str, ...], values: tuple[object, ...]) -> 
     return found
 
 
+# Per metric: label values -> (value, the whole line). Most series keep their value from
+# one scrape to the next, so most lines are reused as they are.
+_lines: dict[str, dict[tuple[object, ...], tuple[float, str]]] = {}
+
+
 def _family(family: Family, out: list[str]) -> None:
     spec = family.spec
     out.append(f"# HELP {spec.name} {spec.help}\n# TYPE {spec.name} {spec.type}\n")
     names = ("name", "target", *spec.labels)
+    lines = _lines.get(spec.name)
+    if lines is None or len(lines) >= _MAX_CACHED:
+        lines = _lines[spec.name] = {}
     for key, value in family.samples.items():
-        out.append(_prefix(spec.name, names, key))
-        out.append(_number(value))
-        out.append("\n")
+        known = lines.get(key)
+        if known is None or known[0] != value:
+            known = lines[key] = (value, f"{_prefix(spec.name, names, key)}{_number(value)}\n")
+        out.append(known[1])
 
 
 def _histogram(

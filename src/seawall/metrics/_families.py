@@ -156,10 +156,13 @@ TABLE: dict[str, Spec] = {
 def compute(policies: Iterable[PolicySnapshot]) -> list[Family]:
     """Every family of :data:`TABLE`, with samples summed over equal label sets."""
     families = {name: Family(spec) for name, spec in TABLE.items()}
+    samples = {name: family.samples for name, family in families.items()}
 
     def add(metric: str, base: tuple[str, str], value: float | None, *extra: str) -> None:
         if value is not None:
-            families[metric].add((*base, *extra), float(value))
+            into = samples[metric]
+            key = (*base, *extra)
+            into[key] = into.get(key, 0.0) + value
 
     for p in policies:
         base = (p.name, p.target or "")
