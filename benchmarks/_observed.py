@@ -220,6 +220,9 @@ def _spawn(mode: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     line = child.stdout.readline()
     if not line:
         child.wait(timeout=10)
+        child.stdout.close()
+        if child.stdin is not None:
+            child.stdin.close()
         raise RuntimeError(f"the {mode} child exited before it was ready")
     return child, json.loads(line)
 
@@ -260,6 +263,8 @@ def measure(calls_per_round: int = 250_000, rounds: int = 20) -> Cost:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+            if child.stdout is not None:
+                child.stdout.close()
     return cost
 
 
