@@ -88,7 +88,25 @@ def _service(downstream_url: str) -> Any:
         await asyncio.sleep(0.3)  # a slow page: the overload phase fills the shedder
         return PlainTextResponse("report")
 
-    app = Starlette(routes=[Route("/orders/{id}", order), Route("/report", report)])
+    # A local dependency with a fallback: its price is a default while it fails.
+    prices = seawall.standard("prices", attempts=1, fallback=seawall.Fallback(value=0))
+
+    @prices
+    def price(sku: str) -> int:
+        if sku == "missing":
+            raise ConnectionError("no price")
+        return 7
+
+    async def quote(request: Request) -> JSONResponse:
+        return JSONResponse({"price": price(request.path_params["sku"])})
+
+    app = Starlette(
+        routes=[
+            Route("/orders/{id}", order),
+            Route("/report", report),
+            Route("/quote/{sku}", quote),
+        ]
+    )
     shedder = seawall.LoadShedder("checkout-http", limit=4, max_queue=0)
 
     def close() -> None:
@@ -143,6 +161,7 @@ def scraped_service(prometheus_server: Any) -> Iterator[ScrapedService]:
                     # Healthy: calls succeed on the first try.
                     for i in range(6):
                         assert http.get(f"/orders/{i}").status_code == 200
+                    assert http.get("/quote/missing").json() == {"price": 0}  # fell back
                     time.sleep(0.6)  # scraped healthy: the transition counters at 0
                     # 100 % 503 downstream: retried, failing, then the breaker opens.
                     downstream.failing = True
@@ -229,9 +248,24 @@ def test_http_histograms_label_routes_by_template_and_attempts_by_status(
     routes = scraped_service.prometheus.query(
         f'count by (http_route) (http_server_request_duration_seconds_count{{job="{JOB}"}})'
     )
-    assert {r["metric"]["http_route"] for r in routes} <= {"/orders/{id}", "/report", "other"}
+    templates = {"/orders/{id}", "/report", "/quote/{sku}", "other"}
+    assert {r["metric"]["http_route"] for r in routes} <= templates
     failed = (
         f'http_client_request_duration_seconds_count{{job="{JOB}",name="{CLIENT}",'
         'http_response_status_code="503"}'
     )
     assert _value(scraped_service, failed) >= 2
+
+
+def test_every_grafana_panel_query_returns_data(scraped_service: ScrapedService) -> None:
+    kube = pytest.importorskip("seawall.kube")
+    panel_queries = getattr(kube, "panel_queries", None)
+    if panel_queries is None:
+        pytest.skip("the Grafana dashboard generator (seawall.kube.panel_queries) is not here")
+    empty = [q for q in panel_queries(scraped_service.job, "1m") if not _query(scraped_service, q)]
+    assert empty == []
+
+
+def _query(service: ScrapedService, promql: str) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = service.prometheus.query(promql)
+    return result
