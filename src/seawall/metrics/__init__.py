@@ -12,6 +12,7 @@ The policies count in plain fields; nothing here runs on the call path. Importin
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from seawall._errors import ConfigError
@@ -22,7 +23,14 @@ if TYPE_CHECKING:
 
     from seawall.metrics._prometheus import SeawallCollector
 
-__all__ = ["VERSION", "instrument", "prometheus_text", "register", "snapshot_json"]
+__all__ = [
+    "VERSION",
+    "instrument",
+    "prometheus_text",
+    "register",
+    "snapshot_json",
+    "uninstrument",
+]
 
 
 def _missing(package: str, exc: ImportError) -> ConfigError:
@@ -79,7 +87,16 @@ def instrument(meter_provider: Any = None, tracer_provider: Any = None) -> None:
 
 def _install_tracing(tracer_provider: Any) -> None:
     try:
-        from seawall.metrics import _tracing  # type: ignore[attr-defined]
-    except ImportError as exc:  # pragma: no cover - present once tracing is built
-        raise ConfigError("seawall tracing is not available in this build") from exc
-    _tracing.install(tracer_provider)
+        tracing = importlib.import_module("seawall.metrics._tracing")
+    except ImportError as exc:
+        raise ConfigError(f"seawall tracing is not available in this build ({exc})") from exc
+    tracing.install(tracer_provider)
+
+
+def uninstrument() -> None:
+    """Turn seawall's spans off again (the observable instruments stay with their meter)."""
+    try:
+        tracing = importlib.import_module("seawall.metrics._tracing")
+    except ImportError:
+        return  # no tracing in this build: nothing was turned on
+    tracing.uninstall()

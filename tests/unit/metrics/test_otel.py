@@ -49,3 +49,16 @@ def test_without_opentelemetry_instrument_says_what_to_install(
     monkeypatch.setitem(sys.modules, "seawall.metrics._otel", None)
     with pytest.raises(seawall.ConfigError, match=r"seawall\[metrics\]"):
         instrument()
+
+
+def test_importing_seawall_imports_no_metrics_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, seawall, seawall.http; "
+        "print(sorted(m for m in sys.modules if m.startswith("
+        "('prometheus_client', 'opentelemetry', 'seawall.metrics'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
