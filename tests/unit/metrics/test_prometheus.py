@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -129,3 +131,15 @@ def test_seawall_exposition_says_exactly_what_generate_latest_says() -> None:
     assert ours == theirs
     assert any(name == "http_server_request_duration_seconds_bucket" for name, _ in ours)
     del keep
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40), st.text(max_size=20))
+def test_any_label_value_survives_seawall_exposition(target: str, route: str) -> None:
+    from seawall.metrics import _exposition
+
+    line = _exposition._prefix("x_seconds", ("target", "http_route"), (target, route))
+    text = f"# TYPE x_seconds gauge\n{line}1.0\n"
+    [family] = text_string_to_metric_families(text)
+    [sample] = family.samples
+    assert sample.labels == {"target": target, "http_route": route}
