@@ -51,6 +51,7 @@ from seawall._partial import (
     partial_sync,
 )
 from seawall._priority import current_priority, priority
+from seawall._snapshot import PolicySnapshot, Snapshot, snapshot
 from seawall.policies._cache import (
     Cache,
     CacheEntry,
@@ -104,6 +105,7 @@ __all__ = [
     "PartialResult",
     "Pipeline",
     "Policy",
+    "PolicySnapshot",
     "RateLimited",
     "RateLimiter",
     "RateLimiterStats",
@@ -117,6 +119,7 @@ __all__ = [
     "SeawallError",
     "ShedderStats",
     "SingleFlight",
+    "Snapshot",
     "StaleServed",
     "StandardPipeline",
     "SystemClock",
@@ -137,6 +140,7 @@ __all__ = [
     "remaining",
     "remove_hook",
     "singleflight",
+    "snapshot",
     "standard",
     "transient",
 ]

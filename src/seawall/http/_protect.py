@@ -19,22 +19,28 @@ a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from seawall._clock import Clock
 from seawall._errors import ConfigError
 from seawall._priority import PRIORITY_RANK
-from seawall.http._asgi import ASGIApp
+from seawall.http._asgi import ASGIApp, Receive, Scope, Send
 from seawall.http._checks import asgi_app, positive_seconds
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import IdempotencyMiddleware
+from seawall.http._observe import Page, endpoints, observed, serve_page
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._ratelimit import RateLimitKey, RateLimitStep
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._ratelimit import RateLimiter
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import IdempotencyStore
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["Protected", "check_options", "protect"]
 
@@ -46,6 +52,23 @@ class Protected(Edge):
     """
 
     health: Health
+    # Pages answered before every other step (/metrics, /seawall), and whether requests
+    # are counted in http.server.request.duration.
+    pages: Mapping[str, Page] = MappingProxyType({})
+    durations = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Edge.__call__(self, scope, receive, send)
+            return
+        path = scope["path"]
+        page = self.pages.get(path)
+        if page is not None:
+            await serve_page(page, scope, send)
+        elif self.durations and path not in self._probes:
+            await observed(super().__call__, scope, receive, send)
+        else:
+            await Edge.__call__(self, scope, receive, send)
 
     @property
     def inner(self) -> ASGIApp:
@@ -69,6 +92,11 @@ def protect(
     clock: Clock | None = None,
     rate_limit: RateLimiter | None = None,
     rate_limit_key: RateLimitKey | None = None,
+    metrics_path: str | None = "/metrics",
+    snapshot_path: str | None = "/seawall",
+    metrics_registry: CollectorRegistry | None = None,
+    request_durations: bool = True,
+    service: str | None = None,
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
@@ -94,11 +122,22 @@ def protect(
     caller is ``rate_limit_key(scope)`` (a string, or async), by default the hashed
     ``Authorization`` header, else the client's address. Over quota, a request gets 429
     with ``Retry-After``; every response carries ``RateLimit-Policy`` and ``RateLimit``.
+    What the service shows: ``metrics_path`` serves Prometheus's text exposition of every
+    seawall metric in the process (``/metrics``; no metrics library needed), or of
+    ``metrics_registry`` (a prometheus_client registry) with seawall's collector added;
+    ``snapshot_path`` serves the JSON snapshot of every policy (``/seawall``), with
+    ``service`` as its service name. Both are answered before shedding, deadlines and
+    idempotency, and ``None`` turns either off. ``request_durations`` counts every other
+    request in ``http_server_request_duration_seconds`` by route template, method and
+    status.
 
     Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
     it, before the app serves anything.
     """
     asgi_app(app)
+    pages = endpoints(metrics_path, snapshot_path, service, metrics_registry)
+    if not isinstance(request_durations, bool):
+        raise ConfigError(f"request_durations must be True or False, got {request_durations!r}")
     options = (shedder, routes, default_priority, require_idempotency, health, clock)
     maximum, ttl, lock_ttl = check_options(maximum, ttl, lock_ttl, *options)
     if (
@@ -139,7 +178,7 @@ def protect(
         session_cookie_names(session_cookies)
         if principal is not None:
             raise ConfigError("principal= applies to idempotency, which is turned off")
-    return Protected(
+    protected = Protected(
         app,
         health=health,
         probes=probe_paths(),
@@ -154,6 +193,9 @@ def protect(
         degraded_header=b"x-degraded",
         rate_limit=limit,
     )
+    protected.pages = pages
+    protected.durations = request_durations
+    return protected
 
 
 _STORE_OPERATIONS = ("claim", "complete", "release")
