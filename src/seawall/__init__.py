@@ -35,6 +35,7 @@ from seawall.policies._breaker import BreakerStats, CircuitBreaker
 from seawall.policies._budget import RetryBudget, RetryBudgetStats
 from seawall.policies._bulkhead import Bulkhead, BulkheadStats
 from seawall.policies._fallback import Fallback
+from seawall.policies._hedge import Hedge
 from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry, transient
 from seawall.policies._timeout import Timeout
@@ -93,6 +94,7 @@ __all__ = [
     "FixedLimit",
     "GradientLimit",
     "HeaderError",
+    "Hedge",
     "Limit",
     "LoadShed",
     "LoadShedder",
