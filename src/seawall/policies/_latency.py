@@ -19,7 +19,7 @@ __all__ = ["LatencyRing"]
 class LatencyRing:
     """The last ``capacity`` latencies (seconds), and percentiles of them."""
 
-    __slots__ = ("_cached", "_lock", "_next", "_samples", "_stale", "_every", "capacity", "count")
+    __slots__ = ("_cached", "_every", "_lock", "_next", "_samples", "_stale", "capacity", "count")
 
     def __init__(self, capacity: int = 1000) -> None:
         self.capacity = capacity

@@ -218,7 +218,8 @@ def test_any_delay_text_parses_or_raises_config_error(text: str) -> None:
         value = parse_delay(text)
     except seawall.ConfigError:
         return
-    assert isinstance(value, str) and 0 < float(value[1:]) < 100
+    assert isinstance(value, str)
+    assert 0 < float(value[1:]) < 100
 
 
 @given(

@@ -80,7 +80,8 @@ def test_a_20ms_hedge_on_a_1_percent_1s_tail_gives_p999_near_30ms_for_1_percent_
     assert percentile(plain.latencies, 99.9) == 1.0
     assert abs(percentile(hedged.latencies, 99.9) - 0.030) <= 0.003
     assert 0.005 <= extra_load(hedged, backend) <= 0.015
-    assert hedged.hedge is not None and hedged.hedge.hedges_won > 0
+    assert hedged.hedge is not None
+    assert hedged.hedge.hedges_won > 0
 
 
 def test_a_p95_hedge_on_lognormal_latency_cuts_p999_4x_for_at_most_6_percent_more() -> None:
@@ -109,7 +110,8 @@ def test_under_3x_overload_the_budget_keeps_hedges_to_its_limit() -> None:
     }
     unbounded, _ = run(delay=0.020, **overloaded)
     budgeted, _ = run(delay=0.020, budget=budget, **overloaded)
-    assert unbounded.hedge is not None and budgeted.hedge is not None
+    assert unbounded.hedge is not None
+    assert budgeted.hedge is not None
     # Without a budget nearly every call is hedged: the overload doubles.
     assert unbounded.hedge.attempts_hedge > 0.9 * unbounded.hedge.calls
     # With it: 10 % of the calls plus the floor of 1/s, and the rest refused.
