@@ -237,3 +237,63 @@ def test_ring_percentile_is_a_nearest_rank_of_the_last_samples(
     assert value in kept
     assert sum(v <= value for v in kept) >= q / 100 * len(kept)
     assert len(ring._samples) <= 64
+
+
+def test_standard_puts_the_hedge_in_the_retry_place() -> None:
+    clock = FakeClock()
+    hedge = seawall.Hedge(0.05, clock=clock, budget=False)
+    pipeline = seawall.standard("db", "rpc", hedge=hedge, clock=clock)
+    assert pipeline.hedge is hedge
+    assert pipeline.retry.attempts == 1
+    assert pipeline.retry.budget is None
+    assert list(pipeline)[:2] == [pipeline.retry, hedge]
+    keys: list[str] = []
+
+    async def call() -> int:
+        keys.append(seawall.idempotency_key())
+        if seawall.current_attempt() == 1:
+            await asyncio.get_running_loop().create_future()
+        return seawall.current_attempt()
+
+    assert asyncio.run(pipeline.acall(call)) == 2
+    assert len(set(keys)) == 1
+    assert pipeline.breaker.calls_success == 1  # the winner went through the breaker
+
+
+@pytest.mark.parametrize(
+    "retry_option",
+    [
+        {"attempts": 3},
+        {"backoff": seawall.Backoff.exponential()},
+        {"retry_budget": False},
+        {"retry_on": KeyError},
+    ],
+)
+def test_standard_hedges_or_retries_not_both(retry_option: dict[str, Any]) -> None:
+    with pytest.raises(seawall.ConfigError, match="hedges or retries"):
+        seawall.standard("db", hedge=seawall.Hedge(0.05), **retry_option)
+    with pytest.raises(seawall.ConfigError, match="hedge must be a seawall Hedge"):
+        seawall.standard("db", hedge=0.05)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"hedge": {"api": {"delay": "p101"}}},
+        {"hedge": {"api": {"bogus": 1}}},
+        {"hedge": {"api": {"clock": None}}},
+        {"hedge": ["api"]},
+    ],
+)
+def test_client_hedge_option_is_checked_when_the_client_is_made(option: dict[str, Any]) -> None:
+    from seawall.http import Client
+
+    with pytest.raises(seawall.ConfigError, match="hedge"):
+        Client(**option)
+
+
+def test_hedge_is_only_for_the_httpx_clients() -> None:
+    from seawall.requests import Session
+
+    with pytest.raises(seawall.ConfigError, match="httpx"):
+        Session(hedge={"api": {"delay": 0.05}})
