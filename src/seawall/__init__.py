@@ -39,6 +39,7 @@ from seawall.policies._hedge import Hedge
 from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry, transient
 from seawall.policies._timeout import Timeout
+from seawall.policies._tokens import TokenThrottle
 
 # Overload and herd protection: load shedding, adaptive limits, coalescing, caching.
 # isort: split
@@ -120,6 +121,7 @@ __all__ = [
     "ThrottleStats",
     "TimedOut",
     "Timeout",
+    "TokenThrottle",
     "add_hook",
     "current_attempt",
     "current_deadline",

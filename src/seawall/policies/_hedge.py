@@ -21,7 +21,8 @@ The rules:
 * Never past the deadline: no hedge starts once the enclosing deadline has passed, and
   every attempt runs under that same deadline.
 * A shared :class:`~seawall.RetryBudget` caps hedges to a fraction of calls, so a slow,
-  overloaded dependency is not sent twice the load exactly when it is slowest.
+  overloaded dependency is not sent twice the load exactly when it is slowest; or gRPC's
+  throttling tokens (:class:`~seawall.TokenThrottle`) stop hedges while failures mount.
 * Every attempt of a call is one logical operation: one :func:`~seawall.idempotency_key`
   for all of them; :func:`~seawall.current_attempt` numbers them (1 is the original).
   Hedge only what is idempotent or carries that key.
@@ -56,6 +57,7 @@ from seawall.policies._base import Args, Kwargs, Policy
 from seawall.policies._budget import RetryBudget
 from seawall.policies._latency import LatencyRing
 from seawall.policies._retry import ErrorFilter, error_filter
+from seawall.policies._tokens import TokenThrottle
 
 __all__ = ["Hedge", "parse_delay"]
 
@@ -93,7 +95,7 @@ class Hedge(Policy):
     latencies are known, and the last ``window`` (1,000) are kept. ``max_hedges`` (1) is
     the number of extra attempts per call, at most 5. ``budget``: a shared
     :class:`~seawall.RetryBudget` (``False`` for none; by default 10 % of calls plus
-    10/s over 10 s). ``on``: the errors that are not an answer (:func:`seawall.transient`).
+    10/s over 10 s), or gRPC's throttling tokens, :class:`~seawall.TokenThrottle`. ``on``: the errors that are not an answer (:func:`seawall.transient`).
     ``jitter`` (0) spreads each hedge's delay by up to ± that fraction, drawn from ``rng``,
     so callers stalled by one event do not all hedge at the same instant.
     ``max_workers`` (8) bounds the thread pool of the sync form.
@@ -108,6 +110,7 @@ class Hedge(Policy):
         "_pool_free",
         "_quantile",
         "_rng",
+        "_tokens",
         "attempts_hedge",
         "attempts_original",
         "budget",
@@ -131,7 +134,7 @@ class Hedge(Policy):
         delay: float | timedelta | str = "p95",
         *,
         max_hedges: int = 1,
-        budget: RetryBudget | Literal[False] | None = None,
+        budget: RetryBudget | TokenThrottle | Literal[False] | None = None,
         on: ErrorFilter = transient,
         initial_delay: float | timedelta = 0.1,
         min_samples: int = 100,
@@ -150,15 +153,20 @@ class Hedge(Policy):
         self.min_samples = count(min_samples, "min_samples", maximum=window)
         self.jitter = real(jitter, "jitter", low=0.0, high=1.0, high_open=True)
         self.max_workers = count(max_workers, "max_workers", maximum=MAX_WORKERS)
-        if not (budget is None or budget is False or isinstance(budget, RetryBudget)):
+        if not (
+            budget is None or budget is False or isinstance(budget, (RetryBudget, TokenThrottle))
+        ):
             raise ConfigError(
-                f"budget must be a seawall RetryBudget, False or None, got {budget!r}"
+                f"budget must be a seawall RetryBudget or TokenThrottle, False or None, "
+                f"got {budget!r}"
             )
         if rng is not None and not isinstance(rng, random.Random):
             raise ConfigError(f"rng must be a random.Random, got {rng!r}")
         self.name = policy_name(name)
         self._clock = clock or SYSTEM_CLOCK
         self.budget = None if budget is False else budget or RetryBudget(clock=self._clock)
+        # Throttling tokens follow attempts' outcomes; a RetryBudget counts calls only.
+        self._tokens = self.budget if isinstance(self.budget, TokenThrottle) else None
         self._on = error_filter(on)
         self._rng = rng or random.Random()
         self.latencies = LatencyRing(window)
@@ -232,6 +240,13 @@ class Hedge(Policy):
         if self._quantile is not None:
             self.latencies.record(now - started)
 
+    def _outcome(self, index: int, error: BaseException | None) -> None:
+        """Attempt ``index`` answered (``error`` None) or failed with a transient error."""
+        if error is None and index > 0:
+            self.hedges_won += 1
+        if self._tokens is not None:
+            self._tokens.record(error is None)
+
     # the async driver ----------------------------------------------------------------
 
     async def _aguard(self, fn: Callable[..., Awaitable[T]], args: Args, kwargs: Kwargs) -> T:
@@ -279,13 +294,13 @@ class Hedge(Policy):
                         self._observe(started, clock.now())
                     exc = task.exception()
                     if exc is None:
-                        if index > 0:
-                            self.hedges_won += 1
+                        self._outcome(index, None)
                         return task.result()
                     if not isinstance(exc, Exception) or not self._on(exc):
                         raise exc
                     if index not in seen:
                         seen.add(index)
+                        self._outcome(index, exc)
                         error = exc
                         failed = True
                 running = sum(not task.done() for task in attempts)
@@ -368,13 +383,13 @@ class Hedge(Policy):
                         original_open = False
                         self._observe(started, clock.now())
                     if ok:
-                        if index > 0:
-                            self.hedges_won += 1
+                        self._outcome(index, None)
                         return cast(T, value)
                     if not isinstance(value, Exception) or not self._on(value):
                         raise value
                     if index not in seen:
                         seen.add(index)
+                        self._outcome(index, value)
                         error = value
                         failed = True
                 now = clock.now()

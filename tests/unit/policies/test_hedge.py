@@ -297,3 +297,53 @@ def test_hedge_is_only_for_the_httpx_clients() -> None:
 
     with pytest.raises(seawall.ConfigError, match="httpx"):
         Session(hedge={"api": {"delay": 0.05}})
+
+
+def test_token_throttle_follows_grfc_a6() -> None:
+    throttle = seawall.TokenThrottle(max_tokens=4, token_ratio=0.5)
+    assert throttle.try_withdraw()
+    throttle.record(False)
+    assert throttle.try_withdraw()  # 3 > 2
+    throttle.record(False)
+    assert not throttle.try_withdraw()  # 2 is not above half
+    throttle.record(True)
+    assert throttle.try_withdraw()  # 2.5
+    for _ in range(20):
+        throttle.record(True)
+    assert throttle.tokens == 4
+
+
+@given(st.lists(st.booleans(), max_size=200))
+def test_token_count_stays_within_zero_and_max(outcomes: list[bool]) -> None:
+    throttle = seawall.TokenThrottle(max_tokens=3, token_ratio=0.3)
+    for success in outcomes:
+        throttle.record(success)
+        assert 0.0 <= throttle.tokens <= 3.0
+        assert throttle.try_withdraw() == (throttle.tokens > 1.5)
+
+
+def test_hedges_stop_while_transient_failures_drain_the_tokens() -> None:
+    clock = FakeClock()
+    throttle = seawall.TokenThrottle(max_tokens=4, token_ratio=0.1)
+    hedge = seawall.Hedge(0.05, clock=clock, budget=throttle)
+
+    async def down() -> None:
+        raise Busy("unavailable")
+
+    async def main() -> None:
+        for _ in range(3):
+            with pytest.raises(Busy):
+                await hedge.acall(down)
+
+    asyncio.run(main())
+    # Call 1: original and hedge fail (4 -> 2); from then on no hedge is sent.
+    assert (hedge.attempts_hedge, hedge.hedges_budget_refused) == (1, 2)
+    assert throttle.tokens == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_tokens": 0}, {"max_tokens": 1001}, {"token_ratio": 0}, {"token_ratio": "1"}]
+)
+def test_token_throttle_bad_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(seawall.ConfigError):
+        seawall.TokenThrottle(**kwargs)
