@@ -95,7 +95,8 @@ class Hedge(Policy):
     latencies are known, and the last ``window`` (1,000) are kept. ``max_hedges`` (1) is
     the number of extra attempts per call, at most 5. ``budget``: a shared
     :class:`~seawall.RetryBudget` (``False`` for none; by default 10 % of calls plus
-    10/s over 10 s), or gRPC's throttling tokens, :class:`~seawall.TokenThrottle`. ``on``: the errors that are not an answer (:func:`seawall.transient`).
+    10/s over 10 s), or gRPC's throttling tokens, :class:`~seawall.TokenThrottle`.
+    ``on``: the errors that are not an answer (:func:`seawall.transient`).
     ``jitter`` (0) spreads each hedge's delay by up to ± that fraction, drawn from ``rng``,
     so callers stalled by one event do not all hedge at the same instant.
     ``max_workers`` (8) bounds the thread pool of the sync form.
