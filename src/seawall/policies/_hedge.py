@@ -267,12 +267,16 @@ class Hedge(Policy):
             if not wake[0].done():
                 wake[0].set_result(None)
 
+        async def attempt() -> T:
+            # Called inside the attempt's task: the function sees that attempt's context.
+            return await fn(*args, **kwargs)
+
         def launch() -> None:
             op = Operation(shared.key)
             op.attempt = len(attempts) + 1
             context = contextvars.copy_context()
             context.run(_operation.set, op)
-            task = loop.create_task(cast(Any, fn(*args, **kwargs)), context=context)
+            task = loop.create_task(attempt(), context=context)
             task.add_done_callback(ended)
             attempts.append(task)
 

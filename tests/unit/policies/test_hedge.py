@@ -153,7 +153,7 @@ def test_sync_hedge_on_a_bounded_pool_abandons_the_loser() -> None:
         # Both workers busy (the stuck loser and nothing else free for a hedge): the next
         # call runs unhedged in the caller's thread rather than queue.
         hedge._pool_free.acquire()
-        assert hedge.call(call) == 1
+        assert hedge.call(seawall.current_attempt) == 1
         assert hedge.hedges_pool_refused == 1
         hedge._pool_free.release()
     finally:
