@@ -36,9 +36,11 @@ from seawall.policies._breaker import BreakerStats, CircuitBreaker
 from seawall.policies._budget import RetryBudget, RetryBudgetStats
 from seawall.policies._bulkhead import Bulkhead, BulkheadStats
 from seawall.policies._fallback import Fallback
+from seawall.policies._hedge import Hedge
 from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry, transient
 from seawall.policies._timeout import Timeout
+from seawall.policies._tokens import TokenThrottle
 
 # Overload and herd protection: load shedding, adaptive limits, coalescing, caching.
 # isort: split
@@ -96,6 +98,7 @@ __all__ = [
     "FixedLimit",
     "GradientLimit",
     "HeaderError",
+    "Hedge",
     "Limit",
     "LoadShed",
     "LoadShedder",
@@ -126,6 +129,7 @@ __all__ = [
     "ThrottleStats",
     "TimedOut",
     "Timeout",
+    "TokenThrottle",
     "add_hook",
     "current_attempt",
     "current_deadline",

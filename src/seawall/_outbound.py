@@ -15,7 +15,10 @@ library carries it:
   other 4xx; ``Retry-After`` is honoured when it fits the deadline;
 * GET/HEAD/OPTIONS/PUT/DELETE/TRACE are idempotent and retried; POST/PATCH are retried
   only with an ``Idempotency-Key``, which the edge adds (one UUID per logical request,
-  the same on every attempt) unless the caller set one or turned keys off.
+  the same on every attempt) unless the caller set one or turned keys off;
+* a host named in the ``hedge`` option hedges those same requests instead of retrying
+  them (:class:`~seawall.Hedge`, one per host): every hedge is a copy of the request with
+  the same ``Idempotency-Key``, under the same total timeout, breaker and bulkhead.
 
 The library-specific part is small: how a timeout is handed to the socket, how a
 response's status and headers are read, and how a discarded response is closed.
@@ -24,6 +27,7 @@ response's status and headers are read, and how a discarded response is closed.
 from __future__ import annotations
 
 import email.utils
+import inspect
 import random
 import time
 import uuid
@@ -46,6 +50,7 @@ from seawall._validate import name as policy_name
 from seawall.policies._backoff import Backoff
 from seawall.policies._breaker import CircuitBreaker
 from seawall.policies._bulkhead import Bulkhead
+from seawall.policies._hedge import Hedge
 from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry
 from seawall.wire import (
@@ -149,6 +154,7 @@ class _Dependency:
     retrying: Callable[[Any], Any]
     single: Callable[[Any], Any]
     policies: ClientPolicies
+    hedge: Hedge | None = None  # kept for hedge_for()
 
 
 class Edge:
@@ -176,8 +182,11 @@ class Edge:
         rng: random.Random | None,
         attempt: Callable[[Any], Any],
         name: str = "client",
+        hedge: dict[str, dict[str, Any]] | None = None,
+        clone: Callable[[Any], Any] | None = None,
     ) -> None:
         self.attempt = attempt
+        self.clone = clone
         self.name = policy_name(name)
         self.idempotency_keys = _flag(idempotency_keys, "idempotency_keys")
         self.raise_for_status = _flag(raise_for_status, "raise_for_status")
@@ -197,6 +206,7 @@ class Edge:
             rng=rng or random.Random(),
         )
         self.timeout = self.policies.timeout
+        self.hedge = _hedge_options(hedge, clone, self.clock, rng)
         self.hosts: Registry[_Dependency] = Registry(
             self._dependency, max_keys=max_hosts, clock=self.clock
         )
@@ -210,6 +220,20 @@ class Edge:
         target = target_label(host.partition("://")[2] or host)
         for policy in (retry, single, breaker, bulkhead):
             enroll(policy, self.name, target)
+        options = self._hedged(host)
+        if options is not None:
+            # One attempt and its hedges under the host's total timeout, in the Retry's
+            # place: hedging and retrying are exclusive per request.
+            total = Retry(1, on=transient, timeout=retry.timeout, name=host, clock=self.clock)
+            hedge = Hedge(**{"name": host, "clock": self.clock, **options})
+            enroll(total, self.name, target)
+            enroll(hedge, self.name, target)
+            return _Dependency(
+                Pipeline(total, hedge, breaker, bulkhead)(self._copies()),
+                Pipeline(single, breaker, bulkhead)(self.attempt),
+                ClientPolicies(self.name, target, total, breaker, bulkhead),
+                hedge,
+            )
         return _Dependency(
             Pipeline(retry, breaker, bulkhead)(self.attempt),
             Pipeline(single, breaker, bulkhead)(self.attempt),
@@ -219,6 +243,31 @@ class Edge:
     def policies_for(self, key: str) -> ClientPolicies:
         """The policies of the host with registry key ``key`` (see :func:`host_key`)."""
         return self.hosts.get(key).policies
+
+    def _hedged(self, key: str) -> dict[str, Any] | None:
+        """The Hedge options of host ``key`` (``scheme://host:port``), if it is hedged."""
+        if not self.hedge:
+            return None
+        address = key.split("://", 1)[-1]
+        hostname = address.rsplit(":", 1)[0]
+        return self.hedge.get(address, self.hedge.get(hostname))
+
+    def _copies(self) -> Callable[[Any], Any]:
+        """The attempt, sent as a copy of the request: hedges run at once, each shaped."""
+        attempt, clone = self.attempt, self.clone
+        assert clone is not None  # _hedge_options requires it
+
+        if inspect.iscoroutinefunction(attempt):
+
+            async def send_copy(request: Any) -> Any:
+                return await attempt(clone(request))
+
+            return send_copy
+
+        def send(request: Any) -> Any:
+            return attempt(clone(request))
+
+        return send
 
     def breaker_for(self, key: str) -> CircuitBreaker:
         """The circuit breaker of the host with registry key ``key`` (see :func:`host_key`)."""
@@ -232,6 +281,10 @@ class Edge:
             if len(self._targets) > _TARGET_CACHE:
                 self._targets.clear()
         CLIENT.record((self.name, target, method_label(method), status), seconds)
+
+    def hedge_for(self, key: str) -> Hedge | None:
+        """The Hedge of the host with registry key ``key``; None if it is not hedged."""
+        return self.hosts.get(key).hedge
 
     def prepare(
         self, method: str, key: str, headers: MutableMapping[str, Any], *, replayable: bool = True
@@ -280,6 +333,40 @@ class Edge:
         return response
 
 
+def _hedge_options(
+    hedge: object,
+    clone: Callable[[Any], Any] | None,
+    clock: Clock,
+    rng: random.Random | None,
+) -> dict[str, dict[str, Any]]:
+    """The ``hedge`` option, checked: host (``name`` or ``name:port``) -> Hedge arguments.
+
+    One Hedge is built per entry here, so a bad argument fails when the client is made.
+    """
+    if hedge is None:
+        return {}
+    if not isinstance(hedge, dict) or not all(
+        isinstance(host, str) and isinstance(options, dict) for host, options in hedge.items()
+    ):
+        raise ConfigError(
+            f"hedge must map hosts to dicts of Hedge options, e.g. "
+            f"{{'api.internal': {{'delay': 'p95'}}}}, got {hedge!r}"
+        )
+    if clone is None:
+        raise ConfigError("hedge is available on the httpx clients (seawall.http.Client)")
+    checked: dict[str, dict[str, Any]] = {}
+    for host, options in hedge.items():
+        if {"clock", "name"} & set(options):
+            raise ConfigError(f"hedge[{host!r}]: clock and name come from the client")
+        options = {"rng": rng, **options}
+        try:
+            Hedge(name=host, clock=clock, **options)
+        except (TypeError, ConfigError) as exc:
+            raise ConfigError(f"hedge[{host!r}]: {exc}") from exc
+        checked[host.lower()] = options
+    return checked
+
+
 def _flag(value: object, option: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{option} must be True or False, got {value!r}")
@@ -300,6 +387,7 @@ _DEFAULTS: dict[str, Any] = {
     "raise_for_status": False,
     "max_hosts": 1000,
     "name": "client",
+    "hedge": None,
     "clock": None,
     "rng": None,
 }

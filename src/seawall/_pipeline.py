@@ -10,6 +10,11 @@ The standard order (docs/design.md), outermost first, and why each layer sits wh
     CircuitBreaker    sees every attempt's outcome; a bulkhead rejection is not a failure
     Bulkhead          bounds concurrent attempts per dependency
     Timeout(attempt)  bounds one attempt; retried when it fires (the total still holds)
+
+With ``standard(hedge=...)`` the Hedge takes the Retry's place (each hedge re-enters the
+breaker and bulkhead as a retry would); a one-attempt Retry keeps opening the total
+deadline and the operation's idempotency key. Hedging and retries are exclusive per
+call, as gRFC A6 makes them: two mechanisms multiplying attempts would multiply load.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from seawall.policies._breaker import CircuitBreaker
 from seawall.policies._budget import RetryBudget
 from seawall.policies._bulkhead import Bulkhead
 from seawall.policies._fallback import Fallback
+from seawall.policies._hedge import Hedge
 from seawall.policies._retry import ErrorFilter, Retry, transient
 from seawall.policies._timeout import Timeout
 
@@ -79,7 +85,7 @@ _KINDS: dict[str, dict[str, float]] = {
 class StandardPipeline(Pipeline):
     """The pipeline :func:`standard` builds, with its parts reachable by name."""
 
-    __slots__ = ("attempt_timeout", "breaker", "bulkhead", "fallback", "retry")
+    __slots__ = ("attempt_timeout", "breaker", "bulkhead", "fallback", "hedge", "retry")
 
     def __init__(
         self,
@@ -89,12 +95,15 @@ class StandardPipeline(Pipeline):
         breaker: CircuitBreaker,
         bulkhead: Bulkhead,
         attempt_timeout: Timeout,
+        hedge: Hedge | None = None,
     ) -> None:
         layers: list[Policy] = [] if fallback is None else [fallback]
-        layers += [retry, breaker, bulkhead, attempt_timeout]
+        layers += [retry] if hedge is None else [retry, hedge]
+        layers += [breaker, bulkhead, attempt_timeout]
         super().__init__(*layers)
         self.fallback = fallback
         self.retry = retry
+        self.hedge = hedge
         self.breaker = breaker
         self.bulkhead = bulkhead
         self.attempt_timeout = attempt_timeout
@@ -111,7 +120,7 @@ def standard(
     *,
     timeout: float | timedelta | None = None,
     total_timeout: float | timedelta | None = None,
-    attempts: int = 3,
+    attempts: int | None = None,
     backoff: Backoff | None = None,
     retry_on: ErrorFilter = transient,
     retry_budget: RetryBudget | Literal[False] | None = None,
@@ -125,6 +134,7 @@ def standard(
     max_queue: int = 64,
     max_wait: float | timedelta | None = None,
     fallback: Fallback | None = None,
+    hedge: Hedge | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
 ) -> StandardPipeline:
@@ -135,6 +145,11 @@ def standard(
     10 % plus 10/s, a breaker tripping at 50 % failures over 30 s once 20 calls were seen,
     open for 30 s, and a bulkhead of 64 concurrent calls with 64 queued. Any enclosing
     deadline shortens every timeout. Each argument overrides one default.
+
+    ``hedge=Hedge(...)`` hedges instead of retrying: the Hedge takes the Retry's place,
+    one attempt plus its hedges, under the same total timeout, breaker and bulkhead.
+    Retry arguments (``attempts``, ``backoff``, ``retry_on``, ``retry_budget``) given with
+    it are a ``ConfigError``: hedging and retries are exclusive per call (gRFC A6).
 
     ``timeout`` is per attempt and cannot exceed ``total_timeout`` (a ``ConfigError``
     says so); given only ``total_timeout``, the attempt timeout shrinks to fit it.
@@ -164,11 +179,31 @@ def standard(
         )
     if fallback is not None and not isinstance(fallback, Fallback):
         raise ConfigError(f"fallback must be a seawall Fallback, got {fallback!r}")
+    if hedge is not None:
+        if not isinstance(hedge, Hedge):
+            raise ConfigError(f"hedge must be a seawall Hedge, got {hedge!r}")
+        given = [
+            option
+            for option, value in (
+                ("attempts", attempts),
+                ("backoff", backoff),
+                ("retry_budget", retry_budget),
+                ("retry_on", None if retry_on is transient else retry_on),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ConfigError(
+                f"standard() hedges or retries, not both (gRFC A6: they are exclusive per "
+                f"call, or attempts multiply): drop {', '.join(given)} or hedge"
+            )
+        attempts, retry_budget = 1, False
     budget = None if retry_budget is False else retry_budget or RetryBudget(clock=clock)
     return StandardPipeline(
         fallback=fallback,
+        hedge=hedge,
         retry=Retry(
-            attempts,
+            3 if attempts is None else attempts,
             backoff=backoff or Backoff.exponential(initial=defaults["backoff"]),
             on=retry_on,
             budget=budget,

@@ -9,6 +9,8 @@ import seawall
 
 retry = seawall.Retry()
 pipeline = seawall.standard("payments")
+hedge = seawall.Hedge("p95", budget=seawall.TokenThrottle(max_tokens=10, token_ratio=0.1))
+hedged = seawall.standard("search", hedge=seawall.Hedge(0.02))
 
 
 @retry
@@ -26,6 +28,10 @@ async def main() -> None:
     assert_type(await fetch("x", attempts=2), bytes)
     assert_type(retry.call(add, 1, 2), int)
     assert_type(await pipeline.acall(fetch, "y"), bytes)
+    assert_type(await hedge.acall(fetch, "z"), bytes)
+    assert_type(await hedged.acall(fetch, "z"), bytes)
+    assert_type(hedge.call(add, 1), int)
+    assert_type(hedged.hedge, seawall.Hedge | None)
     assert_type(seawall.remaining(), float | None)
     assert_type(seawall.downstream_timeout(1.0), float | None)
     assert_type(seawall.idempotency_key(), str)

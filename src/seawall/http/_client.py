@@ -36,6 +36,7 @@ from seawall._outbound import (
     split_options,
 )
 from seawall.policies._breaker import CircuitBreaker
+from seawall.policies._hedge import Hedge
 
 __all__ = [
     "AsyncClient",
@@ -70,6 +71,17 @@ def _shape(edge: Edge, request: httpx.Request) -> None:
         request.extensions["timeout"] = dict.fromkeys(_PHASES, budget)
 
 
+def _clone(request: httpx.Request) -> httpx.Request:
+    """A copy of a buffered request, for a hedge: each copy gets its own wire headers."""
+    return httpx.Request(
+        request.method,
+        request.url,
+        headers=request.headers.copy(),
+        content=request.content,
+        extensions=dict(request.extensions),
+    )
+
+
 def _judge(edge: Edge, request: httpx.Request, response: httpx.Response) -> httpx.Response:
     status = response.status_code
     return cast(
@@ -87,14 +99,17 @@ class Transport(httpx.BaseTransport):
     CircuitBreaker keyword arguments, e.g. ``failure_rate``, ``min_calls``, ``cooldown``),
     ``max_concurrent`` / ``max_queue`` (64 / 64 per host), ``clock``, ``rng``; and the
     client's own ``idempotency_keys`` (True),
-    ``raise_for_status`` (False), ``max_hosts`` (1000), and ``name`` ("client"), the label
-    of its per-host policies in metrics and snapshots. A bad value raises
-    :class:`~seawall.ConfigError` here.
+    ``raise_for_status`` (False), ``max_hosts`` (1000), ``name`` ("client"), the label
+    of its per-host policies in metrics and snapshots; ``hedge``, a dict of hosts
+    (``"name"`` or ``"name:port"``) to :class:`~seawall.Hedge` options, e.g.
+    ``{"api.internal": {"delay": "p95"}}``: those hosts hedge idempotent and keyed
+    requests instead of retrying them. A bad value raises :class:`~seawall.ConfigError`
+    here.
     """
 
     def __init__(self, transport: httpx.BaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.HTTPTransport()
-        self._edge = Edge(**edge_options(options), attempt=self._attempt)
+        self._edge = Edge(**edge_options(options), attempt=self._attempt, clone=_clone)
 
     def policies(self, url: httpx.URL | str) -> ClientPolicies:
         """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
@@ -102,6 +117,10 @@ class Transport(httpx.BaseTransport):
 
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
+
+    def hedge_for(self, url: httpx.URL | str) -> Hedge | None:
+        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
+        return self._edge.hedge_for(_key(url))
 
     def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
@@ -140,7 +159,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.AsyncHTTPTransport()
-        self._edge = Edge(**edge_options(options), attempt=self._attempt)
+        self._edge = Edge(**edge_options(options), attempt=self._attempt, clone=_clone)
 
     def policies(self, url: httpx.URL | str) -> ClientPolicies:
         """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
@@ -148,6 +167,10 @@ class AsyncTransport(httpx.AsyncBaseTransport):
 
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
+
+    def hedge_for(self, url: httpx.URL | str) -> Hedge | None:
+        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
+        return self._edge.hedge_for(_key(url))
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
