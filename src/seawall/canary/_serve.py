@@ -131,7 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(data, dict):
                 raise ConfigError("a Flagger payload is a JSON object")
             name, namespace = _value(data, "name"), _value(data, "namespace")
-            metadata = data.get("metadata") or {}
+            metadata = data.get("metadata")
+            metadata = {} if metadata is None else metadata
             if not isinstance(metadata, dict):
                 raise ConfigError("Flagger payload: 'metadata' must be an object")
             baseline = metadata.get("baseline", f'namespace="{namespace}",service="{name}-primary"')

@@ -103,7 +103,9 @@ class Version(ThreadingHTTPServer):
         self.histogram = Histogram()
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
 
     @property
     def url(self) -> str:
