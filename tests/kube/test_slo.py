@@ -288,3 +288,50 @@ def test_promtool_unit_test_counts_slow_answers_as_latency_errors(tmp_path: Path
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_canary_spec_emits_the_analysis_template_the_judge_answers(tmp_path: Path) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from seawall.canary._serve import _selector
+
+    text = SPEC + "namespace: shop\ncanary: {judge: 'http://judge.monitoring:8080/'}\n"
+    [template] = [
+        o for o in generate(spec_from_text(text, "spec.yaml")) if o["kind"] == "AnalysisTemplate"
+    ]
+    assert template["apiVersion"] == "argoproj.io/v1alpha1"
+    [metric] = template["spec"]["metrics"]
+    assert metric["successCondition"] == "result == true"
+    assert metric["failureLimit"] == 0
+    web = metric["provider"]["web"]
+    assert web["jsonPath"] == "{$.promote}"
+    url = urlsplit(web["url"])
+    assert (url.netloc, url.path) == ("judge.monitoring:8080", "/judge")
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert query == {
+        "baseline": 'namespace="shop",service="checkout-stable"',
+        "canary": 'namespace="shop",service="checkout-canary"',
+    }
+    for selector in query.values():
+        assert _selector(selector, "x") == selector  # the judge accepts what Argo sends
+
+
+@pytest.mark.parametrize(
+    ("canary", "message"),
+    [
+        ("{judge: ftp://x}", "not an http(s) URL"),
+        ("{judge: 'http://x/?a=1'}", "no query"),
+        ("{judge: http://x, interval: soon}", "not a duration"),
+        ("{judge: http://x, count: 0}", "count"),
+        ("{judje: http://x}", "unknown key"),
+    ],
+)
+def test_bad_canary_section_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: str, message: str
+) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: checkout\nimage: shop/checkout:1.0\ncanary: {canary}\n")
+    assert main(["kube", "generate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

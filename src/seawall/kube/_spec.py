@@ -22,6 +22,8 @@
     slo:                                # optional: SLO burn-rate rules (PrometheusRule)
       availability: 99.9                #   percent of requests answered without a 5xx
       latency: {objective: 99, threshold: 0.25}  # percent answered within 0.25 s
+    canary:                             # optional: Argo Rollouts AnalysisTemplate
+      judge: http://seawall-canary.monitoring:8080  # `seawall canary serve`
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from seawall._errors import ConfigError
 from seawall._formats._yaml import Document, load_text
+from seawall.kube._analysis import CanarySpec, parse_canary
 from seawall.kube._graph import Call, Reader, parse_calls
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
 from seawall.kube._slo import SLOSpec, parse_slo
@@ -43,7 +46,7 @@ _PATH = re.compile(r"^/[!-~]*$")
 _KEYS = {
     "name", "image", "namespace", "port", "replicas", "max_replicas", "resources", "health",
     "drain_seconds", "shutdown_seconds", "kubernetes_version", "budget_seconds", "calls",
-    "app", "run_as_user", "slo",
+    "app", "run_as_user", "slo", "canary",
 }  # fmt: skip
 _APP = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
@@ -69,6 +72,7 @@ class Spec:
     calls: tuple[Call, ...] = ()
     raw_calls: list[dict[str, Any]] = field(default_factory=list)
     slo: SLOSpec | None = None
+    canary: CanarySpec | None = None
 
     @property
     def job(self) -> str:
@@ -184,6 +188,7 @@ def parse_spec(doc: Document) -> Spec:
         calls=calls,
         raw_calls=list(raw_calls or []),
         slo=parse_slo(reader, data.get("slo"), name),
+        canary=parse_canary(reader, data.get("canary")),
     )
 
 
