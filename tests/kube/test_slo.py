@@ -293,7 +293,7 @@ def test_promtool_unit_test_counts_slow_answers_as_latency_errors(tmp_path: Path
 def test_canary_spec_emits_the_analysis_template_the_judge_answers(tmp_path: Path) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from seawall.canary._serve import _selector
+    from seawall.canary._sources import check_selector
 
     text = SPEC + "namespace: shop\ncanary: {judge: 'http://judge.monitoring:8080/'}\n"
     [template] = [
@@ -313,7 +313,7 @@ def test_canary_spec_emits_the_analysis_template_the_judge_answers(tmp_path: Pat
         "canary": 'namespace="shop",service="checkout-canary"',
     }
     for selector in query.values():
-        assert _selector(selector, "x") == selector  # the judge accepts what Argo sends
+        assert check_selector(selector, "x") == selector  # the judge accepts what Argo sends
 
 
 @pytest.mark.parametrize(

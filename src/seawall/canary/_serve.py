@@ -27,22 +27,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from seawall._errors import ConfigError
 from seawall.canary._judge import Judgement, check_confidence, judge
-from seawall.canary._sources import Samples, SourceError, from_prometheus
+from seawall.canary._sources import Samples, SourceError, check_selector, from_prometheus
 
 __all__ = ["JudgeServer", "judge_server"]
 
 logger = logging.getLogger("seawall.canary")
 MAX_BODY = 1 << 16
-_SELECTOR = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"')
 _LABEL_VALUE = re.compile(r'^[^"\\\n]{1,253}$')
 
 Fetch = Callable[[str, str, dict[str, str]], Samples]
-
-
-def _selector(text: str, what: str) -> str:
-    if not text or not _SELECTOR.match(text) or "{" in text or "}" in text:
-        raise ConfigError(f'{what}: {text!r} is not label matchers such as job="checkout"')
-    return text
 
 
 def _value(data: dict[str, Any], key: str) -> str:
@@ -61,7 +54,9 @@ class JudgeServer(ThreadingHTTPServer):
         self.confidence = confidence
 
     def run(self, baseline: str, canary: str, options: dict[str, str]) -> Judgement:
-        samples = self.fetch(_selector(baseline, "baseline"), _selector(canary, "canary"), options)
+        samples = self.fetch(
+            check_selector(baseline, "baseline"), check_selector(canary, "canary"), options
+        )
         return judge(samples, confidence=self.confidence)
 
 

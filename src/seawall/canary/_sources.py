@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -50,6 +51,17 @@ def queries(selector: str, rate_window: str) -> dict[str, str]:
             f"(rate({SERVER_DURATION}_bucket{{{selector}}}[{rate_window}])))"
         )
     return out
+
+
+_SELECTOR = re.compile(r'^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"')
+
+
+def check_selector(text: str, what: str) -> str:
+    """Label matchers without braces (``job="web",track="canary"``); anything that
+    could close the selector and smuggle in more PromQL is refused."""
+    if not text or not _SELECTOR.match(text) or "{" in text or "}" in text:
+        raise ConfigError(f'{what}: {text!r} is not label matchers such as job="checkout"')
+    return text
 
 
 def _get(url: str, timeout: float) -> bytes:
@@ -111,6 +123,8 @@ def from_prometheus(
     _duration(rate_window)
     if every * 2 > span:
         raise ConfigError(f"step {step} leaves fewer than two samples in window {window}")
+    check_selector(baseline, "baseline")
+    check_selector(canary, "canary")
     base = url.rstrip("/")
     end = now()
     start = end - span

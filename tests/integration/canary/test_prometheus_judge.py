@@ -25,6 +25,7 @@ import pytest
 from seawall.canary import from_prometheus, judge, judge_server
 from seawall.cli import main
 from seawall.gameday._versions import Version
+from seawall.kube import panel_queries
 
 SEEDS = range(10)
 RATE = 400  # requests a second per service
@@ -143,3 +144,17 @@ def test_argo_rollouts_web_metric_against_prometheus(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_every_dashboard_query_runs_on_prometheus_and_server_panels_have_data(
+    prometheus_server: Any, fleet: dict[tuple[str, int], str]
+) -> None:
+    queries = panel_queries("canary-bad", rate_interval="2s")
+    answered = {q: prometheus_server.query(q) for q in queries}  # a bad query raises
+    server = [q for q in queries if "http_server_request_duration_seconds" in q]
+    assert len(server) == 4
+    for query in server:
+        assert answered[query], query
+    [ratio] = [q for q in server if "5.." in q]
+    [row] = answered[ratio]
+    assert 0.03 < float(row["value"][1]) < 0.07

@@ -27,6 +27,7 @@ QUERY = ["canary", "judge", "--prometheus", "http://x", "--baseline", 'a="1"']
             [*QUERY, "--canary", 'a="2"', "--canary-url", "http://y"],
             "not both",
         ),
+        ([*QUERY, "--canary", 'a="2"}) or vector(1'], "not label matchers"),
         (
             [*QUERY, "--canary", 'a="2"', "--window", "forever"],
             "not a duration",
