@@ -15,6 +15,7 @@ rollout of a bad version, and :mod:`seawall.sqlguard` refuses the DELETE with no
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,5 +171,6 @@ def operator_checks(seed: int = 0) -> list[Check]:
         se, sw, _ = _counts(tuple(ours))
         checks.append(Check(name, ne, nw, se, sw, rules))
     checks.append(_canary_check(seed))
-    checks.append(_sql_check())
+    if importlib.util.find_spec("sqlglot") is not None:  # the ``sql`` extra
+        checks.append(_sql_check())
     return checks
