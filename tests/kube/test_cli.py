@@ -122,7 +122,7 @@ def test_generate_writes_clean_manifests(
     assert "sleep:" in out.read_text()
     code, text, _ = _run(["kube", "lint", "--kubernetes-version", "1.29", str(out)], capsys)
     assert code == 0
-    assert text.endswith("4 objects linted: 0 findings\n")
+    assert text.endswith("5 objects linted: 0 findings\n")
     code, text, _ = _run(["kube", "generate", "--kubernetes-version", "1.28", str(spec)], capsys)
     assert code == 0
     assert "exec:" in text

@@ -174,3 +174,42 @@ def test_any_app_or_uid_in_a_spec_is_accepted_or_refused(key: str, value: Any) -
         assert str(exc).startswith("spec.yaml")
     else:
         assert lint_text(to_yaml(generate(spec))).findings == ()
+
+
+objective = st.one_of(
+    junk,
+    st.floats(),
+    st.decimals(allow_nan=True).map(str),
+    st.sampled_from([99.9, 99, "99.95", 50, 100, 0]),
+)
+slo_section = st.one_of(
+    junk,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "availability": objective,
+            "latency": st.one_of(
+                junk,
+                st.fixed_dictionaries(
+                    {
+                        "objective": objective,
+                        "threshold": st.one_of(junk, st.sampled_from([0.25, 1])),
+                    }
+                ),
+            ),
+            "job": st.one_of(junk, st.just("checkout")),
+        },
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["slo", "canary"]), slo_section)
+def test_any_slo_or_canary_section_is_accepted_or_refused(key: str, value: Any) -> None:
+    text = yaml.safe_dump({"name": "web", "image": "ghcr.io/x/web:1.0.0", key: value})
+    try:
+        spec = spec_from_text(text, "spec.yaml")
+    except ConfigError as exc:
+        assert str(exc).startswith("spec.yaml")
+    else:
+        assert lint_text(to_yaml(generate(spec))).findings == ()

@@ -50,6 +50,7 @@ def test_generated_manifests_lint_clean_and_validate_strictly(version: str) -> N
         "Service",
         "PodDisruptionBudget",
         "HorizontalPodAutoscaler",
+        "ConfigMap",
     ]
     text = to_yaml(objects)
     assert lint_text(text, kubernetes_version=version).findings == ()
@@ -63,7 +64,7 @@ def test_every_supported_version_lints_clean(version: str) -> None:
 
 
 def test_the_seed_defaults_are_in_the_deployment() -> None:
-    deployment, _service, pdb, hpa = _generated("1.33")
+    deployment, _service, pdb, hpa, _dashboard = _generated("1.33")
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
     [container] = pod["containers"]

@@ -16,6 +16,7 @@ POST     /proxies/{proxy}/toxics/{toxic}      update toxicity or attributes (als
 DELETE   /proxies/{proxy}/toxics/{toxic}      remove a toxic (204)
 POST     /reset                               enable every proxy, remove every toxic (204)
 GET      /version                             ``{"version": "2.11.0"}`` (the Toxiproxy API level)
+GET      /metrics                             bytes per proxy and direction, Prometheus text
 =======  ===================================  ==============================================
 
 Errors are Toxiproxy's ``{"error": message, "status": code}`` with its texts, which its
@@ -57,6 +58,7 @@ from seawall.chaos._spec import (
     parse_json,
     proxies_from_json,
 )
+from seawall.chaos._traffic import CONTENT_TYPE, render
 
 __all__ = ["MAX_BODY", "TOXIPROXY_VERSION", "ControlAPI", "HTTPError", "Request", "parse_head"]
 
@@ -155,6 +157,10 @@ def parse_head(head: bytes) -> Request:
 Response = tuple[int, Any]
 
 
+class PlainText(str):
+    """A response body sent as it is (the ``/metrics`` exposition), not as JSON."""
+
+
 def _error(status: int, message: str) -> Response:
     return status, {"error": message, "status": status}
 
@@ -190,6 +196,8 @@ class ControlAPI:
         match segments, method:
             case ["version"], "GET":
                 return 200, {"version": TOXIPROXY_VERSION}
+            case ["metrics"], "GET":
+                return 200, PlainText(render(self.registry))
             case ["reset"], "POST":
                 self.registry.reset()
                 return 204, None
@@ -234,7 +242,7 @@ class ControlAPI:
 
 
 def _known(segments: list[str]) -> bool:
-    if segments in (["version"], ["reset"], ["populate"], ["proxies"]):
+    if segments in (["version"], ["reset"], ["populate"], ["proxies"], ["metrics"]):
         return True
     return segments[:1] == ["proxies"] and (
         len(segments) == 2 or (len(segments) in (3, 4) and segments[2] == "toxics")
@@ -309,14 +317,19 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 def _encode(status: int, payload: Any, keep_alive: bool) -> bytes:
-    body = b"" if payload is None else json.dumps(payload).encode() + b"\n"
+    if isinstance(payload, PlainText):
+        body = payload.encode()
+    else:
+        body = b"" if payload is None else json.dumps(payload).encode() + b"\n"
     head = [
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
         f"Server: seawall/{_SEAWALL_VERSION}",
         # Toxiproxy tags every response so a client's report can be matched to the log.
         f"X-Toxiproxy-Request-Id: {secrets.token_hex(10)}",
     ]
-    if payload is not None:
+    if isinstance(payload, PlainText):
+        head.append(f"Content-Type: {CONTENT_TYPE}")
+    elif payload is not None:
         head.append("Content-Type: application/json")
     head.append(f"Content-Length: {len(body)}")
     head.append("Connection: keep-alive" if keep_alive else "Connection: close")

@@ -50,6 +50,8 @@ class Inbound(Protocol):
 
     def dest_level(self, pending: int) -> None: ...
 
+    def count_sent(self, count: int) -> None: ...
+
 
 class Endpoint:
     """A non-blocking socket with an ordered output queue, on the loop's callbacks."""
@@ -157,6 +159,8 @@ class Endpoint:
                 self.conn.failed(exc)
                 return
             self.pending -= sent
+            if self.inbound is not None:
+                self.inbound.count_sent(sent)
             if not sent:
                 break
         if out and not self._writer:

@@ -35,6 +35,7 @@ from typing import Protocol
 from seawall.chaos._endpoint import RETRY, SPLICE_FLAGS, Endpoint, open_connection
 from seawall.chaos._spec import Stream, Toxic
 from seawall.chaos._toxics import Stage, stage_for
+from seawall.chaos._traffic import Traffic
 
 __all__ = ["Connection", "Host"]
 
@@ -77,6 +78,11 @@ class Host(Protocol):
         """The proxy's toxics, in the order they were added."""
         ...
 
+    @property
+    def traffic(self) -> Traffic:
+        """The proxy's byte counters, which outlive its connections."""
+        ...
+
 
 class _Link:
     """One direction of a connection, with the stages of the toxics that affect it."""
@@ -103,6 +109,9 @@ class _Link:
         self.pipe_w: int | None = None
         self.pipe_pending = 0
         self._pipe_room = 0
+        traffic = conn.proxy.traffic
+        self._received = traffic.received
+        self._sent = traffic.sent
         if _SPLICE:
             self._open_pipe()
 
@@ -151,6 +160,7 @@ class _Link:
             if count == 0:
                 self._eof()
                 return
+            self._received[self.stream] += count
             self.pipe_pending += count
             self.dest.write_piped(count)
             return
@@ -164,6 +174,7 @@ class _Link:
         if not data:
             self._eof()
         else:
+            self._received[self.stream] += len(data)
             self.feed(data)
 
     def _eof(self) -> None:
@@ -185,6 +196,9 @@ class _Link:
             self._queue_full = True
             self._sync_reading()
         self._wakeup.set()
+
+    def count_sent(self, count: int) -> None:
+        self._sent[self.stream] += count
 
     def dest_level(self, pending: int) -> None:
         """The destination's queued output changed: apply backpressure to the source."""

@@ -24,6 +24,7 @@ from seawall.chaos._spec import (
     Toxic,
     parse_address,
 )
+from seawall.chaos._traffic import Traffic
 
 __all__ = ["Proxy", "same_listen"]
 
@@ -80,6 +81,7 @@ class Proxy:
         self._listen = config.listen
         self._toxics: dict[str, Toxic] = {t.name: t for t in config.toxics}
         self._sock: socket.socket | None = None
+        self.traffic = Traffic()
         if config.enabled:
             self.start()
 

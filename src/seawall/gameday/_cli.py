@@ -137,7 +137,7 @@ async def _run(args: argparse.Namespace) -> int:
         )
     checks = []
     if "operator-error" in names:
-        checks = operator_checks()
+        checks = operator_checks(args.seed)
         print("\n== Operator error: checks before deploy  [operator error]")
         for c in checks:
             print(
@@ -145,6 +145,8 @@ async def _run(args: argparse.Namespace) -> int:
                 f" ({', '.join(c.naive_rules)}); seawall {c.seawall_errors} errors,"
                 f" {c.seawall_warnings} warnings"
             )
+            if c.detail:
+                print(f"   {'':<44} {c.detail}")
     meta = {
         "seed": args.seed,
         "duration": args.duration,

@@ -7,14 +7,20 @@ and ``seawall kube lint`` on its manifests. The naive shop is written the way se
 usually are (httpx's 5 s default under a 2 s budget, 3 attempts everywhere, a bare
 Deployment); the seawall shop's graph is its real settings and its manifests come from
 ``seawall kube generate``.
+
+Two guards then act at deploy time, for real: ``seawall canary judge`` stops the
+rollout of a bad version, and :mod:`seawall.sqlguard` refuses the DELETE with no WHERE
+(see :mod:`seawall.gameday._rollout`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from seawall.gameday._rollout import STATEMENTS, canary_rollouts, sql_statements
 from seawall.kube import check_budget, generate, lint_text, load_graph, spec_from_text, to_yaml
 
 __all__ = ["Check", "operator_checks"]
@@ -96,6 +102,7 @@ class Check:
     seawall_errors: int
     seawall_warnings: int
     naive_rules: tuple[str, ...]
+    detail: str = ""
 
 
 def _counts(findings: tuple[object, ...]) -> tuple[int, int, tuple[str, ...]]:
@@ -105,8 +112,47 @@ def _counts(findings: tuple[object, ...]) -> tuple[int, int, tuple[str, ...]]:
     return len(errors), len(warnings), rules
 
 
-def operator_checks() -> list[Check]:
-    """Budget check and manifest lint of the naive and the seawall shop."""
+def _canary_check(seed: int) -> Check:
+    rollouts = canary_rollouts(seed)
+    # A rollout without a judge promotes every version, the bad one included.
+    naive = sum(r.bad for r in rollouts)
+    wrong = sum(not r.correct for r in rollouts)
+    verdicts = []
+    for r in rollouts:
+        error = next(m for m in r.judgement.metrics if m.metric == "error_ratio")
+        p = 1.0 if error.p_value is None else error.p_value
+        verdicts.append(
+            f"{r.canary}: {r.judgement.verdict} (errors {error.canary_mean or 0:.1%} vs "
+            f"{error.baseline_mean or 0:.1%}, p={p:.2g})"
+        )
+    return Check(
+        "seawall canary judge (bad version rollout)",
+        naive,
+        0,
+        wrong,
+        0,
+        ("bad-version-promoted",) if naive else (),
+        "; ".join(verdicts),
+    )
+
+
+def _sql_check() -> Check:
+    raw, guarded = sql_statements()
+    return Check(
+        "seawall.sqlguard (DELETE with no WHERE)",
+        len(raw),
+        0,
+        len(guarded),
+        0,
+        tuple(raw),
+        f"raw connection lost rows to {len(raw)} of {len(STATEMENTS)} statements; "
+        f"guarded: {len(guarded)}",
+    )
+
+
+def operator_checks(seed: int = 0) -> list[Check]:
+    """Budget check and manifest lint of the naive and the seawall shop, then the
+    canary judge and the SQL guard at deploy time."""
     with tempfile.TemporaryDirectory(prefix="seawall-operator-") as tmp:
         budgets = []
         for name, text in (("naive", NAIVE_GRAPH), ("seawall", SEAWALL_GRAPH)):
@@ -124,4 +170,7 @@ def operator_checks() -> list[Check]:
         ne, nw, rules = _counts(tuple(naive))
         se, sw, _ = _counts(tuple(ours))
         checks.append(Check(name, ne, nw, se, sw, rules))
+    checks.append(_canary_check(seed))
+    if importlib.util.find_spec("sqlglot") is not None:  # the ``sql`` extra
+        checks.append(_sql_check())
     return checks

@@ -121,6 +121,7 @@ def _markdown(
             f"{c.seawall_errors} / {c.seawall_warnings} | {', '.join(c.naive_rules)} |"
             for c in checks
         ]
+        out += ["", *(f"- {c.name}: {c.detail}" for c in checks if c.detail)]
     return "\n".join(out) + "\n"
 
 
@@ -158,6 +159,13 @@ def _html(results: Sequence[ScenarioResult], checks: Sequence[Check], markdown: 
             "<h2>Operator error: checks before deploy</h2><table><tr><th>check</th>"
             "<th>naive errors / warnings</th><th>seawall errors / warnings</th>"
             f"<th>naive rules</th></tr>{rows}</table>",
+            "<ul>"
+            + "".join(
+                f"<li>{html.escape(c.name)}: {html.escape(c.detail)}</li>"
+                for c in checks
+                if c.detail
+            )
+            + "</ul>",
         ]
     parts.append(
         f"<details><summary>Markdown</summary><pre>{html.escape(markdown)}</pre>"

@@ -132,7 +132,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     kube.set_defaults(func=usage)
     sub = kube.add_subparsers(dest="kube_command", metavar="COMMAND")
 
-    gen = sub.add_parser("generate", help="write Deployment, Service, PDB and HPA from a spec")
+    gen = sub.add_parser(
+        "generate",
+        help="write Deployment, Service, PDB, HPA, dashboard (and SLO rules, canary analysis)",
+    )
     gen.add_argument("spec", metavar="SPEC", help="the spec YAML file, or - for stdin")
     gen.add_argument("-o", "--output", help="write here instead of stdout")
     gen.add_argument("--kubernetes-version", help="target version (overrides the spec's)")

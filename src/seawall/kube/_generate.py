@@ -19,6 +19,9 @@ Every number here has a reason:
 * with ``app``, the container runs ``seawall serve MODULE:ATTR`` bound to 0.0.0.0 on the
   declared port: the port the probes, the Service and the kubelet use. ``seawall serve``
   defaults to 127.0.0.1:8000, which nothing outside the container reaches;
+* a Grafana dashboard (a ConfigMap for Grafana's dashboard sidecar) built from the
+  metrics seawall exports, with ``slo:`` a PrometheusRule of burn-rate alerts, and
+  with ``canary:`` the Argo Rollouts AnalysisTemplate that asks the canary judge;
 * a PDB with maxUnavailable 1 (drains proceed, one pod at a time) that evicts unhealthy
   pods regardless (a crash-looping pod must not block a drain), an HPA with at least 2
   replicas, and spreading over zones and nodes.
@@ -31,10 +34,13 @@ from typing import Any
 
 import yaml
 
+from seawall.kube._analysis import analysis_template
+from seawall.kube._dashboard import dashboard_configmap
 from seawall.kube._graph import BUDGET_ANNOTATION, CALLS_ANNOTATION
 from seawall.kube._schema import resolve_version
 from seawall.kube._shutdown import BUDGET_ANNOTATION as SHUTDOWN_ANNOTATION
 from seawall.kube._shutdown import DRAIN_ENV, SHUTDOWN_ENV
+from seawall.kube._slo import prometheus_rule
 from seawall.kube._spec import Spec
 
 __all__ = ["GRACE_MARGIN", "generate", "to_yaml"]
@@ -150,13 +156,15 @@ def _deployment(spec: Spec, version: tuple[int, int]) -> dict[str, Any]:
 
 
 def generate(spec: Spec) -> list[dict[str, Any]]:
-    """Deployment, Service, PodDisruptionBudget and HorizontalPodAutoscaler for ``spec``."""
+    """Deployment, Service, PodDisruptionBudget, HorizontalPodAutoscaler and the
+    dashboard ConfigMap for ``spec``; with ``slo:`` a PrometheusRule, with ``canary:``
+    an AnalysisTemplate."""
     version = resolve_version(spec.kubernetes_version)
     selector = {"app.kubernetes.io/name": spec.name}
     pdb_spec: dict[str, Any] = {"maxUnavailable": 1, "selector": {"matchLabels": selector}}
     if version >= _EVICTION_POLICY:
         pdb_spec["unhealthyPodEvictionPolicy"] = "AlwaysAllow"
-    return [
+    objects = [
         _deployment(spec, version),
         {
             "apiVersion": "v1",
@@ -196,7 +204,13 @@ def generate(spec: Spec) -> list[dict[str, Any]]:
                 ],
             },
         },
+        dashboard_configmap(_metadata(spec), spec.name, spec.job),
     ]
+    if spec.slo is not None:
+        objects.append(prometheus_rule(_metadata(spec), spec.name, spec.slo))
+    if spec.canary is not None:
+        objects.append(analysis_template(_metadata(spec), spec.name, spec.namespace, spec.canary))
+    return objects
 
 
 def to_yaml(objects: list[dict[str, Any]], header: str = "") -> str:

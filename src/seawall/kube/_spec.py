@@ -19,6 +19,11 @@
     kubernetes_version: "1.33"
     budget_seconds: 5                   # optional: the request budget (budget graph)
     calls: []                           # optional: calls, as in a budget graph file
+    slo:                                # optional: SLO burn-rate rules (PrometheusRule)
+      availability: 99.9                #   percent of requests answered without a 5xx
+      latency: {objective: 99, threshold: 0.25}  # percent answered within 0.25 s
+    canary:                             # optional: Argo Rollouts AnalysisTemplate
+      judge: http://seawall-canary.monitoring:8080  # `seawall canary serve`
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from typing import Any
 
 from seawall._errors import ConfigError
 from seawall._formats._yaml import Document, load_text
+from seawall.kube._analysis import CanarySpec, parse_canary
 from seawall.kube._graph import Call, Reader, parse_calls
 from seawall.kube._schema import DEFAULT_VERSION, resolve_version
+from seawall.kube._slo import SLOSpec, parse_slo
 
 __all__ = ["Spec", "parse_spec", "spec_from_text"]
 
@@ -39,7 +46,7 @@ _PATH = re.compile(r"^/[!-~]*$")
 _KEYS = {
     "name", "image", "namespace", "port", "replicas", "max_replicas", "resources", "health",
     "drain_seconds", "shutdown_seconds", "kubernetes_version", "budget_seconds", "calls",
-    "app", "run_as_user",
+    "app", "run_as_user", "slo", "canary",
 }  # fmt: skip
 _APP = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
@@ -64,6 +71,13 @@ class Spec:
     budget_seconds: float | None = None
     calls: tuple[Call, ...] = ()
     raw_calls: list[dict[str, Any]] = field(default_factory=list)
+    slo: SLOSpec | None = None
+    canary: CanarySpec | None = None
+
+    @property
+    def job(self) -> str:
+        """The Prometheus job label the service's pods are scraped as."""
+        return self.slo.job if self.slo is not None else self.name
 
 
 def _int(reader: Reader, data: dict[str, Any], key: str, default: int, minimum: int) -> int:
@@ -173,6 +187,8 @@ def parse_spec(doc: Document) -> Spec:
         budget_seconds=None if budget is None else reader.seconds(budget, ("budget_seconds",)),
         calls=calls,
         raw_calls=list(raw_calls or []),
+        slo=parse_slo(reader, data.get("slo"), name),
+        canary=parse_canary(reader, data.get("canary")),
     )
 
 

@@ -30,6 +30,16 @@ def test_gameday_shows_duplicates_prevented_and_a_bad_deploy_absorbed(tmp_path: 
     assert deploy["seawall"]["success"] >= 95.0
     checks = data["operator_checks"]
     assert all(c["seawall_errors"] == 0 < c["naive_errors"] for c in checks)
+    by_name = {c["name"].split(" (")[0]: c for c in checks}
+    canary = by_name["seawall canary judge"]
+    assert "good canary (as the baseline): promote" in canary["detail"]
+    assert "bad canary (5% 500s): rollback" in canary["detail"]
+    assert by_name["seawall.sqlguard"]["naive_rules"] == [
+        "missing_where",
+        "tautological_where",
+        "row_limit",
+        "drop",
+    ]
     split = {row["mode"]: row for row in data["split_brain"]}
     assert split["naive"]["conflicting"] > 0
     assert split["lease + fencing"]["conflicting"] == 0
