@@ -48,6 +48,7 @@ class Service:
     __slots__ = (
         "_area",
         "_base_draw",
+        "_breaker_ids",
         "_breakers",
         "_busy",
         "_capacity",
@@ -73,6 +74,7 @@ class Service:
         "admitted",
         "arrivals",
         "completed",
+        "deadlines",
         "delayed",
         "drop_expired",
         "dropped",
@@ -106,6 +108,7 @@ class Service:
         clock: Clock | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
+        deadlines: bool = True,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -124,11 +127,15 @@ class Service:
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
         self._make_policy = make_policy
-        self._breakers = [breaker for policy in policies or () for breaker in _breakers_in(policy)]
+        self._breakers: list[CircuitBreaker] = []
+        self._breaker_ids: set[int] = set()
+        for policy in policies or ():
+            self._add_breakers(policy)
         self._loop = loop
         self._clock = clock
         self.max_deadline = max_deadline
         self.drop_expired = drop_expired
+        self.deadlines = deadlines
         self._queue: deque[_Job] = deque()
         self._size = 0  # requests in the system: in service plus queued
         self._busy = 0  # requests in service
@@ -271,7 +278,7 @@ class Service:
         capped by this service's own ``max_deadline``, as a server edge caps the header.
         """
         ok = True
-        budget = job[3]
+        budget = job[3] if self.deadlines else None
         cap = self.max_deadline
         if cap is not None and (budget is None or cap < budget):
             budget = cap
@@ -372,7 +379,7 @@ class Service:
         while len(self._idle) + self._busy < servers:
             policy = None if self._make_policy is None else self._make_policy()
             self._idle.append(policy)
-            self._breakers.extend(_breakers_in(policy))
+            self._add_breakers(policy)
         while self._queue and self._busy < servers:
             if self.drop_expired:
                 self._start_live(now)
@@ -384,6 +391,13 @@ class Service:
                 heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
             else:
                 self._begin(started)
+
+    def _add_breakers(self, policy: Any) -> None:
+        # Threads of one replica share its policy: count each breaker once.
+        for breaker in _breakers_in(policy):
+            if id(breaker) not in self._breaker_ids:
+                self._breaker_ids.add(id(breaker))
+                self._breakers.append(breaker)
 
     def stats(self, until: float) -> ServiceStats:
         """The totals over ``[0, until]`` (``until`` > 0); the engine's clock is at ``until``."""

@@ -269,3 +269,33 @@ def test_interval_boundaries_leave_no_sliver_of_rounding_at_the_end() -> None:
     assert len(rows) == 10  # adding 0.1 ten times gives 0.9999999999999999, not 1.0
     assert rows[-1].end == 1.0
     assert all(row.end - row.start > 0.09 for row in rows)
+
+
+def test_start_sends_every_first_request_at_once_or_spreads_them() -> None:
+    from seawall.sim import uniform
+
+    for start, first_second in ((0.0, 100), (uniform(0.0, 10.0), None)):
+        world = World(seed=0)
+        db = world.service("db", servers=200, service_time=deterministic(0.001))
+        world.clients(100, think_time=100.0, target=db, start=start)
+        series = world.run(until=20.0, interval=1.0).clients["clients"].series
+        if first_second is not None:
+            assert series[0].sent == first_second
+        else:
+            assert max(row.sent for row in series) < 30
+            assert sum(row.sent for row in series) == 100
+    with pytest.raises(ConfigError):
+        uniform(2.0, 1.0)
+    assert uniform(1.0, 3.0).mean == 2.0
+
+
+def test_the_client_series_adds_up_to_the_totals() -> None:
+    world = World(seed=1)
+    db = world.service("db", servers=2, service_time=exponential(0.5), queue_limit=1)
+    world.clients(10, think_time=exponential(1.0), target=db)
+    clients = world.run(until=50.0, interval=5.0).clients["clients"]
+    assert len(clients.series) == 10
+    assert sum(r.sent for r in clients.series) == clients.requests
+    assert sum(r.succeeded for r in clients.series) == clients.succeeded
+    assert sum(r.failed for r in clients.series) == clients.failed
+    assert clients.failed > 0
