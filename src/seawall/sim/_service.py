@@ -53,6 +53,7 @@ class Service:
         "_busy",
         "_capacity",
         "_clock",
+        "_down_until",
         "_downstream",
         "_draw",
         "_engine",
@@ -67,6 +68,7 @@ class Service:
         "_queue_area",
         "_resized",
         "_responses",
+        "_restarted",
         "_seq",
         "_series",
         "_server_seconds",
@@ -137,6 +139,8 @@ class Service:
         self.drop_expired = drop_expired
         self.deadlines = deadlines
         self._queue: deque[_Job] = deque()
+        self._restarted = -math.inf  # work that arrived before this instant was lost
+        self._down_until = -math.inf  # refuses every request until this instant
         self._size = 0  # requests in the system: in service plus queued
         self._busy = 0  # requests in service
         self._server_seconds = 0.0  # integral of the number of servers, up to _resized
@@ -170,7 +174,7 @@ class Service:
             self._queue_area += (size - busy) * elapsed
         self._last = now
         self.arrivals += 1
-        if size >= self._capacity:
+        if size >= self._capacity or now < self._down_until:
             self.rejected += 1
             return False
         self.admitted += 1
@@ -197,6 +201,8 @@ class Service:
         if ok is None:
             rate = self.error_rate
             ok = not rate or self._fail() >= rate
+        if job[0] < self._restarted:
+            ok = False  # its server restarted while it was in service: the answer is lost
         now = self._engine.now
         size = self._size
         busy = self._busy
@@ -350,6 +356,34 @@ class Service:
         if size > self._busy:
             self._queue_area += (size - self._busy) * elapsed
         self._last = now
+
+    def restart(self, downtime: float) -> None:
+        """Restart the service now: it is down for ``downtime`` seconds, then up, empty.
+
+        Every request in it fails: queued ones at once, those in service when their
+        service time ends (their servers stay occupied until then, as a process that
+        is still shutting down does). While down it refuses every arrival (a 503, as a
+        load balancer answers for a service with no ready replica).
+        """
+        downtime = _checks.non_negative("downtime", downtime)
+        now = self._engine.now
+        self._catch_up(now)
+        self._restarted = now
+        self._down_until = now + downtime
+        queue = self._queue
+        while queue:
+            arrival, _, done, _ = queue.popleft()
+            self._size -= 1
+            self.completed += 1
+            self.failed += 1
+            response = now - arrival
+            self.response_sum += response
+            self._responses.append(response)
+            if response > 0:
+                self.delayed += 1
+                self.wait_sum += response
+            if done is not None:
+                done(False)
 
     def slow_down(self, factor: float) -> None:
         """From now on, every service time drawn is ``factor`` times longer (1 restores).

@@ -257,7 +257,7 @@ class World:
         self._pending.extend(
             (target, think, first, built, tally, index) for index, built in enumerate(policies)
         )
-        return ClientGroup(tally)
+        return ClientGroup(tally, tuple(policies))
 
     def at(self, when: float, action: Callable[[], object]) -> None:
         """Call ``action()`` at virtual time ``when``: a step of a fault timeline.
@@ -356,10 +356,13 @@ class World:
 class ClientGroup:
     """A group of closed-loop clients, to partition from their target and heal again."""
 
-    __slots__ = ("_tally",)
+    __slots__ = ("_tally", "policies")
 
-    def __init__(self, tally: _Tally) -> None:
+    def __init__(self, tally: _Tally, policies: tuple[Any, ...] = ()) -> None:
         self._tally = tally
+        # What each client's policy factory built, in client order: a timeline step can
+        # reach into them, e.g. to flush every client's cache at one instant.
+        self.policies = policies
 
     def __repr__(self) -> str:
         return f"<ClientGroup {self._tally.name!r} of {self._tally.clients}>"
