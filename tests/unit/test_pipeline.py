@@ -68,18 +68,44 @@ def test_standard_rides_out_a_flaky_dependency() -> None:
     def fetch() -> str:
         nonlocal calls
         calls += 1
-        if calls % 3:
+        if calls % 4 == 1:  # the first attempt of every third request fails
             raise ConnectionError
         return "ok"
 
-    assert fetch() == "ok"
-    assert calls == 3
-    assert len(clock.sleeps) == 2
+    assert [fetch() for _ in range(30)] == ["ok"] * 30
+    assert calls == 40
+    assert len(clock.sleeps) == 10
+
+
+def test_an_idle_caller_gets_one_retry_when_two_attempts_fail_in_a_row() -> None:
+    """The retry budget's failure reserve: 4 tokens, -1 per failure, retries above 2.
+
+    A caller that sends nothing between its attempts cannot tell a flake from an
+    outage; one retry is what 10,000 such callers may add to a dead dependency.
+    """
+    clock = FakeClock()
+    p = seawall.standard("dep", clock=clock, rng=random.Random(1))
+    calls = 0
+
+    def twice_down() -> str:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise ConnectionError
+        return "ok"
+
+    with pytest.raises(ConnectionError) as info:
+        p.call(twice_down)
+    assert calls == 2
+    assert "the retry budget is spent" in " ".join(info.value.__notes__)
+    assert p.call(twice_down) == "ok"
 
 
 def test_open_breaker_stops_retries_and_bulkhead_rejection_is_not_a_failure() -> None:
     clock = FakeClock()
-    p = seawall.standard("dep", clock=clock, min_calls=2, max_concurrent=1, max_queue=0)
+    p = seawall.standard(
+        "dep", clock=clock, min_calls=2, max_concurrent=1, max_queue=0, retry_budget=False
+    )
     attempts = 0
 
     def down() -> None:
