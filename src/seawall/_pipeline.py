@@ -132,10 +132,9 @@ def standard(
 
     ``kind="http"``: 5 s per attempt, 10 s in all; ``kind="rpc"``: 1 s per attempt, 2 s in
     all. Both: 3 attempts with exponential backoff and ±20 % jitter, a retry budget of
-    10 % plus 10/s that stops retrying once failed attempts outnumber half the requests,
-    a breaker tripping at 50 % failures over 30 s once 20 calls were seen, open for 30 s,
-    and a bulkhead of 64 concurrent calls with 64 queued. Any enclosing deadline
-    shortens every timeout. Each argument overrides one default.
+    10 % plus 10/s, a breaker tripping at 50 % failures over 30 s once 20 calls were seen,
+    open for 30 s, and a bulkhead of 64 concurrent calls with 64 queued. Any enclosing
+    deadline shortens every timeout. Each argument overrides one default.
 
     ``timeout`` is per attempt and cannot exceed ``total_timeout`` (a ``ConfigError``
     says so); given only ``total_timeout``, the attempt timeout shrinks to fit it.

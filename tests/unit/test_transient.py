@@ -183,8 +183,7 @@ def test_a_breaker_stays_closed_on_answered_4xx_and_opens_on_5xx() -> None:
 
 def test_standard_retries_a_requests_connection_error() -> None:
     clock = FakeClock()
-    # No budget: its failure reserve would stop the third attempt of an idle caller.
-    policy = seawall.standard("api", clock=clock, rng=random.Random(1), retry_budget=False)
+    policy = seawall.standard("api", clock=clock, rng=random.Random(1))
     calls = 0
 
     def refused() -> None:

@@ -10,7 +10,9 @@ withdraws one; ``min_per_second * window`` tokens are always available as a floo
 
 A floor in retries per second is per caller, and callers multiply: 10,000 clients each
 allowed 10 retries/s retry every failure of a dead dependency, however the ratio is
-set. So the budget also throttles as gRPC's retry throttling does (gRFC A6): a reserve
+set. With ``max_tokens`` set (4 is a good value; off by default, because a caller that
+meets a burst of failures then retries less) the budget also throttles as gRPC's retry
+throttling does (gRFC A6): a reserve
 of ``max_tokens`` tokens loses one for each transient failure of an attempt and gains
 ``token_ratio`` for each request, and retries are allowed only while it is above half
 full. A flaky dependency (fewer failed attempts than ``token_ratio`` per request) keeps
@@ -44,8 +46,8 @@ class RetryBudgetStats:
 class RetryBudget:
     """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window.
 
-    ...and only while the failure reserve is above half of ``max_tokens``
-    (``max_tokens=None`` turns that throttle off).
+    With ``max_tokens``, only while the failure reserve is above half of it (default
+    ``None``: no reserve).
     """
 
     __slots__ = (
@@ -76,7 +78,7 @@ class RetryBudget:
         *,
         clock: Clock | None = None,
         buckets: int = 10,
-        max_tokens: float | None = 4.0,
+        max_tokens: float | None = None,
         token_ratio: float = 0.5,
     ) -> None:
         ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)

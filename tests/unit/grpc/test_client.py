@@ -88,15 +88,13 @@ def test_no_time_left_sends_nothing() -> None:
 def test_unavailable_is_retried_with_one_key_and_numbered_attempts() -> None:
     clock = FakeClock()
     unavailable = Failed(grpc.StatusCode.UNAVAILABLE)
-    # One failure: a target that sends nothing else between attempts has a retry budget
-    # whose failure reserve allows one retry after two failures in a row, not two.
-    server = Server(clock, unavailable)
+    server = Server(clock, unavailable, Failed(grpc.StatusCode.UNAVAILABLE))
     with seawall.priority("high"):
         outcome = interceptor(clock).intercept_unary_unary(server, details(), b"")
     assert outcome.result() == b"ok"
     keys = {meta(d)["idempotency-key"] for d in server.seen}
     assert len(keys) == 1
-    assert [meta(d)["x-request-attempt"] for d in server.seen] == ["1", "2"]
+    assert [meta(d)["x-request-attempt"] for d in server.seen] == ["1", "2", "3"]
     assert {meta(d)["x-request-priority"] for d in server.seen} == {"high"}
 
 

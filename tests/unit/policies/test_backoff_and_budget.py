@@ -49,12 +49,10 @@ def test_backoff_validation() -> None:
 def test_budget_holds_retries_to_ratio_times_requests_plus_floor_in_a_storm() -> None:
     """A 100 % failure storm: 1000 requests/s for 10 s, each wanting 2 retries.
 
-    The ratio and floor alone: the failure reserve is off, or it would stop them all.
+    The ratio and floor alone (the default): the failure reserve would stop them all.
     """
     clock = FakeClock()
-    budget = seawall.RetryBudget(
-        ratio=0.1, min_per_second=10, window=10.0, clock=clock, max_tokens=None
-    )
+    budget = seawall.RetryBudget(ratio=0.1, min_per_second=10, window=10.0, clock=clock)
     retry = seawall.Retry(
         attempts=3, budget=budget, backoff=seawall.Backoff.constant(0.0), clock=clock
     )
@@ -97,17 +95,22 @@ def _storm(budget: seawall.RetryBudget, clock: FakeClock, requests: int, gap: fl
 
 
 def test_a_dead_dependency_empties_the_reserve_after_one_retry_per_caller() -> None:
-    """A caller at 0.1 requests/s: its floor of 10 retries/s never binds; the reserve does."""
+    """A caller at 0.1 requests/s: its floor of 10 retries/s never binds; the reserve does.
+
+    The first call retries once out of a full reserve; no call after it retries.
+    """
     clock = FakeClock()
-    assert _storm(seawall.RetryBudget(clock=clock), clock, requests=6, gap=10.0) == 1
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
+    assert _storm(budget, clock, requests=6, gap=10.0) == 1
     clock = FakeClock()
-    assert _storm(seawall.RetryBudget(clock=clock), clock, requests=10_000, gap=0.001) == 1
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
+    assert _storm(budget, clock, requests=10_000, gap=0.001) == 1
 
 
 def test_a_flaky_dependency_keeps_the_reserve_full() -> None:
     """One request in five fails once: every one of them is retried (and succeeds)."""
     clock = FakeClock()
-    budget = seawall.RetryBudget(clock=clock)
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
     retry = seawall.Retry(
         attempts=3, budget=budget, backoff=seawall.Backoff.constant(0.0), clock=clock
     )
@@ -135,7 +138,7 @@ def test_the_reserve_refills_with_requests_and_can_be_turned_off() -> None:
     for _ in range(5):  # 2.5 tokens: above half of 4
         budget.deposit()
     assert budget.try_withdraw()
-    off = seawall.RetryBudget(clock=clock, max_tokens=None)
+    off = seawall.RetryBudget(clock=clock)  # the default: no reserve
     for _ in range(100):
         off.failed()
     assert off.try_withdraw()
