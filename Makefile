@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/seawall gameday
+	@echo "At 10,000 clients on virtual time: $(BIN)/seawall sim run metastable (seawall sim list for the rest)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

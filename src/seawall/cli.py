@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "experiment": ("seawall.experiment._cli", "run chaos experiments"),
     "postmortem": ("seawall.experiment._postmortem_cli", "draft a blameless postmortem"),
     "canary": ("seawall.canary._cli", "judge a canary against its baseline"),
+    "sim": ("seawall.sim._cli", "simulate seawall's real policies at scale on virtual time"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.

@@ -7,6 +7,20 @@ requests plus a small floor, so a healthy system retries freely and a sick one
 stops amplifying. This is Finagle's ``RetryBudget`` (and gRPC's retry throttling in
 spirit): each request deposits ``ratio`` tokens that expire after ``window``; each retry
 withdraws one; ``min_per_second * window`` tokens are always available as a floor.
+
+A floor in retries per second is per caller, and callers multiply: 10,000 clients each
+allowed 10 retries/s retry every failure of a dead dependency, however the ratio is
+set. With ``max_tokens`` set (4 is a good value; off by default, because a caller that
+meets a burst of failures then retries less) the budget also throttles as gRPC's retry
+throttling does (gRFC A6): a reserve
+of ``max_tokens`` tokens loses one for each transient failure of an attempt and gains
+``token_ratio`` for each request, and retries are allowed only while it is above half
+full. A flaky dependency (fewer failed attempts than ``token_ratio`` per request) keeps
+it full and retries go on within the ratio and floor; a dead one empties it after a
+retry or two per caller, and then nobody retries until requests refill it. The reserve
+is refilled per request rather than per success (gRPC) because requests are what every
+call already counts, and so that a deploy where a fifth of the replicas fail is still
+retried around.
 """
 
 from __future__ import annotations
@@ -30,20 +44,29 @@ class RetryBudgetStats:
 
 
 class RetryBudget:
-    """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window."""
+    """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window.
+
+    With ``max_tokens``, only while the failure reserve is above half of it (default
+    ``None``: no reserve).
+    """
 
     __slots__ = (
         "_buckets",
         "_clock",
+        "_counted",
         "_current",
         "_end",
         "_head",
         "_lock",
         "_requests",
         "_retries",
+        "_seen",
+        "_tokens",
         "_width",
+        "max_tokens",
         "min_per_second",
         "ratio",
+        "token_ratio",
         "window",
     )
 
@@ -55,6 +78,8 @@ class RetryBudget:
         *,
         clock: Clock | None = None,
         buckets: int = 10,
+        max_tokens: float | None = None,
+        token_ratio: float = 0.5,
     ) -> None:
         ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)
         min_per_second = real(min_per_second, "min_per_second", low=0.0)
@@ -62,6 +87,16 @@ class RetryBudget:
             window, "retry budget window", positive=True, infinite=False, minimum=MIN_WINDOW
         )
         buckets = count(buckets, "retry budget buckets", maximum=MAX_BUCKETS)
+        if max_tokens is not None:
+            max_tokens = real(max_tokens, "retry budget max_tokens", low=1.0, high=1e9)
+        token_ratio = real(token_ratio, "retry budget token_ratio", low=0.0, high=1000.0)
+        self.max_tokens = max_tokens
+        self.token_ratio = token_ratio
+        self._tokens = 0.0 if max_tokens is None else max_tokens
+        # Requests that left the window, so deposits ever made = _counted + _requests;
+        # _seen is how many of them the reserve has been refilled for.
+        self._counted = 0
+        self._seen = 0
         self.ratio = ratio
         self.min_per_second = min_per_second
         self.window = window
@@ -85,6 +120,7 @@ class RetryBudget:
             n = len(self._buckets)
             for step in range(min(index - head, n)):
                 bucket = self._buckets[(head + 1 + step) % n]
+                self._counted += bucket[0]
                 self._requests -= bucket[0]
                 self._retries -= bucket[1]
                 bucket[0] = bucket[1] = 0
@@ -105,6 +141,24 @@ class RetryBudget:
         self._current[0] += 1
         self._requests += 1
 
+    def _refill(self) -> float:
+        """The reserve now, refilled by the requests counted since the last look."""
+        total = self._counted + self._requests
+        if total != self._seen:
+            self._tokens = min(
+                self.max_tokens or 0.0, self._tokens + self.token_ratio * (total - self._seen)
+            )
+            self._seen = total
+        return self._tokens
+
+    def failed(self) -> None:
+        """Count one attempt that failed for a reason a retry could fix (drains the reserve)."""
+        if self.max_tokens is None:
+            return
+        with self._lock:
+            self._advance(self._clock.now())
+            self._tokens = max(0.0, self._refill() - 1.0)
+
     def _available(self) -> float:
         floor = self.min_per_second * self.window
         return self.ratio * self._requests + floor - self._retries
@@ -115,6 +169,8 @@ class RetryBudget:
         with self._lock:
             bucket = self._advance(now)
             if self._available() < 1.0:
+                return False
+            if self.max_tokens is not None and self._refill() <= self.max_tokens / 2:
                 return False
             bucket[1] += 1
             self._retries += 1
@@ -128,5 +184,6 @@ class RetryBudget:
     def __repr__(self) -> str:
         return (
             f"RetryBudget(ratio={self.ratio}, min_per_second={self.min_per_second}, "
-            f"window={self.window})"
+            f"window={self.window}, max_tokens={self.max_tokens}, "
+            f"token_ratio={self.token_ratio})"
         )

@@ -161,10 +161,15 @@ class Retry(Policy, Scoped):
         its reason on ``exc``, which the driver re-raises.
         """
         reason: RefusalReason
+        retryable = self._retryable(exc, outer)
+        if retryable and self.budget is not None:
+            # Every transient failure, the last attempt's too, tells the budget how sick
+            # the dependency is: enough of them and it stops retries (its reserve).
+            self.budget.failed()
         if isinstance(exc, Rejected):
             # A policy refused on purpose; say which, in the words an operator searches for.
             reason, why = "rejected", rejection(exc)
-        elif not self._retryable(exc, outer):
+        elif not retryable:
             reason, why = "not_retryable", "the error is not transient"
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"

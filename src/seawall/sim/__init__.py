@@ -15,20 +15,23 @@ from seawall.sim._distributions import (
     Exponential,
     LogNormal,
     Mixture,
+    Uniform,
     bimodal,
     deterministic,
     empirical,
     exponential,
     lognormal,
     mixture,
+    uniform,
 )
 from seawall.sim._engine import Engine, Process, Signal, Sleep
-from seawall.sim._result import ClientStats, Interval, Result, ServiceStats
+from seawall.sim._result import ClientInterval, ClientStats, Interval, Result, ServiceStats
 from seawall.sim._service import Service
 from seawall.sim._world import ClientGroup, PolicyFactory, World
 
 __all__ = [
     "ClientGroup",
+    "ClientInterval",
     "ClientStats",
     "Deterministic",
     "Distribution",
@@ -46,6 +49,7 @@ __all__ = [
     "ServiceStats",
     "Signal",
     "Sleep",
+    "Uniform",
     "World",
     "WorldClock",
     "bimodal",
@@ -54,4 +58,5 @@ __all__ = [
     "exponential",
     "lognormal",
     "mixture",
+    "uniform",
 ]

@@ -25,12 +25,14 @@ __all__ = [
     "Exponential",
     "LogNormal",
     "Mixture",
+    "Uniform",
     "bimodal",
     "deterministic",
     "empirical",
     "exponential",
     "lognormal",
     "mixture",
+    "uniform",
 ]
 
 Sampler = Callable[[], float]
@@ -82,6 +84,23 @@ class Exponential(Distribution):
         scale = -self.mean_value
         # 1 - U lies in (0, 1], so the log is always defined.
         return lambda: scale * log(1.0 - uniform())
+
+
+@dataclass(frozen=True, slots=True)
+class Uniform(Distribution):
+    """Durations spread evenly over ``[low, high]``: a jittered start-up or TTL."""
+
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def sampler(self, rng: random.Random) -> Sampler:
+        uniform = rng.random
+        low, span = self.low, self.high - self.low
+        return lambda: low + span * uniform()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +170,15 @@ def deterministic(value: float) -> Deterministic:
 def exponential(mean: float) -> Exponential:
     """Exponential durations with the given mean (rate 1/mean)."""
     return Exponential(_checks.positive("exponential mean", mean))
+
+
+def uniform(low: float, high: float) -> Uniform:
+    """Durations spread evenly between ``low`` and ``high`` seconds."""
+    low = _checks.non_negative("uniform low", low)
+    high = _checks.non_negative("uniform high", high)
+    if high < low:
+        raise ConfigError(f"uniform needs low <= high, got low={low!r}, high={high!r}")
+    return Uniform(low, high)
 
 
 def lognormal(mean: float, sigma: float) -> LogNormal:

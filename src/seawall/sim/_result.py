@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["ClientStats", "Interval", "Result", "ServiceStats"]
+__all__ = ["ClientInterval", "ClientStats", "Interval", "Result", "ServiceStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,9 @@ class ClientStats:
     ``requests`` were sent (each one call of the client's policy, however many attempts
     it made), ``succeeded`` and ``failed`` were answered; ``mean_response`` is the mean
     time from sending to the answer, over answered requests (NaN when none were).
+    ``series`` has one row per interval of the run, as the services' do: requests sent
+    in it, and requests that ended in it, in success or in failure. What the callers
+    saw is the goodput that counts: a service may complete work nobody waits for any more.
     """
 
     name: str
@@ -95,6 +98,18 @@ class ClientStats:
     succeeded: int
     failed: int
     mean_response: float
+    series: tuple[ClientInterval, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInterval:
+    """One client group over one interval ``[start, end)``: sent, succeeded, failed."""
+
+    start: float
+    end: float
+    sent: int
+    succeeded: int
+    failed: int
 
 
 @dataclass(frozen=True, slots=True)

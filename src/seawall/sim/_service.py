@@ -48,10 +48,12 @@ class Service:
     __slots__ = (
         "_area",
         "_base_draw",
+        "_breaker_ids",
         "_breakers",
         "_busy",
         "_capacity",
         "_clock",
+        "_down_until",
         "_downstream",
         "_draw",
         "_engine",
@@ -66,6 +68,7 @@ class Service:
         "_queue_area",
         "_resized",
         "_responses",
+        "_restarted",
         "_seq",
         "_series",
         "_server_seconds",
@@ -73,6 +76,7 @@ class Service:
         "admitted",
         "arrivals",
         "completed",
+        "deadlines",
         "delayed",
         "drop_expired",
         "dropped",
@@ -106,6 +110,7 @@ class Service:
         clock: Clock | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
+        deadlines: bool = True,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -124,12 +129,18 @@ class Service:
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
         self._make_policy = make_policy
-        self._breakers = [breaker for policy in policies or () for breaker in _breakers_in(policy)]
+        self._breakers: list[CircuitBreaker] = []
+        self._breaker_ids: set[int] = set()
+        for policy in policies or ():
+            self._add_breakers(policy)
         self._loop = loop
         self._clock = clock
         self.max_deadline = max_deadline
         self.drop_expired = drop_expired
+        self.deadlines = deadlines
         self._queue: deque[_Job] = deque()
+        self._restarted = -math.inf  # work that arrived before this instant was lost
+        self._down_until = -math.inf  # refuses every request until this instant
         self._size = 0  # requests in the system: in service plus queued
         self._busy = 0  # requests in service
         self._server_seconds = 0.0  # integral of the number of servers, up to _resized
@@ -163,7 +174,7 @@ class Service:
             self._queue_area += (size - busy) * elapsed
         self._last = now
         self.arrivals += 1
-        if size >= self._capacity:
+        if size >= self._capacity or now < self._down_until:
             self.rejected += 1
             return False
         self.admitted += 1
@@ -190,6 +201,8 @@ class Service:
         if ok is None:
             rate = self.error_rate
             ok = not rate or self._fail() >= rate
+        if job[0] < self._restarted:
+            ok = False  # its server restarted while it was in service: the answer is lost
         now = self._engine.now
         size = self._size
         busy = self._busy
@@ -271,7 +284,7 @@ class Service:
         capped by this service's own ``max_deadline``, as a server edge caps the header.
         """
         ok = True
-        budget = job[3]
+        budget = job[3] if self.deadlines else None
         cap = self.max_deadline
         if cap is not None and (budget is None or cap < budget):
             budget = cap
@@ -344,6 +357,34 @@ class Service:
             self._queue_area += (size - self._busy) * elapsed
         self._last = now
 
+    def restart(self, downtime: float) -> None:
+        """Restart the service now: it is down for ``downtime`` seconds, then up, empty.
+
+        Every request in it fails: queued ones at once, those in service when their
+        service time ends (their servers stay occupied until then, as a process that
+        is still shutting down does). While down it refuses every arrival (a 503, as a
+        load balancer answers for a service with no ready replica).
+        """
+        downtime = _checks.non_negative("downtime", downtime)
+        now = self._engine.now
+        self._catch_up(now)
+        self._restarted = now
+        self._down_until = now + downtime
+        queue = self._queue
+        while queue:
+            arrival, _, done, _ = queue.popleft()
+            self._size -= 1
+            self.completed += 1
+            self.failed += 1
+            response = now - arrival
+            self.response_sum += response
+            self._responses.append(response)
+            if response > 0:
+                self.delayed += 1
+                self.wait_sum += response
+            if done is not None:
+                done(False)
+
     def slow_down(self, factor: float) -> None:
         """From now on, every service time drawn is ``factor`` times longer (1 restores).
 
@@ -372,7 +413,7 @@ class Service:
         while len(self._idle) + self._busy < servers:
             policy = None if self._make_policy is None else self._make_policy()
             self._idle.append(policy)
-            self._breakers.extend(_breakers_in(policy))
+            self._add_breakers(policy)
         while self._queue and self._busy < servers:
             if self.drop_expired:
                 self._start_live(now)
@@ -384,6 +425,13 @@ class Service:
                 heappush(self._heap, (now + self._draw(), next(self._seq), self._leave, started))
             else:
                 self._begin(started)
+
+    def _add_breakers(self, policy: Any) -> None:
+        # Threads of one replica share its policy: count each breaker once.
+        for breaker in _breakers_in(policy):
+            if id(breaker) not in self._breaker_ids:
+                self._breaker_ids.add(id(breaker))
+                self._breakers.append(breaker)
 
     def stats(self, until: float) -> ServiceStats:
         """The totals over ``[0, until]`` (``until`` > 0); the engine's clock is at ``until``."""

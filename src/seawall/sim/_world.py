@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import math
 import random
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from seawall.sim._clock import WorldClock
 from seawall.sim._distributions import Distribution, deterministic
 from seawall.sim._engine import Engine
 from seawall.sim._loop import VirtualLoop
-from seawall.sim._result import ClientStats, Result
+from seawall.sim._result import ClientInterval, ClientStats, Result
 from seawall.sim._service import Service
 
 __all__ = ["ClientGroup", "PolicyFactory", "World"]
@@ -53,7 +54,9 @@ class World:
         self._loop = VirtualLoop(self.engine)  # type: ignore[abstract]
         self._services: dict[str, Service] = {}
         self._clients: dict[str, _Tally] = {}
-        self._pending: list[tuple[Service, Callable[[], float], Any, _Tally, int]] = []
+        self._pending: list[
+            tuple[Service, Callable[[], float], Callable[[], float], Any, _Tally, int]
+        ] = []
         self._sources: dict[str, int] = {}
         self._ran = False
 
@@ -80,6 +83,8 @@ class World:
         policy: PolicyFactory | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
+        replicas: int | None = None,
+        deadlines: bool = True,
     ) -> Service:
         """Add a service: ``servers`` identical servers and room for ``queue_limit`` waiting.
 
@@ -90,14 +95,19 @@ class World:
         service time, calls ``other`` and holds its server until the answer comes (a
         thread per request); it fails if that call fails. ``policy`` builds what each
         call goes through: ``policy(world)`` is called once per server replica, and what
-        it returns must have ``acall`` (any seawall policy or pipeline does).
+        it returns must have ``acall`` (any seawall policy or pipeline does). By default
+        each server is a replica of its own; ``replicas=r`` groups the servers into ``r``
+        processes of ``servers / r`` threads each, the threads of one process sharing its
+        policy (one breaker, one retry budget), as a real process shares them.
 
         A calling service runs each request under a deadline: the caller's remaining
         budget, which crosses the hop as whole milliseconds, capped by ``max_deadline``
         seconds (the service's own maximum); the policy's timeouts derive from it.
         With ``drop_expired=True`` a request whose budget has run out while it queued is
         dropped when it reaches a server (a failure, counted in ``dropped``) instead of
-        being served for a caller that has given up.
+        being served for a caller that has given up. ``deadlines=False`` makes a service
+        that ignores the budget its callers send (it does not read the header): it works
+        and calls downstream with no deadline but what its own policy sets.
         """
         self._not_started()
         if not isinstance(name, str) or not name:
@@ -114,6 +124,8 @@ class World:
             queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
         if max_deadline is not None:
             max_deadline = _checks.positive("max_deadline", max_deadline)
+        if not isinstance(deadlines, bool):
+            raise ConfigError(f"deadlines must be True or False, got {deadlines!r}")
         if not isinstance(drop_expired, bool):
             raise ConfigError(f"drop_expired must be True or False, got {drop_expired!r}")
         error_rate = _checks.non_negative("error_rate", error_rate)
@@ -123,7 +135,19 @@ class World:
             self._check_target(calls, "calls")
         elif policy is not None:
             raise ConfigError(f"service {name!r} has a policy but calls nothing: pass calls=")
-        policies = None if policy is None else [self._build(policy, name) for _ in range(servers)]
+        if replicas is not None:
+            replicas = _checks.count("replicas", replicas, minimum=1)
+            if replicas > servers:
+                raise ConfigError(f"replicas={replicas} is more than servers={servers}")
+        policies: list[Any] | None = None
+        make: Callable[[], Any] | None = None
+        if policy is not None:
+            built = [self._build(policy, name) for _ in range(replicas or servers)]
+            policies = [built[index % len(built)] for index in range(servers)]
+            if replicas is None:
+                make = lambda: self._build(policy, name)  # noqa: E731
+            else:
+                make = itertools.cycle(built).__next__
         service = Service(
             self.engine,
             name,
@@ -134,11 +158,12 @@ class World:
             error_rate=error_rate,
             downstream=calls,
             policies=policies,
-            make_policy=None if policy is None else lambda: self._build(policy, name),
+            make_policy=make,
             loop=self._loop,
             clock=self.clock,
             max_deadline=max_deadline,
             drop_expired=drop_expired,
+            deadlines=deadlines,
         )
         self._services[name] = service
         return service
@@ -201,6 +226,7 @@ class World:
         target: Service,
         policy: PolicyFactory | None = None,
         name: str = "clients",
+        start: Distribution | float | None = None,
     ) -> ClientGroup:
         """``n`` closed-loop clients: each thinks, sends one request, waits for it, repeats.
 
@@ -208,7 +234,9 @@ class World:
         classic finite-source model. A refused or failed request sends its client back to
         thinking. ``policy(world)`` is called once per client, and each of its requests
         goes through what it returns (``acall``). The run reports the group as
-        ``result.clients[name]``.
+        ``result.clients[name]``. ``start`` is how long each client waits before its first
+        request (default: one think time); ``0`` starts them all at once, as a fleet
+        restarted together does, ``sim.uniform(0, 10)`` spreads a jittered start-up.
         """
         self._not_started()
         self._check_target(target)
@@ -217,14 +245,19 @@ class World:
         if not isinstance(think_time, Distribution):
             think_time = deterministic(_checks.non_negative("think_time", think_time))
         think = think_time.sampler(self._source_stream("clients", target))
+        first = think
+        if start is not None:
+            if not isinstance(start, Distribution):
+                start = deterministic(_checks.non_negative("start", start))
+            first = start.sampler(self._source_stream("start", target))
         policies = [None if policy is None else self._build(policy, name) for _ in range(n)]
         tally = self._clients[name] = _Tally(name, n)
         # The clients' tasks start when the world runs: a world built and never run then
         # leaves no coroutine behind unstarted.
         self._pending.extend(
-            (target, think, built, tally, index) for index, built in enumerate(policies)
+            (target, think, first, built, tally, index) for index, built in enumerate(policies)
         )
-        return ClientGroup(tally)
+        return ClientGroup(tally, tuple(policies))
 
     def at(self, when: float, action: Callable[[], object]) -> None:
         """Call ``action()`` at virtual time ``when``: a step of a fault timeline.
@@ -256,8 +289,8 @@ class World:
         loop = self._loop
         loop.enter()
         try:
-            for target, think, policy, tally, index in self._pending:
-                coroutine = _client(engine, target, think, policy, tally, index)
+            for target, think, first, policy, tally, index in self._pending:
+                coroutine = _client(engine, target, think, first, policy, tally, index)
                 loop.create_task(coroutine, context=contextvars.Context())
             self._pending.clear()
             for row in range(1, rows + 1):
@@ -265,6 +298,8 @@ class World:
                 engine.run(end)
                 for service in services:
                     service.close_interval(start, end)
+                for tally in self._clients.values():
+                    tally.close_interval(start, end)
                 start = end
             result = Result(
                 seed=self.seed,
@@ -321,10 +356,13 @@ class World:
 class ClientGroup:
     """A group of closed-loop clients, to partition from their target and heal again."""
 
-    __slots__ = ("_tally",)
+    __slots__ = ("_tally", "policies")
 
-    def __init__(self, tally: _Tally) -> None:
+    def __init__(self, tally: _Tally, policies: tuple[Any, ...] = ()) -> None:
         self._tally = tally
+        # What each client's policy factory built, in client order: a timeline step can
+        # reach into them, e.g. to flush every client's cache at one instant.
+        self.policies = policies
 
     def __repr__(self) -> str:
         return f"<ClientGroup {self._tally.name!r} of {self._tally.clients}>"
@@ -353,7 +391,17 @@ class ClientGroup:
 class _Tally:
     """A client group's counters while the world runs."""
 
-    __slots__ = ("clients", "cut", "failed", "name", "requests", "response_sum", "succeeded")
+    __slots__ = (
+        "clients",
+        "cut",
+        "failed",
+        "marks",
+        "name",
+        "requests",
+        "response_sum",
+        "rows",
+        "succeeded",
+    )
 
     def __init__(self, name: str, clients: int) -> None:
         self.name = name
@@ -361,6 +409,17 @@ class _Tally:
         self.requests = self.succeeded = self.failed = 0
         self.response_sum = 0.0
         self.cut = 0  # clients with an index below this are partitioned from their target
+        self.marks = (0, 0, 0)
+        self.rows: list[ClientInterval] = []
+
+    def close_interval(self, start: float, end: float) -> None:
+        sent, ok, failed = self.marks
+        self.rows.append(
+            ClientInterval(
+                start, end, self.requests - sent, self.succeeded - ok, self.failed - failed
+            )
+        )
+        self.marks = (self.requests, self.succeeded, self.failed)
 
     def stats(self) -> ClientStats:
         answered = self.succeeded + self.failed
@@ -371,6 +430,7 @@ class _Tally:
             succeeded=self.succeeded,
             failed=self.failed,
             mean_response=self.response_sum / answered if answered else math.nan,
+            series=tuple(self.rows),
         )
 
 
@@ -401,10 +461,13 @@ async def _client(
     engine: Engine,
     target: Service,
     think: Callable[[], float],
+    first: Callable[[], float],
     policy: Any,
     tally: _Tally,
     index: int,
 ) -> None:
+    await asyncio.sleep(first())
+    await _call(engine, target, policy, tally, index)
     while True:
         await asyncio.sleep(think())
         await _call(engine, target, policy, tally, index)

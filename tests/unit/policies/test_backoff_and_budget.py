@@ -47,7 +47,10 @@ def test_backoff_validation() -> None:
 
 
 def test_budget_holds_retries_to_ratio_times_requests_plus_floor_in_a_storm() -> None:
-    """A 100 % failure storm: 1000 requests/s for 10 s, each wanting 2 retries."""
+    """A 100 % failure storm: 1000 requests/s for 10 s, each wanting 2 retries.
+
+    The ratio and floor alone (the default): the failure reserve would stop them all.
+    """
     clock = FakeClock()
     budget = seawall.RetryBudget(ratio=0.1, min_per_second=10, window=10.0, clock=clock)
     retry = seawall.Retry(
@@ -70,6 +73,75 @@ def test_budget_holds_retries_to_ratio_times_requests_plus_floor_in_a_storm() ->
     assert retries <= 0.1 * requests + 10 * 10.0
     assert retries >= 0.1 * requests  # the budget is used, not just refused
     assert budget.statistics().available < 1.0
+
+
+def _storm(budget: seawall.RetryBudget, clock: FakeClock, requests: int, gap: float) -> int:
+    """Retries made by ``requests`` calls ``gap`` apart to a dependency that always fails."""
+    retry = seawall.Retry(
+        attempts=3, budget=budget, backoff=seawall.Backoff.constant(0.0), clock=clock
+    )
+    attempts = 0
+
+    def down() -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionError
+
+    for _ in range(requests):
+        with pytest.raises(ConnectionError):
+            retry.call(down)
+        clock.advance(gap)
+    return attempts - requests
+
+
+def test_a_dead_dependency_empties_the_reserve_after_one_retry_per_caller() -> None:
+    """A caller at 0.1 requests/s: its floor of 10 retries/s never binds; the reserve does.
+
+    The first call retries once out of a full reserve; no call after it retries.
+    """
+    clock = FakeClock()
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
+    assert _storm(budget, clock, requests=6, gap=10.0) == 1
+    clock = FakeClock()
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
+    assert _storm(budget, clock, requests=10_000, gap=0.001) == 1
+
+
+def test_a_flaky_dependency_keeps_the_reserve_full() -> None:
+    """One request in five fails once: every one of them is retried (and succeeds)."""
+    clock = FakeClock()
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
+    retry = seawall.Retry(
+        attempts=3, budget=budget, backoff=seawall.Backoff.constant(0.0), clock=clock
+    )
+    calls = 0
+
+    def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls % 6 == 1:  # the first attempt of every fifth request
+            raise ConnectionError
+
+    for _ in range(1_000):
+        retry.call(flaky)
+        clock.advance(0.1)
+    assert retry.calls_success_after_retry == 200
+    assert retry.calls_budget_refused == 0
+
+
+def test_the_reserve_refills_with_requests_and_can_be_turned_off() -> None:
+    clock = FakeClock()
+    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0, token_ratio=0.5)
+    for _ in range(4):
+        budget.failed()
+    assert not budget.try_withdraw()
+    for _ in range(5):  # 2.5 tokens: above half of 4
+        budget.deposit()
+    assert budget.try_withdraw()
+    off = seawall.RetryBudget(clock=clock)  # the default: no reserve
+    for _ in range(100):
+        off.failed()
+    assert off.try_withdraw()
 
 
 def test_budget_refills_as_the_window_slides() -> None:
@@ -99,3 +171,6 @@ def test_budget_validation() -> None:
         seawall.RetryBudget(ratio=-0.1)
     with pytest.raises(seawall.ConfigError):
         seawall.RetryBudget(window=0)
+    for bad in ({"max_tokens": 0.5}, {"max_tokens": float("nan")}, {"token_ratio": -1.0}):
+        with pytest.raises(seawall.ConfigError):
+            seawall.RetryBudget(**bad)  # type: ignore[arg-type]

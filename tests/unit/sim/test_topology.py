@@ -348,3 +348,48 @@ def test_partitioned_clients_wait_for_their_timeout_and_heal() -> None:
     assert group.name == "clients"
     with pytest.raises(ConfigError, match="partition fraction"):
         group.partition(1.5)
+
+
+def test_replicas_share_one_policy_among_their_threads() -> None:
+    built: list[seawall.StandardPipeline] = []
+
+    def factory(world: World) -> seawall.StandardPipeline:
+        policy = seawall.standard("leaf", kind="rpc", clock=world.clock, rng=world.rng)
+        built.append(policy)
+        return policy
+
+    world = World(seed=0)
+    leaf = world.service("leaf", servers=4, service_time=deterministic(0.01))
+    mid = world.service(
+        "mid", servers=6, replicas=2, service_time=deterministic(0.01), calls=leaf, policy=factory
+    )
+    world.load(mid, rate=50.0)
+    world.at(1.0, lambda: mid.resize(8))
+    result = world.run(until=2.0)
+    assert len(built) == 2  # two processes, not six threads (nor eight after the resize)
+    assert sum(p.retry.attempts_original for p in built) == result.services["mid"].completed
+    assert all(row.breakers_open == 0 for row in result.services["mid"].series)
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.01))
+    with pytest.raises(ConfigError, match="replicas"):
+        world.service("mid", servers=2, replicas=3, service_time=deterministic(0.01), calls=leaf)
+
+
+def test_a_service_that_ignores_deadlines_calls_downstream_without_one() -> None:
+    seen: list[float | None] = []
+    world = World(seed=0)
+    leaf = world.service("leaf", service_time=deterministic(0.01))
+    front = world.service(
+        "front",
+        service_time=deterministic(0.1),
+        calls=leaf,
+        policy=lambda w: Probe(seen),
+        deadlines=False,
+    )
+    world.clients(
+        1, think_time=10.0, target=front, policy=lambda w: seawall.Timeout(0.5, clock=w.clock)
+    )
+    world.run(until=15.0)
+    assert seen == [None]
+    with pytest.raises(ConfigError, match="deadlines"):
+        World(seed=0).service("x", service_time=deterministic(0.1), deadlines=1)  # type: ignore[arg-type]

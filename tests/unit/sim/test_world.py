@@ -269,3 +269,71 @@ def test_interval_boundaries_leave_no_sliver_of_rounding_at_the_end() -> None:
     assert len(rows) == 10  # adding 0.1 ten times gives 0.9999999999999999, not 1.0
     assert rows[-1].end == 1.0
     assert all(row.end - row.start > 0.09 for row in rows)
+
+
+def test_start_sends_every_first_request_at_once_or_spreads_them() -> None:
+    from seawall.sim import uniform
+
+    for start, first_second in ((0.0, 100), (uniform(0.0, 10.0), None)):
+        world = World(seed=0)
+        db = world.service("db", servers=200, service_time=deterministic(0.001))
+        world.clients(100, think_time=100.0, target=db, start=start)
+        series = world.run(until=20.0, interval=1.0).clients["clients"].series
+        if first_second is not None:
+            assert series[0].sent == first_second
+        else:
+            assert max(row.sent for row in series) < 30
+            assert sum(row.sent for row in series) == 100
+    with pytest.raises(ConfigError):
+        uniform(2.0, 1.0)
+    assert uniform(1.0, 3.0).mean == 2.0
+
+
+def test_the_client_series_adds_up_to_the_totals() -> None:
+    world = World(seed=1)
+    db = world.service("db", servers=2, service_time=exponential(0.5), queue_limit=1)
+    world.clients(10, think_time=exponential(1.0), target=db)
+    clients = world.run(until=50.0, interval=5.0).clients["clients"]
+    assert len(clients.series) == 10
+    assert sum(r.sent for r in clients.series) == clients.requests
+    assert sum(r.succeeded for r in clients.series) == clients.succeeded
+    assert sum(r.failed for r in clients.series) == clients.failed
+    assert clients.failed > 0
+
+
+def test_a_restart_loses_the_work_in_it_and_refuses_while_down() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=1, service_time=deterministic(1.0))
+    world.clients(3, think_time=100.0, target=db, start=0.0)  # one served, two queued
+    world.at(0.5, lambda: db.restart(2.0))
+    late = world.clients(1, think_time=100.0, target=db, start=1.0, name="late")
+    after = world.clients(1, think_time=100.0, target=db, start=3.0, name="after")
+    result = world.run(until=10.0)
+    stats = result.services["db"]
+    assert result.clients["clients"].failed == 3  # the one in service and the two queued
+    assert result.clients["late"].failed == 1  # refused while down
+    assert stats.rejected == 1
+    assert result.clients["after"].succeeded == 1  # up again, empty
+    assert stats.mean_in_system == pytest.approx(stats.throughput * stats.mean_response)
+    assert late.policies == (None,)
+    assert after.name == "after"
+    with pytest.raises(ConfigError):
+        db.restart(-1.0)
+
+
+def test_a_cache_flush_reaches_every_clients_cache_through_the_group() -> None:
+    world = World(seed=0)
+    config = world.service("config", servers=10, service_time=deterministic(0.01))
+
+    def cached(w: World) -> seawall.Cache:
+        return seawall.Cache(1_000.0, clock=w.clock, rng=w.rng, early_refresh=0.0)
+
+    group = world.clients(20, think_time=1.0, target=config, policy=cached, start=0.0)
+
+    def flush() -> None:
+        for cache in group.policies:
+            cache.invalidate((config,))  # the default key: the call's arguments
+
+    world.at(5.5, flush)
+    stats = world.run(until=10.0, interval=1.0).services["config"]
+    assert [row.offered for row in stats.series] == [20, 0, 0, 0, 0, 0, 20, 0, 0, 0]

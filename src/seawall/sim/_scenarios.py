@@ -1,0 +1,501 @@
+"""Built-in scenarios: a naive configuration and seawall's on the same seeded faults.
+
+Each scenario builds one world per configuration from the same seed, so both meet the
+same arrivals, service times and fault timeline; only the callers' policies and the
+services' deadline handling differ. *Naive* is what a service gets without a resilience
+library: a 1 s timeout per attempt and 3 attempts 100 ms apart at every layer, no
+budget, breaker or bulkhead, servers that ignore the caller's deadline and finish work
+nobody waits for. *seawall* is ``standard(kind="rpc")`` built with the world's clock and
+random stream at every layer, deadlines propagated, expired work dropped.
+
+Sizes scale with ``clients`` (each client sends 0.1 requests/s), so a test can check a
+verdict at a few hundred clients in seconds and the CLI can run it at 10,000.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import seawall
+from seawall.sim._distributions import deterministic, exponential, uniform
+from seawall.sim._result import Result
+from seawall.sim._scenario_kit import (
+    MODES,
+    RATE,
+    Outcome,
+    Run,
+    Scenario,
+    goodput_after,
+    goodput_before,
+    goodput_between,
+    naive,
+    no_world,
+    protected,
+    series,
+    success,
+)
+from seawall.sim._world import World
+
+__all__ = ["SCENARIOS", "Outcome", "Run", "Scenario", "run_scenario"]
+
+
+# -- retry budgets at scale ---------------------------------------------------------------
+
+
+def _amplification(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+
+    # Both with a RetryBudget at every layer: "naive" is its default (10 % plus a floor
+    # of 10 retries/s per caller), "seawall" adds the failure reserve (max_tokens=4).
+    def retry(w: World) -> Any:
+        budget = seawall.RetryBudget(clock=w.clock, max_tokens=None if mode == "naive" else 4.0)
+        return seawall.Retry(3, budget=budget, clock=w.clock, rng=w.rng)
+
+    replicas = max(1, min(10, clients // 10))
+    fast = deterministic(0.001)
+    leaf = world.service("leaf", servers=100, service_time=fast, error_rate=1.0)
+    service = world.service(
+        "service",
+        servers=max(20, clients // 3),
+        replicas=replicas,
+        service_time=fast,
+        calls=leaf,
+        policy=retry,
+    )
+    gateway = world.service(
+        "gateway",
+        servers=max(40, clients // 2),
+        replicas=replicas,
+        service_time=fast,
+        calls=service,
+        policy=retry,
+    )
+    world.clients(clients, think_time=exponential(1 / RATE), target=gateway, policy=retry)
+
+    def measure(result: Result) -> dict[str, float]:
+        requests = result.clients["clients"].requests
+        s = result.services
+        return {
+            "requests": requests,
+            "gateway": s["gateway"].arrivals / requests,
+            "service": s["service"].arrivals / s["gateway"].arrivals,
+            "leaf": s["leaf"].arrivals / s["service"].arrivals,
+            "amplification": s["leaf"].arrivals / requests,
+        }
+
+    return world, measure, "leaf"
+
+
+def _judge_amplification(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    ours = runs["seawall"].metrics["amplification"]
+    theirs = runs["naive"].metrics["amplification"]
+    return ours <= 1.35, (
+        f"leaf calls per request {ours:.2f}x with the failure reserve at 3 layers "
+        f"(target <= 1.35x) vs {theirs:.1f}x with the default budget's per-caller floor"
+    )
+
+
+# -- metastable retry storm ---------------------------------------------------------------
+
+
+def _metastable(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+    ours = mode == "seawall"
+    offered = clients * RATE
+    db_servers = max(2, round(clients / 200))  # each server serves 25 requests/s
+    mean = db_servers / (offered / 0.8)  # rho = 0.8: sized for 1.25 x the offered load
+    threads = max(50, clients // 2)
+    common: dict[str, Any] = {"drop_expired": ours, "deadlines": ours}
+    db = world.service("database", servers=db_servers, service_time=exponential(mean), **common)
+    service = world.service(
+        "service",
+        servers=threads,
+        replicas=10,
+        service_time=deterministic(0.001),
+        calls=db,
+        policy=protected("database") if ours else naive,
+        **common,
+    )
+    gateway = world.service(
+        "gateway",
+        servers=threads,
+        replicas=10,
+        service_time=deterministic(0.001),
+        calls=service,
+        policy=protected("service") if ours else naive,
+        **common,
+    )
+    world.clients(
+        clients,
+        think_time=exponential(1 / RATE),
+        target=gateway,
+        policy=protected("gateway") if ours else naive,
+    )
+    start, end = _metastable_window(0.0)
+    world.at(start, lambda: db.resize(max(1, db_servers // 2)))
+    world.at(end, lambda: db.resize(db_servers))
+
+    def measure(result: Result) -> dict[str, float]:
+        run = Run(mode, {}, series(result, "clients"), (), 0, 0, 0.0)
+        return {
+            "success % before the fault": goodput_before(run, start),
+            "success % during": goodput_between(run, start, end),
+            "success % from 10 s after": goodput_after(run, end + 10.0),
+            "success % in the last 30 s": goodput_after(run, result.until - 30.0),
+            "database calls per request": result.services["database"].arrivals
+            / max(1, result.clients["clients"].requests),
+            "database requests dropped (deadline passed)": result.services["database"].dropped,
+        }
+
+    return world, measure, "database"
+
+
+def _metastable_window(_: float) -> tuple[float, float]:
+    return (30.0, 40.0)
+
+
+def _judge_metastable(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    end = window[1]
+    naive_rows = [r for r in runs["naive"].series if r[0] >= end]
+    collapsed = all(r[2] < 0.1 * max(1, r[2] + r[3]) for r in naive_rows)
+    recovered = runs["seawall"].metrics["success % from 10 s after"]
+    won = collapsed and recovered >= 90.0
+    return won, (
+        f"after the capacity drop ends, naive {'stays' if collapsed else 'does not stay'} "
+        f"below 10 % success in every interval (the sustaining effect); seawall answers "
+        f"{recovered:.1f} % from 10 s after the trigger"
+    )
+
+
+# -- thundering herd ----------------------------------------------------------------------
+
+
+def _herd(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+    ours = mode == "seawall"
+    servers = max(2, clients // 500)  # 200 loads/s each: 2,000/s at 10,000 instances
+    config = world.service(
+        "config",
+        servers=servers,
+        service_time=deterministic(0.005),
+        queue_limit=max(10, clients // 20),
+    )
+
+    def cached(w: World) -> Any:
+        cache = seawall.Cache(
+            60.0,
+            jitter=0.2 if ours else 0.0,
+            early_refresh=1.0 if ours else 0.0,
+            clock=w.clock,
+            rng=w.rng,
+        )
+        if ours:
+            return seawall.Pipeline(cache, protected("config")(w))
+        return seawall.Pipeline(cache, naive(w))
+
+    world.clients(
+        clients,
+        think_time=1.0,
+        target=config,
+        policy=cached,
+        start=uniform(0.0, 10.0) if ours else 0.0,
+    )
+
+    def measure(result: Result) -> dict[str, float]:
+        s = result.services["config"]
+        return {
+            "peak config loads per second": max(r.offered for r in s.series),
+            "config loads": s.arrivals,
+            "config refusals %": 100.0 * s.rejected / max(1, s.arrivals),
+            "reads failed %": 100.0 - success(result),
+        }
+
+    return world, measure, "config"
+
+
+def _judge_herd(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    n, o = runs["naive"].metrics, runs["seawall"].metrics
+    peak_n, peak_o = n["peak config loads per second"], o["peak config loads per second"]
+    won = peak_o * 3 <= peak_n and o["reads failed %"] < n["reads failed %"]
+    return won, (
+        f"peak load on the config service {peak_o:,.0f}/s vs {peak_n:,.0f}/s naive; "
+        f"reads failed {o['reads failed %']:.2f} % vs {n['reads failed %']:.2f} %"
+    )
+
+
+# -- partition ----------------------------------------------------------------------------
+
+
+def _partition(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+    ours = mode == "seawall"
+    api = world.service(
+        "api",
+        servers=max(10, clients // 50),
+        service_time=exponential(0.01),
+        drop_expired=ours,
+        deadlines=ours,
+    )
+
+    def policy(w: World) -> Any:
+        if not ours:
+            return naive(w)
+        return protected("api", fallback=seawall.Fallback(value="cached answer"))(w)
+
+    cut = max(1, clients // 3)
+    lost = world.clients(
+        cut, think_time=exponential(1 / RATE), target=api, policy=policy, name="partitioned"
+    )
+    world.clients(clients - cut, think_time=exponential(1 / RATE), target=api, policy=policy)
+    # Cut off from the start: the partitioned group's figures are all partitioned calls.
+    world.at(0.0, lambda: lost.partition(1.0))
+
+    def measure(result: Result) -> dict[str, float]:
+        p = result.clients["partitioned"]
+        return {
+            "time to answer, partitioned (s)": p.mean_response,
+            "success incl. fallback %, partitioned": success(result, "partitioned"),
+            "success %, the rest": success(result),
+        }
+
+    return world, measure, "api"
+
+
+def _partition_window(until: float) -> tuple[float, float]:
+    return (0.0, until)
+
+
+def _judge_partition(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    n, o = runs["naive"].metrics, runs["seawall"].metrics
+    t = "time to answer, partitioned (s)"
+    s = "success incl. fallback %, partitioned"
+    won = o[t] < n[t] and o[s] > n[s]
+    return won, (
+        f"partitioned clients get an answer in {o[t]:.2f} s vs {n[t]:.2f} s, "
+        f"{o[s]:.1f} % of them a useful one (fallback) vs {n[s]:.1f} %"
+    )
+
+
+# -- bad deploy ---------------------------------------------------------------------------
+
+
+def _bad_deploy(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+    ours = mode == "seawall"
+    # A request lands on a random replica: with 2 of 10 returning 500, each attempt fails
+    # with probability 0.2, independently.
+    api = world.service(
+        "api",
+        servers=max(10, clients // 50),
+        service_time=exponential(0.01),
+        drop_expired=ours,
+        deadlines=ours,
+    )
+    gateway = world.service(
+        "gateway",
+        servers=max(20, clients // 20),
+        replicas=10,
+        service_time=deterministic(0.001),
+        calls=api,
+        policy=protected("api") if ours else naive,
+        drop_expired=ours,
+        deadlines=ours,
+    )
+    start, end = _deploy_window(0.0)
+    world.at(start, lambda: setattr(api, "error_rate", 0.2))
+    world.at(end, lambda: setattr(api, "error_rate", 0.0))
+    world.clients(
+        clients,
+        think_time=exponential(1 / RATE),
+        target=gateway,
+        policy=protected("gateway") if ours else naive,
+    )
+
+    def measure(result: Result) -> dict[str, float]:
+        s = result.services["api"]
+        requests = max(1, result.clients["clients"].requests)
+        return {
+            "success %": success(result),
+            "gateway calls per request": result.services["gateway"].arrivals / requests,
+            "api calls per request": s.arrivals / requests,
+        }
+
+    return world, measure, "api"
+
+
+def _deploy_window(_: float) -> tuple[float, float]:
+    return (10.0, 50.0)
+
+
+def _judge_bad_deploy(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    n, o = runs["naive"].metrics, runs["seawall"].metrics
+    won = o["success %"] >= 99.0 and o["api calls per request"] <= n["api calls per request"]
+    return won, (
+        f"with a fifth of the replicas failing, seawall's retries route around them: "
+        f"{o['success %']:.2f} % success vs {n['success %']:.2f} % naive, "
+        f"{o['api calls per request']:.3f} vs {n['api calls per request']:.3f} calls per request"
+    )
+
+
+# -- split brain --------------------------------------------------------------------------
+
+
+def _split_brain(mode: str, clients: int, seed: int, until: float) -> dict[str, float]:
+    from seawall.gameday._split_brain import run_split_brain
+
+    candidates = max(2, min(100, clients // 100))
+    result = run_split_brain(seed=seed, duration=until, workers_per_side=candidates // 2)
+    row = result.row("naive" if mode == "naive" else "lease + fencing")
+    return {
+        "candidates": result.workers,
+        "partitions": result.partitions,
+        "process pauses": result.pauses,
+        "writes accepted": row.accepted,
+        "stale writes rejected": row.rejected,
+        "writes out of term order": row.conflicting,
+        "seconds with two leaders acting": row.dual_leader_seconds,
+        "terms": row.terms,
+    }
+
+
+def _judge_split_brain(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    n, o = runs["naive"].metrics, runs["seawall"].metrics
+    order, dual = "writes out of term order", "seconds with two leaders acting"
+    won = o[order] == 0 and o[dual] == 0 and n[order] > 0
+    return won, (
+        f"through {o['partitions']:.0f} partitions of {o['candidates']:.0f} candidates, "
+        f"lease + fencing never had two leaders acting nor accepted a stale write; the "
+        f"leader flag had two for {n[dual]:.2f} s and {n[order]:.0f} writes out of order"
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "metastable",
+            "Metastable retry storm",
+            "clients -> gateway -> service -> database sized for 1.25x the load; the "
+            "database loses half its capacity for 10 s, then gets it back.",
+            120.0,
+            _metastable_window,
+            _metastable,
+            _judge_metastable,
+            {},
+            deciding="database",
+        ),
+        Scenario(
+            "amplification",
+            "Retry budgets at scale",
+            "the leaf fails every call for 60 s behind three layers that retry 3 times "
+            "each, a RetryBudget at every layer: leaf calls per top-level request with "
+            "the default budget (naive column) and with its failure reserve, "
+            "max_tokens=4 (seawall column).",
+            60.0,
+            lambda _: (0.0, 60.0),
+            _amplification,
+            _judge_amplification,
+            {
+                "gateway": "gateway calls per request (client layer)",
+                "service": "service calls per gateway call",
+                "leaf": "leaf calls per service call",
+                "amplification": "leaf calls per request",
+            },
+            deciding="leaf",
+        ),
+        Scenario(
+            "herd",
+            "Thundering herd",
+            "every instance starts at once and caches its config for 60 s: fixed TTL "
+            "and simultaneous start vs jittered TTL, early refresh, jittered start-up.",
+            150.0,
+            lambda _: (0.0, 10.0),
+            _herd,
+            _judge_herd,
+            {},
+            deciding="config",
+        ),
+        Scenario(
+            "partition",
+            "Partition",
+            "a third of the clients are blackholed from the API for the whole run.",
+            60.0,
+            _partition_window,
+            _partition,
+            _judge_partition,
+            {},
+            deciding="api",
+        ),
+        Scenario(
+            "split-brain",
+            "Split brain",
+            "candidates for one lease (seawall's real Election and fenced store, on "
+            "virtual time) through repeated partitions from the lease store and process "
+            "pauses: a leader flag vs lease + fencing tokens.",
+            60.0,
+            lambda until: (0.0, until),
+            no_world,
+            _judge_split_brain,
+            {},
+            direct=_split_brain,
+        ),
+        Scenario(
+            "bad-deploy",
+            "Bad deploy",
+            "for 40 s, 2 of 10 replicas return 500 (each attempt fails with p = 0.2).",
+            60.0,
+            _deploy_window,
+            _bad_deploy,
+            _judge_bad_deploy,
+            {},
+            deciding="api",
+        ),
+    )
+}
+
+
+def run_scenario(name: str, clients: int, seed: int = 0, until: float | None = None) -> Outcome:
+    """Run scenario ``name`` in both configurations on the same seed; judge the result."""
+    scenario = SCENARIOS[name]
+    horizon = scenario.until if until is None else until
+    runs: dict[str, Run] = {}
+    for mode in MODES:
+        started = time.perf_counter()
+        if scenario.direct is not None:
+            metrics = scenario.direct(mode, clients, seed, horizon)
+            runs[mode] = Run(mode, metrics, (), (), 0, 0, time.perf_counter() - started)
+            continue
+        world, measure, deciding = scenario.build(mode, clients, seed)
+        result = world.run(horizon, interval=1.0)
+        wall = time.perf_counter() - started
+        load = tuple(r.offered for r in result.services[deciding].series)
+        requests = sum(c.requests for c in result.clients.values())
+        runs[mode] = Run(
+            mode,
+            measure(result),
+            series(result, scenario.caller),
+            load,
+            result.events,
+            requests,
+            wall,
+        )
+    window = scenario.window(horizon)
+    won, why = scenario.judge(runs, window)
+    return Outcome(
+        scenario=name,
+        title=scenario.title,
+        clients=clients,
+        seed=seed,
+        until=horizon,
+        window=window,
+        runs=runs,
+        won=won,
+        why=why,
+        labels=scenario.labels,
+    )
+
+
+def names() -> Sequence[str]:
+    return tuple(SCENARIOS)
