@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "gameday": ("seawall.gameday._cli", "run the built-in game day (the main job)"),
     "experiment": ("seawall.experiment._cli", "run chaos experiments"),
     "postmortem": ("seawall.experiment._postmortem_cli", "draft a blameless postmortem"),
+    "dashboard": ("seawall.metrics._dashboard_cli", "serve a live dashboard of several instances"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.

@@ -64,6 +64,7 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
+    dashboard_path: str | None = "/seawall/dashboard",
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
@@ -85,6 +86,10 @@ def protect(
     seconds a stored response is replayed (24 h); ``lock_ttl``: seconds before the claim of
     a request whose process died is released (60 s; keep it above the slowest handler).
 
+    ``dashboard_path``: where the live dashboard of this process's policies is served
+    (its event stream at ``<dashboard_path>/stream``); None turns it off. Both paths
+    bypass deadlines, shedding and idempotency. See docs/dashboard.md.
+
     Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
     it, before the app serves anything.
     """
@@ -103,6 +108,12 @@ def protect(
             f"idempotency must be True, False or an idempotency store, got {idempotency!r}"
         )
     health = health or Health(started=True)
+    dashboard = None
+    if dashboard_path is not None:
+        from seawall.metrics._dashboard import Dashboard
+
+        # Paced by wall time whatever ``clock`` is: a dashboard shows real seconds.
+        dashboard = Dashboard(path=dashboard_path, health=health)
     load_shedder: LoadShedder | None = None
     if shedder is not False:
         load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
@@ -137,6 +148,7 @@ def protect(
         methods=keyed.methods if keyed is not None else frozenset(),
         requires_key=keyed.required if keyed is not None else None,
         degraded_header=b"x-degraded",
+        dashboard=dashboard,
     )
 
 

@@ -174,11 +174,20 @@ class Dashboard:
             await self.clock.asleep(max(start + n * self.interval - self.clock.now(), 0.0))
 
     def wake(self) -> None:
-        """Start sampling on the running loop, if it is not running already."""
+        """Start sampling on the running asyncio loop, if it is not sampling there already.
+
+        Off asyncio (trio) there is no loop to sample on: the page and stream still
+        answer, with no samples.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
         task = self._task
-        if task is None or task.done():
-            self._tick = asyncio.Event()  # bound to this loop
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        self._tick = asyncio.Event()
+        self._task = loop.create_task(self.run())
 
     async def aclose(self) -> None:
         """Stop sampling; open streams end at their next second."""
