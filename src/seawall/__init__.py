@@ -50,6 +50,7 @@ from seawall._partial import (
     partial_sync,
 )
 from seawall._priority import current_priority, priority
+from seawall._snapshot import PolicySnapshot, Snapshot, snapshot
 from seawall.policies._cache import (
     Cache,
     CacheEntry,
@@ -102,6 +103,7 @@ __all__ = [
     "PartialResult",
     "Pipeline",
     "Policy",
+    "PolicySnapshot",
     "Registry",
     "Rejected",
     "Retry",
@@ -112,6 +114,7 @@ __all__ = [
     "SeawallError",
     "ShedderStats",
     "SingleFlight",
+    "Snapshot",
     "StaleServed",
     "StandardPipeline",
     "SystemClock",
@@ -132,6 +135,7 @@ __all__ = [
     "remaining",
     "remove_hook",
     "singleflight",
+    "snapshot",
     "standard",
     "transient",
 ]

@@ -32,16 +32,20 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any, Literal
 
+from seawall._catalog import enroll, target_label
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import downstream_timeout
+from seawall._durations import CLIENT, method_label
 from seawall._errors import ConfigError, DeadlineExceeded, SeawallError
 from seawall._hosts import HostPolicies
 from seawall._operation import current_attempt, current_operation
 from seawall._pipeline import Pipeline
 from seawall._priority import current_priority
 from seawall._transient import transient, transient_status
+from seawall._validate import name as policy_name
 from seawall.policies._backoff import Backoff
 from seawall.policies._breaker import CircuitBreaker
+from seawall.policies._bulkhead import Bulkhead
 from seawall.policies._registry import Registry
 from seawall.policies._retry import Retry
 from seawall.wire import (
@@ -53,6 +57,7 @@ from seawall.wire import (
 
 __all__ = [
     "OPTIONS",
+    "ClientPolicies",
     "Edge",
     "HTTPStatusError",
     "edge_options",
@@ -67,6 +72,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A budget this long (31 years) is no bound: the wire's 12-digit millisecond field cannot
 # carry more, and a socket cannot be told to wait longer.
 UNBOUNDED = 1e9
+# Host keys remembered for their target label; cleared when full (the labels are capped
+# in seawall._catalog anyway, this only bounds the cache).
+_TARGET_CACHE = 4096
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -112,6 +120,27 @@ def host_key(scheme: str, host: str | None, port: int | None) -> str:
     return f"{scheme}://{host or ''}:{port or _DEFAULT_PORTS.get(scheme, 80)}"
 
 
+@dataclass(frozen=True, slots=True)
+class ClientPolicies:
+    """One host's policies in a client: read their state, or snapshot them.
+
+    ``seawall.snapshot(client.policies(url).pipeline)`` gives their counters; ``name`` is
+    the client's name and ``target`` the host's ``host:port``, the labels their metrics
+    carry.
+    """
+
+    name: str
+    target: str
+    retry: Retry
+    breaker: CircuitBreaker
+    bulkhead: Bulkhead
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The policies in the order a request meets them."""
+        return Pipeline(self.retry, self.breaker, self.bulkhead)
+
+
 @dataclass(slots=True)
 class _Dependency:
     """One host's senders: the attempt function wrapped in the host's own retry budget,
@@ -119,7 +148,7 @@ class _Dependency:
 
     retrying: Callable[[Any], Any]
     single: Callable[[Any], Any]
-    breaker: CircuitBreaker  # kept for breaker_for()
+    policies: ClientPolicies
 
 
 class Edge:
@@ -146,8 +175,10 @@ class Edge:
         clock: Clock | None,
         rng: random.Random | None,
         attempt: Callable[[Any], Any],
+        name: str = "client",
     ) -> None:
         self.attempt = attempt
+        self.name = policy_name(name)
         self.idempotency_keys = _flag(idempotency_keys, "idempotency_keys")
         self.raise_for_status = _flag(raise_for_status, "raise_for_status")
         if not isinstance(max_hosts, int) or isinstance(max_hosts, bool) or max_hosts < 1:
@@ -169,19 +200,38 @@ class Edge:
         self.hosts: Registry[_Dependency] = Registry(
             self._dependency, max_keys=max_hosts, clock=self.clock
         )
+        self._targets: dict[str, str] = {}
 
     def _dependency(self, host: str) -> _Dependency:
         retry, breaker, bulkhead = self.policies.build(host)
         single = Retry(1, on=transient, name=host, clock=self.clock)
+        # Metrics label a host's policies by the client's name and the host's address,
+        # capped process-wide so a crawler cannot grow the number of series.
+        target = target_label(host.partition("://")[2] or host)
+        for policy in (retry, single, breaker, bulkhead):
+            enroll(policy, self.name, target)
         return _Dependency(
             Pipeline(retry, breaker, bulkhead)(self.attempt),
             Pipeline(single, breaker, bulkhead)(self.attempt),
-            breaker,
+            ClientPolicies(self.name, target, retry, breaker, bulkhead),
         )
+
+    def policies_for(self, key: str) -> ClientPolicies:
+        """The policies of the host with registry key ``key`` (see :func:`host_key`)."""
+        return self.hosts.get(key).policies
 
     def breaker_for(self, key: str) -> CircuitBreaker:
         """The circuit breaker of the host with registry key ``key`` (see :func:`host_key`)."""
-        return self.hosts.get(key).breaker
+        return self.hosts.get(key).policies.breaker
+
+    def observe(self, method: str, key: str, status: int | None, seconds: float) -> None:
+        """Count one attempt to host ``key`` in ``http.client.request.duration``."""
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = target_label(key.partition("://")[2] or key)
+            if len(self._targets) > _TARGET_CACHE:
+                self._targets.clear()
+        CLIENT.record((self.name, target, method_label(method), status), seconds)
 
     def prepare(
         self, method: str, key: str, headers: MutableMapping[str, Any], *, replayable: bool = True
@@ -249,6 +299,7 @@ _DEFAULTS: dict[str, Any] = {
     "idempotency_keys": True,
     "raise_for_status": False,
     "max_hosts": 1000,
+    "name": "client",
     "clock": None,
     "rng": None,
 }

@@ -21,11 +21,13 @@ is made (one host's policies are built then), never on the first request.
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import httpx
 
 from seawall._outbound import (
+    ClientPolicies,
     Edge,
     HTTPStatusError,
     edge_options,
@@ -39,6 +41,7 @@ __all__ = [
     "AsyncClient",
     "AsyncTransport",
     "Client",
+    "ClientPolicies",
     "HTTPStatusError",
     "Transport",
     "parse_retry_after",
@@ -84,7 +87,8 @@ class Transport(httpx.BaseTransport):
     CircuitBreaker keyword arguments, e.g. ``failure_rate``, ``min_calls``, ``cooldown``),
     ``max_concurrent`` / ``max_queue`` (64 / 64 per host), ``clock``, ``rng``; and the
     client's own ``idempotency_keys`` (True),
-    ``raise_for_status`` (False), ``max_hosts`` (1000). A bad value raises
+    ``raise_for_status`` (False), ``max_hosts`` (1000), and ``name`` ("client"), the label
+    of its per-host policies in metrics and snapshots. A bad value raises
     :class:`~seawall.ConfigError` here.
     """
 
@@ -92,12 +96,24 @@ class Transport(httpx.BaseTransport):
         self._inner = transport or httpx.HTTPTransport()
         self._edge = Edge(**edge_options(options), attempt=self._attempt)
 
+    def policies(self, url: httpx.URL | str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._edge.policies_for(_key(url))
+
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
 
     def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
-        response = self._inner.handle_request(request)
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = self._inner.handle_request(request)
+            status = response.status_code
+        finally:
+            self._edge.observe(
+                request.method, _key(request.url), status, time.perf_counter() - started
+            )
         try:
             return _judge(self._edge, request, response)
         except HTTPStatusError:
@@ -126,12 +142,24 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         self._inner = transport or httpx.AsyncHTTPTransport()
         self._edge = Edge(**edge_options(options), attempt=self._attempt)
 
+    def policies(self, url: httpx.URL | str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._edge.policies_for(_key(url))
+
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
-        response = await self._inner.handle_async_request(request)
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = await self._inner.handle_async_request(request)
+            status = response.status_code
+        finally:
+            self._edge.observe(
+                request.method, _key(request.url), status, time.perf_counter() - started
+            )
         try:
             return _judge(self._edge, request, response)
         except HTTPStatusError:
@@ -153,21 +181,49 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def Client(**kwargs: Any) -> httpx.Client:
+class _Client(httpx.Client):
+    """An ``httpx.Client`` that can show the policies it keeps per host."""
+
+    _seawall: Transport
+
+    def policies(self, url: httpx.URL | str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._seawall.policies(url)
+
+
+class _AsyncClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that can show the policies it keeps per host."""
+
+    _seawall: AsyncTransport
+
+    def policies(self, url: httpx.URL | str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._seawall.policies(url)
+
+
+def Client(**kwargs: Any) -> _Client:
     """An ``httpx.Client`` whose transport is a seawall :class:`Transport`.
 
     seawall options (see :class:`Transport`) are taken out of ``kwargs``; everything else
     goes to ``httpx.Client``. A ``transport=`` given is wrapped, not replaced. ``timeout``
     is seawall's per-attempt cap, so httpx's own default timeout is off: a per-request
-    ``timeout=`` still applies, within seawall's.
+    ``timeout=`` still applies, within seawall's. ``name`` names the client in metrics
+    (each host's policies are labelled with it and the host's ``target``);
+    ``client.policies(url)`` returns one host's policies.
     """
     ours, rest = split_options(kwargs)
     inner = rest.pop("transport", None)
-    return httpx.Client(transport=Transport(inner, **ours), timeout=None, **rest)
+    transport = Transport(inner, **ours)
+    client = _Client(transport=transport, timeout=None, **rest)
+    client._seawall = transport
+    return client
 
 
-def AsyncClient(**kwargs: Any) -> httpx.AsyncClient:
+def AsyncClient(**kwargs: Any) -> _AsyncClient:
     """An ``httpx.AsyncClient`` whose transport is a seawall :class:`AsyncTransport`."""
     ours, rest = split_options(kwargs)
     inner = rest.pop("transport", None)
-    return httpx.AsyncClient(transport=AsyncTransport(inner, **ours), timeout=None, **rest)
+    transport = AsyncTransport(inner, **ours)
+    client = _AsyncClient(transport=transport, timeout=None, **rest)
+    client._seawall = transport
+    return client

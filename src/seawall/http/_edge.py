@@ -47,7 +47,6 @@ from seawall.wire import budget_from_headers
 if TYPE_CHECKING:
     from seawall.http._priorities import Priorities
     from seawall.http._probes import Health
-    from seawall.metrics._dashboard import Dashboard
     from seawall.policies._shedder import Admission, LoadShedder
 
 __all__ = ["Edge", "KeyedRoute"]
@@ -95,7 +94,6 @@ class Edge:
         methods: frozenset[str] = frozenset(),
         requires_key: KeyedRoute | None = None,
         degraded_header: bytes | None = None,
-        dashboard: Dashboard | None = None,
     ) -> None:
         if maximum is not None and not maximum > 0:
             raise ValueError(f"maximum must be a positive number of seconds, got {maximum!r}")
@@ -122,22 +120,12 @@ class Edge:
         # Steps that read headers; without any, the scan is skipped.
         self._scan = maximum is not None or shedder is not None or keyed is not None
         self._wraps = maximum is not None or degraded_header is not None
-        # The dashboard's page and stream come before every step: a stream lasts minutes,
-        # so no deadline may cut it, and watching an overload must not be shed by it.
-        self.dashboard = dashboard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if self.dashboard is not None and scope["type"] == "lifespan":
-                receive = self.dashboard.lifespan(receive)
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if self.dashboard is not None:
-            if self.dashboard.serves(path):
-                await self.dashboard(scope, receive, send)
-                return
-            self.dashboard.wake()
         if self._probes:
             kind = self._probes.get(path)
             if kind is not None:

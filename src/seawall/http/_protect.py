@@ -18,20 +18,28 @@ a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from seawall._clock import Clock
 from seawall._errors import ConfigError
 from seawall._priority import PRIORITY_RANK
-from seawall.http._asgi import ASGIApp
+from seawall.http._asgi import ASGIApp, Receive, Scope, Send
 from seawall.http._checks import asgi_app, positive_seconds
 from seawall.http._degraded import DegradedMiddleware
 from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import IdempotencyMiddleware
+from seawall.http._observe import AUTO, Page, endpoints, observed, serve_page
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
 from seawall.stores._base import IdempotencyStore
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from seawall.metrics._dashboard import Dashboard
 
 __all__ = ["Protected", "check_options", "protect"]
 
@@ -43,6 +51,34 @@ class Protected(Edge):
     """
 
     health: Health
+    # Pages answered before every other step (/metrics, /seawall), and whether requests
+    # are counted in http.server.request.duration.
+    pages: Mapping[str, Page] = MappingProxyType({})
+    durations = False
+    # The live dashboard's page and stream, answered before every step like the pages:
+    # a stream lasts minutes, so no deadline may cut it nor duration count it.
+    dashboard: Dashboard | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        dashboard = self.dashboard
+        if scope["type"] != "http":
+            if dashboard is not None and scope["type"] == "lifespan":
+                receive = dashboard.lifespan(receive)
+            await Edge.__call__(self, scope, receive, send)
+            return
+        path = scope["path"]
+        page = self.pages.get(path)
+        if dashboard is not None:
+            if dashboard.serves(path):
+                await dashboard(scope, receive, send)
+                return
+            dashboard.wake()
+        if page is not None:
+            await serve_page(page, scope, send)
+        elif self.durations and path not in self._probes:
+            await observed(super().__call__, scope, receive, send)
+        else:
+            await Edge.__call__(self, scope, receive, send)
 
     @property
     def inner(self) -> ASGIApp:
@@ -64,6 +100,11 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
+    metrics_path: str | None = AUTO,
+    snapshot_path: str | None = "/seawall",
+    metrics_registry: CollectorRegistry | None = None,
+    request_durations: bool = True,
+    service: str | None = None,
     dashboard_path: str | None = "/seawall/dashboard",
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
@@ -86,14 +127,25 @@ def protect(
     seconds a stored response is replayed (24 h); ``lock_ttl``: seconds before the claim of
     a request whose process died is released (60 s; keep it above the slowest handler).
 
-    ``dashboard_path``: where the live dashboard of this process's policies is served
-    (its event stream at ``<dashboard_path>/stream``); None turns it off. Both paths
-    bypass deadlines, shedding and idempotency. See docs/dashboard.md.
+    What the service shows: ``metrics_path`` serves Prometheus's text exposition of every
+    seawall metric in the process (``/metrics`` by default when prometheus-client is
+    installed; a path given explicitly without it is a ``ConfigError``), or of
+    ``metrics_registry`` with seawall's collector added; ``snapshot_path`` serves the JSON
+    snapshot of every policy (``/seawall``), with ``service`` as its service name. Both
+    are answered before shedding, deadlines and idempotency, and ``None`` turns either
+    off. ``request_durations`` counts every other request in
+    ``http_server_request_duration_seconds`` by route template, method and status.
+    ``dashboard_path`` serves the live dashboard of this process's policies (its event
+    stream at ``<dashboard_path>/stream``), also before every step; None turns it off
+    (see docs/dashboard.md).
 
     Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
     it, before the app serves anything.
     """
     asgi_app(app)
+    pages = endpoints(metrics_path, snapshot_path, service, metrics_registry)
+    if not isinstance(request_durations, bool):
+        raise ConfigError(f"request_durations must be True or False, got {request_durations!r}")
     options = (shedder, routes, default_priority, require_idempotency, health, clock)
     maximum, ttl, lock_ttl = check_options(maximum, ttl, lock_ttl, *options)
     if (
@@ -110,10 +162,13 @@ def protect(
     health = health or Health(started=True)
     dashboard = None
     if dashboard_path is not None:
-        from seawall.metrics._dashboard import Dashboard
+        from seawall.metrics._dashboard import Dashboard, in_process
 
+        if dashboard_path in pages:
+            raise ConfigError(f"dashboard_path {dashboard_path!r} is already served")
         # Paced by wall time whatever ``clock`` is: a dashboard shows real seconds.
-        dashboard = Dashboard(path=dashboard_path, health=health)
+        dashboard = Dashboard(in_process(service), path=dashboard_path, service=service)
+        dashboard.health = health
     load_shedder: LoadShedder | None = None
     if shedder is not False:
         load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
@@ -135,7 +190,7 @@ def protect(
         session_cookie_names(session_cookies)
         if principal is not None:
             raise ConfigError("principal= applies to idempotency, which is turned off")
-    return Protected(
+    protected = Protected(
         app,
         health=health,
         probes=probe_paths(),
@@ -148,8 +203,11 @@ def protect(
         methods=keyed.methods if keyed is not None else frozenset(),
         requires_key=keyed.required if keyed is not None else None,
         degraded_header=b"x-degraded",
-        dashboard=dashboard,
     )
+    protected.pages = pages
+    protected.durations = request_durations
+    protected.dashboard = dashboard
+    return protected
 
 
 _STORE_OPERATIONS = ("claim", "complete", "release")

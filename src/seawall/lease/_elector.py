@@ -27,6 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from seawall._catalog import enroll
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import seconds_of
 from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend, Observation
@@ -97,7 +98,10 @@ class _Shell(Generic[B]):
         self._release_on_stop = release_on_stop
         self._release_due = False
         self._stopping = False
+        # Terms started and ended here: a plain counter, read by the metrics collectors.
+        self.transitions = 0
         self._prepare()
+        enroll(self)
 
     def _prepare(self) -> None:
         """The shell's own state (its wake-up signal, thread or task)."""
@@ -138,6 +142,7 @@ class _Shell(Generic[B]):
 
     def _callbacks(self, step: Step) -> None:
         for change in step.changes:
+            self.transitions += 1
             try:
                 if change.kind == "started" and self._on_started is not None:
                     self._on_started(change.leadership)

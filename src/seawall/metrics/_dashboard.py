@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from seawall.http._asgi import Message, Receive, Scope, Send
     from seawall.http._probes import Health
 
-__all__ = ["Dashboard", "Snapshot", "Source", "page"]
+__all__ = ["Dashboard", "Snapshot", "Source", "in_process", "page"]
 
 logger = logging.getLogger("seawall.metrics")
 
@@ -62,10 +62,14 @@ def page(stream: str | None, embedded: Mapping[str, Any] | None = None) -> str:
     return text.replace("/*SEAWALL_CONFIG*/null", data)
 
 
-def _in_process() -> Snapshot:
-    from seawall.metrics import snapshot_json
+def in_process(service: str | None = None) -> Source:
+    """This process's snapshot, as a dashboard source."""
+    from seawall.metrics._json import snapshot_json
 
-    return snapshot_json()
+    def take() -> Snapshot:
+        return snapshot_json(service)
+
+    return take
 
 
 class Dashboard:
@@ -94,7 +98,7 @@ class Dashboard:
         if not isinstance(path, str) or not path.startswith("/") or path.endswith("/"):
             raise ConfigError(f"dashboard path must start with / and not end with /, got {path!r}")
         if sources is None:
-            sources = {"local": _in_process}
+            sources = {"local": in_process(service)}
         elif callable(sources):
             sources = {"local": sources}
         if not isinstance(sources, Mapping) or not sources:

@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
     instances = {url: Instance(url, timeout=0.9) for url in urls}
-    dashboard = Dashboard(instances, path="/dashboard")  # type: ignore[arg-type]
+    dashboard = Dashboard(instances, path="/dashboard")
     config = uvicorn.Config(
         _Site(dashboard),
         log_level="warning",

@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
+from seawall._catalog import enroll
 from seawall._drive import chain_async, chain_sync
 
 __all__ = ["Args", "Kwargs", "Policy"]
@@ -32,7 +33,14 @@ Kwargs = dict[str, Any]
 class Policy:
     """Base class of every seawall policy and of :class:`Pipeline`."""
 
-    __slots__ = ()
+    # Weak references let the process-wide catalog (seawall.snapshot(), the metrics
+    # collectors) list every policy without keeping any alive.
+    __slots__ = ("__weakref__",)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        policy = super().__new__(cls)
+        enroll(policy)
+        return policy
 
     def _layout(self) -> tuple[str, ...]:
         """The driver slots this policy fills, outermost first; none: it has its own shell."""
@@ -62,4 +70,8 @@ class Policy:
             run = chain_async(self._stack(), fn)
         else:
             run = chain_sync(self._stack(), fn)
-        return cast(F, functools.wraps(fn)(run))
+        run = functools.wraps(fn)(run)
+        # The handle on a decorated function: its policies and, through
+        # seawall.snapshot(fn.seawall), their counters.
+        run.seawall = self  # type: ignore[attr-defined]
+        return cast(F, run)
