@@ -25,7 +25,9 @@ def chromium() -> str | None:
 class Browser:
     """One headless Chromium with one page, closed on exit."""
 
-    def __init__(self, executable: str, profile: Path, *, width: int = 1280, height: int = 900) -> None:
+    def __init__(
+        self, executable: str, profile: Path, *, width: int = 1280, height: int = 900
+    ) -> None:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
 
@@ -54,7 +56,7 @@ class Browser:
             stderr=subprocess.DEVNULL,
             # Kept open through exec: the dup2 targets (close_fds runs after preexec_fn).
             pass_fds=(3, 4),
-            preexec_fn=on_fds_3_and_4,  # noqa: PLW1509 (no threads fork this child's parent state)
+            preexec_fn=on_fds_3_and_4,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -63,7 +65,9 @@ class Browser:
         self.session: str | None = None
         self.width, self.height = width, height
 
-    def send(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0) -> Any:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 30.0
+    ) -> Any:
         """Send one command and wait for its answer (events in between are dropped)."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}

@@ -187,3 +187,29 @@ def _watch(
     assert _state(browser, tile)["colour"] != RED
     browser.screenshot(tmp_path / "closed.png")
     shutil.copy(tmp_path / "closed.png", SHOTS / "seawall-dashboard-closed.png")
+
+
+def test_a_still_page_draws_an_embedded_view_without_a_server(tmp_path: Path) -> None:
+    """What the game day report embeds: the same tiles from a view, with no stream."""
+    browser_path = chromium()
+    need(browser_path is not None, "chromium is not installed (apt-get install -y chromium)")
+    assert browser_path is not None
+    from seawall.metrics._dashboard import page
+    from seawall.metrics._sampler import Sampler, view
+    from seawall.metrics._tiles import readings
+    from tests.unit.metrics.snapshots import breaker, snapshot
+
+    sampler = Sampler()
+    for second, state in enumerate(["closed", "closed", "open"]):
+        seen = readings(
+            snapshot(breaker("catalog", "10.0.0.9:80", state=state, failure=5 * second))
+        )
+        sampler.record(float(second), {"a": seen})
+    still = tmp_path / "still.html"
+    still.write_text(page(None, view(sampler)))
+    with Browser(browser_path, tmp_path / "profile") as browser:
+        browser.open(still.as_uri())
+        shown = wait_for("the tile appears", lambda: _state(browser, "catalog|10.0.0.9:80"), 15)
+    assert shown["state"] == "open"
+    assert shown["colour"] == RED
+    assert shown["samples"] == 3
