@@ -21,6 +21,7 @@ class Client:
     def __init__(self, app: Dashboard, path: str, method: str = "GET") -> None:
         self.sent: list[dict[str, Any]] = []
         self._hangup = asyncio.Event()
+        self.more = asyncio.Event()  # set on every message sent
         scope = {"type": "http", "method": method, "path": path, "headers": []}
         self.task = asyncio.ensure_future(app(scope, self._receive, self._send))
 
@@ -30,6 +31,7 @@ class Client:
 
     async def _send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
+        self.more.set()
 
     def hang_up(self) -> None:
         self._hangup.set()
@@ -99,7 +101,8 @@ def test_the_first_event_carries_the_history_then_one_event_per_sample() -> None
         assert first["tiles"][0]["spark"][-29:] == [10] * 29  # the baseline second adds 0
         assert first["tiles"][0]["spark"][:90] == [None] * 90
         while len(client.events()) < 3:
-            await asyncio.sleep(0.01)
+            client.more.clear()
+            await client.more.wait()
         assert b"retry: 1000" in client.body
         client.hang_up()
         await client.task  # a disconnect ends the stream
