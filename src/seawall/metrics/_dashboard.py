@@ -16,8 +16,9 @@ finishes on its own, and a server shutting down gracefully waits for open respon
 and after ``stream_lifetime`` seconds; the page's EventSource reconnects and gets the
 history again.
 
-Sampling runs as one task on the server's event loop, started by the first request (or
-the ASGI lifespan startup) and cancelled at lifespan shutdown.
+Sampling runs as one task on the server's asyncio loop, started by the first request (or
+the ASGI lifespan startup) and cancelled at lifespan shutdown; under trio the paths answer
+503.
 """
 
 from __future__ import annotations
@@ -226,6 +227,11 @@ class Dashboard:
             await _lifespan_only(receive=self.lifespan(receive), send=send)
             return
         if scope["type"] != "http":
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # trio: no loop to sample on, nor to stream from
+            await _plain(send, 503, b"the dashboard needs an asyncio server\n")
             return
         self.wake()
         path = scope["path"]
