@@ -85,8 +85,9 @@ def test_lifespan_startup_starts_sampling_and_shutdown_stops_it() -> None:
             pass
 
         async def inner_lifespan(scope: Any, receive: Any, send: Any) -> None:
-            while (await receive())["type"] != "lifespan.shutdown":
-                await asyncio.sleep(0.01)  # a sample has a chance to run
+            assert (await receive())["type"] == "lifespan.startup"
+            await asyncio.sleep(0.01)  # a sample has a chance to run
+            assert (await receive())["type"] == "lifespan.shutdown"
 
         app.app = inner_lifespan
         await app({"type": "lifespan"}, receive, send)
