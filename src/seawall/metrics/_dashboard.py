@@ -154,17 +154,31 @@ class Dashboard:
         self._bounds = (buckets(http) if isinstance(http, Mapping) else ()) or self._bounds
         return readings(snapshot)
 
-    async def sample(self) -> dict[str, Any]:
-        """Take one snapshot from every source, record the second, and publish the view."""
+    async def sample(self) -> None:
+        """Take one snapshot from every source and record the second.
+
+        The view is drawn only while a page watches: recording is what must never stop
+        (it is the history a page opened later shows at once), drawing is most of the cost.
+        """
         labels = list(self.sources)
         taken = await asyncio.gather(*(self._take(label, self.sources[label]) for label in labels))
         # Wall-clock time labels the sample on the page; the clock only paces the loop.
         self.sampler.record(time.time(), dict(zip(labels, taken, strict=True)), self._bounds)
-        current = view(self.sampler, window=self.window, service=self.service)
-        self._event = b"data: " + json.dumps(current, separators=(",", ":")).encode() + b"\n\n"
+        self._event = b""
+        if self.streams:
+            self._publish()
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()
-        return current
+
+    def view(self) -> dict[str, Any]:
+        """The view of the samples recorded so far (what each event carries)."""
+        return view(self.sampler, window=self.window, service=self.service)
+
+    def _publish(self) -> bytes:
+        if not self._event and self.sampler.seconds:
+            current = json.dumps(self.view(), separators=(",", ":")).encode()
+            self._event = b"data: " + current + b"\n\n"
+        return self._event
 
     async def run(self) -> None:
         """Sample every ``interval`` seconds until cancelled."""
@@ -272,7 +286,7 @@ class Dashboard:
         try:
             # How long the page waits before reconnecting, then the history at once.
             await _more(send, b"retry: 1000\n\n")
-            if self._event:
+            if self._publish():
                 await _more(send, self._event)
             while not gone.done() and self.clock.now() < ends and self._task is not None:
                 if self.health is not None and self.health.is_draining:
@@ -282,7 +296,8 @@ class Dashboard:
                 tick.cancel()
                 if gone.done():
                     return
-                await _more(send, self._event)
+                if self._publish():
+                    await _more(send, self._event)
             await send({"type": "http.response.body", "body": b""})
         except OSError:  # the client went away mid-write
             return

@@ -25,7 +25,7 @@ from typing import Any
 
 from seawall.metrics._tiles import COUNTS, PRIORITIES, Reading, TileKey, quantile, tile_id
 
-__all__ = ["Sampler", "Second", "TileSecond", "view"]
+__all__ = ["MAX_TILES", "Sampler", "Second", "TileSecond", "view"]
 
 # Worst first: the state a tile shows when its instances disagree.
 _STATE_ORDER = ("open", "forced_open", "half_open", "closed", "metrics_only", "disabled")
@@ -43,6 +43,8 @@ class TileSecond:
     bulkhead: list[float] | None = None
     shedder: tuple[float, float, dict[str, float]] | None = None
     budget: float | None = None
+    requests: float = 0.0  # success + failure + rejected + shed
+    errors: float = 0.0  # all but the successes
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class Sampler:
                 tile = tiles.setdefault(key, TileSecond())
                 _add(tile, instance, now, None if first else before.get(key, _EMPTY))
             self._last[instance] = dict(seen)
+        for tile in tiles.values():
+            tile.requests = _requests(tile.counts)
+            tile.errors = tile.requests - tile.counts.get("success", 0.0)
         second = Second(time, tiles, errors)
         self.seconds.append(second)
         return second
@@ -151,66 +156,90 @@ def _requests(counts: Mapping[str, float]) -> float:
     return sum(counts.get(name, 0.0) for name in ("success", "failure", "rejected", "shed"))
 
 
-def view(sampler: Sampler, *, window: int = 10, service: str | None = None) -> dict[str, Any]:
+MAX_TILES = 100
+
+
+def view(
+    sampler: Sampler,
+    *,
+    window: int = 10,
+    service: str | None = None,
+    max_tiles: int = MAX_TILES,
+) -> dict[str, Any]:
     """What the page draws, as JSON-able data (see docs/dashboard.md for each field).
 
     Rolling counts, rate, error % and latency cover the last ``window`` samples; the
     sparklines cover all ``size``, oldest first, padded at the front with nulls so every
-    page draws two minutes on the same axis.
+    page draws two minutes on the same axis. At most ``max_tiles`` tiles are drawn: a
+    breaker that is not closed first, then the busiest over the window (a page of a
+    thousand tiles shows nothing); ``hidden`` counts the others.
     """
     seconds = list(sampler.seconds)
-    keys: dict[TileKey, None] = {}
+    n = len(seconds)
+    recent_from = max(n - window, 0)
+    everything: dict[TileKey, TileSecond] = {}
     for second in seconds:
-        keys.update(dict.fromkeys(second.tiles))
-    recent = seconds[-window:]
-    latest = seconds[-1] if seconds else None
-    tiles = []
-    for key in sorted(keys, key=lambda k: (k[0], k[1] or "")):
-        rolling: dict[str, float] = {}
-        latency: list[float] = []
-        for second in recent:
-            tile = second.tiles.get(key)
-            if tile is None:
-                continue
-            for name, n in tile.counts.items():
-                rolling[name] = rolling.get(name, 0.0) + n
+        everything.update(second.tiles)
+    # The window's sums for every tile (they choose which tiles are drawn) ...
+    rolling: dict[TileKey, dict[str, float]] = {key: {} for key in everything}
+    latency: dict[TileKey, list[float]] = {}
+    for second in seconds[recent_from:]:
+        for key, tile in second.tiles.items():
+            sums = rolling[key]
+            for name, count in tile.counts.items():
+                sums[name] = sums.get(name, 0.0) + count
             if tile.latency:
-                if len(latency) != len(tile.latency):
-                    latency = [0.0] * len(tile.latency)
-                latency = [a + b for a, b in zip(latency, tile.latency, strict=True)]
-        now = latest.tiles.get(key) if latest is not None else None
-        requests = _requests(rolling)
-        errors = requests - rolling.get("success", 0.0)
-        padding: list[float | None] = [None] * (sampler.size - len(seconds))
-        spark: list[float | None] = [
-            _requests(s.tiles[key].counts) if key in s.tiles else 0.0 for s in seconds
-        ]
-        spark_errors: list[float | None] = [
-            _requests(s.tiles[key].counts) - s.tiles[key].counts.get("success", 0.0)
-            if key in s.tiles
-            else 0.0
-            for s in seconds
-        ]
+                kept = latency.get(key)
+                if kept is None or len(kept) != len(tile.latency):
+                    latency[key] = list(tile.latency)
+                else:
+                    latency[key] = [a + b for a, b in zip(kept, tile.latency, strict=True)]
+    latest = seconds[-1] if seconds else None
+    now_tiles = latest.tiles if latest is not None else {}
+
+    def urgency(key: TileKey) -> tuple[bool, float]:
+        tile = now_tiles.get(key)
+        troubled = tile is not None and tile.state not in (None, "closed", "disabled")
+        return (not troubled, -_requests(rolling.get(key, {})))
+
+    shown = sorted(everything, key=urgency)[:max_tiles]
+    # ... and the sparklines of the drawn ones only.
+    padding: list[float | None] = [None] * (sampler.size - n)
+    spark: dict[TileKey, list[float | None]] = {key: list(padding) for key in shown}
+    errors: dict[TileKey, list[float | None]] = {key: list(padding) for key in shown}
+    for second in seconds:
+        for key in shown:
+            at = second.tiles.get(key)
+            spark[key].append(at.requests if at is not None else 0.0)
+            errors[key].append(at.errors if at is not None else 0.0)
+    tiles = []
+    for key in sorted(shown, key=lambda k: (k[0], k[1] or "")):
+        sums = rolling.get(key, {})
+        now = now_tiles.get(key)
+        requests = _requests(sums)
+        buckets = latency.get(key, [])
         tiles.append(
             {
                 "id": tile_id(key),
                 "name": key[0],
                 "target": key[1],
-                "rate": requests / max(len(recent), 1),
-                "error_pct": 100.0 * errors / requests if requests else 0.0,
-                "counts": {name: rolling.get(name, 0.0) for name in COUNTS},
-                "shed_by_priority": {p: rolling.get(f"shed.{p}", 0.0) for p in PRIORITIES},
-                "retries": rolling.get("retries", 0.0),
-                "p50": quantile(0.5, sampler.bounds, latency),
-                "p99": quantile(0.99, sampler.bounds, latency),
+                "rate": requests / max(n - recent_from, 1),
+                "error_pct": 100.0 * (requests - sums.get("success", 0.0)) / requests
+                if requests
+                else 0.0,
+                "counts": {name: sums.get(name, 0.0) for name in COUNTS},
+                "shed_by_priority": {p: sums.get(f"shed.{p}", 0.0) for p in PRIORITIES},
+                "retries": sums.get("retries", 0.0),
+                "p50": quantile(0.5, sampler.bounds, buckets),
+                "p99": quantile(0.99, sampler.bounds, buckets),
                 "state": now.state if now is not None else None,
                 "open_remaining": now.open_remaining if now is not None else 0.0,
                 "states": dict(now.states) if now is not None else {},
                 "bulkhead": _bulkhead(now),
                 "shedder": _shedder(now),
                 "budget": now.budget if now is not None else None,
-                "spark": padding + spark,
-                "spark_errors": padding + spark_errors,
+                "spark": spark[key],
+                "spark_errors": errors[key],
             }
         )
     return {
@@ -220,6 +249,7 @@ def view(sampler: Sampler, *, window: int = 10, service: str | None = None) -> d
         "window": window,
         "size": sampler.size,
         "instances": dict(latest.errors) if latest is not None else {},
+        "hidden": len(everything) - len(shown),
         "tiles": tiles,
     }
 

@@ -164,7 +164,8 @@ def test_a_failing_or_slow_source_is_reported_per_instance() -> None:
             interval=0.05,
             clock=FakeClock(),
         )
-        current = await dashboard.sample()
+        await dashboard.sample()
+        current = dashboard.view()
         assert current["instances"]["ok"] is None
         assert current["instances"]["down"] == "ConnectionRefusedError: refused"
         assert current["instances"]["slow"] == "no snapshot within 0.05s"

@@ -119,3 +119,19 @@ def test_an_empty_sampler_has_an_empty_view() -> None:
     current = view(Sampler(size=120))
     assert current["tiles"] == []
     assert current["time"] is None
+
+
+def test_at_most_max_tiles_are_drawn_troubled_breakers_first_then_the_busiest() -> None:
+    sampler = Sampler(size=120)
+    for second in range(3):
+        tiles = seen(
+            breaker("idle", success=0),
+            breaker("busy", success=100 * second),
+            breaker("quiet-but-open", state="open" if second else "closed"),
+            breaker("warm", success=10 * second),
+        )
+        sampler.record(float(second), {"a": tiles})
+    current = view(sampler, window=10, max_tiles=2)
+    assert [t["id"] for t in current["tiles"]] == ["busy|", "quiet-but-open|"]  # by name
+    assert current["hidden"] == 2
+    assert len(view(sampler, window=10)["tiles"]) == 4
