@@ -29,7 +29,7 @@ from seawall.policies._retry import Retry
 from seawall.policies._shedder import LoadShedder
 from seawall.policies._timeout import Timeout
 
-__all__ = ["PolicySnapshot", "Snapshot", "read", "snapshot"]
+__all__ = ["PolicySnapshot", "Snapshot", "read", "snapshot", "take"]
 
 PRIORITIES = tuple(PRIORITY_RANK)
 
@@ -131,6 +131,7 @@ def _retry(r: Retry) -> tuple[str, dict[str, Any]]:
             "budget_refused": r.calls_budget_refused,
             "deadline_refused": r.calls_deadline_refused,
         },
+        # seawall does not hedge: "hedge" stays 0 (the JSON format has room for it).
         "attempts": {"original": r.attempts_original, "retry": r.attempts_retry, "hedge": 0},
         "budget_utilization": utilization,
         "timeouts": r.timeouts,
@@ -187,7 +188,7 @@ def _lease(elector: Any) -> tuple[str, dict[str, Any]]:
 
 
 def read(
-    policy: object, name: str | None = None, target: str | None = None
+    policy: object, name: str | None = None, target: str | None = None, *, freeze: bool = True
 ) -> PolicySnapshot | None:
     """A snapshot of ``policy``, or ``None`` for a kind that has nothing to report."""
     reader: Any
@@ -216,7 +217,7 @@ def read(
         return None  # made but never finished: its constructor refused its arguments
     if reader is not None:
         kind, values = reader(policy)
-    return PolicySnapshot(kind, name or own, target, _freeze(values))
+    return PolicySnapshot(kind, name or own, target, _freeze(values) if freeze else values)
 
 
 # Kinds whose values are counters: two policies with the same labels add up (a client's
@@ -255,22 +256,27 @@ def snapshot(*of: object) -> Snapshot:
     (``seawall.snapshot(fn.seawall)`` or ``seawall.snapshot(fn)``). A client's per-host
     policies carry the client's name and their ``target``.
     """
-    labels = {id(p): (name, target) for p, name, target in _catalog.entries()}
+    return take(of)
+
+
+def take(of: tuple[object, ...] = (), *, freeze: bool = True) -> Snapshot:
+    """:func:`snapshot`; unfrozen (plain dicts, for a collector that only reads) if asked."""
     found: list[PolicySnapshot] = []
     if of:
+        labels = {id(p): (name, target) for p, name, target in _catalog.entries()}
         candidates = [(p, *labels.get(id(p), (None, None))) for p in _members(of)]
     else:
         candidates = _catalog.entries()
     merged: dict[tuple[str, str, str | None], int] = {}
     for policy, name, target in candidates:
-        taken = read(policy, name, target)
+        taken = read(policy, name, target, freeze=freeze)
         if taken is None:
             continue
         key = (taken.kind, taken.name, taken.target)
         if taken.kind in _ADDITIVE and key in merged:
             at = merged[key]
             total = _sum(found[at].values, taken.values)
-            found[at] = PolicySnapshot(*key, _freeze(total))
+            found[at] = PolicySnapshot(*key, _freeze(total) if freeze else total)
         else:
             merged[key] = len(found)
             found.append(taken)

@@ -21,16 +21,24 @@ aiohttp's ``ClientResponseError`` (from its own ``raise_for_status``) is judged 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, cast
 
 import aiohttp
 from yarl import URL
 
 from seawall._errors import ConfigError
-from seawall._outbound import Edge, HTTPStatusError, edge_options, host_key, split_options
+from seawall._outbound import (
+    ClientPolicies,
+    Edge,
+    HTTPStatusError,
+    edge_options,
+    host_key,
+    split_options,
+)
 from seawall.policies._breaker import CircuitBreaker
 
-__all__ = ["ClientSession", "HTTPStatusError", "Middleware"]
+__all__ = ["ClientPolicies", "ClientSession", "HTTPStatusError", "Middleware"]
 
 _Handler = Any  # aiohttp.ClientHandlerType, which aiohttp before 3.12 does not have
 
@@ -57,6 +65,10 @@ class Middleware:
             )
         self._edge = Edge(**edge_options(options), attempt=self._attempt)
 
+    def policies(self, url: str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._edge.policies_for(_key(URL(url)))
+
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""
         return self._edge.breaker_for(_key(URL(url)))
@@ -76,7 +88,15 @@ class Middleware:
         request, handler = call
         budget = self._edge.shape(request.headers)
         async with asyncio.timeout(budget):
-            response: aiohttp.ClientResponse = await handler(request)
+            started = time.perf_counter()
+            status: int | None = None
+            try:
+                response: aiohttp.ClientResponse = await handler(request)
+                status = response.status
+            finally:
+                self._edge.observe(
+                    request.method, _key(request.url), status, time.perf_counter() - started
+                )
             retry_after = response.headers.get("Retry-After")
             try:
                 return self._edge.judge(request, response, response.status, retry_after)

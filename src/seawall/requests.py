@@ -25,6 +25,7 @@ bulkhead raises :class:`~seawall.Rejected` without sending anything.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -33,10 +34,10 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from seawall._outbound import Edge, HTTPStatusError, edge_options, host_key
+from seawall._outbound import ClientPolicies, Edge, HTTPStatusError, edge_options, host_key
 from seawall.policies._breaker import CircuitBreaker
 
-__all__ = ["Adapter", "HTTPStatusError", "Session"]
+__all__ = ["Adapter", "ClientPolicies", "HTTPStatusError", "Session"]
 
 
 def _key(url: str) -> str:
@@ -88,7 +89,7 @@ class Adapter(requests.adapters.HTTPAdapter):
     Takes the options of :class:`seawall.http.Transport` (``timeout``,
     ``total_timeout``, ``attempts``, ``backoff``, ``retry_budget``, ``breaker``,
     ``max_concurrent``, ``max_queue``, ``idempotency_keys``, ``raise_for_status``,
-    ``max_hosts``, ``clock``, ``rng``), checked here (:class:`~seawall.ConfigError`),
+    ``max_hosts``, ``name``, ``clock``, ``rng``), checked here (:class:`~seawall.ConfigError`),
     plus ``HTTPAdapter``'s pool options. ``max_retries`` is not one: urllib3 never
     retries under seawall.
     """
@@ -108,6 +109,10 @@ class Adapter(requests.adapters.HTTPAdapter):
             max_retries=0,
             pool_block=pool_block,
         )
+
+    def policies(self, url: str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._edge.policies_for(_key(url))
 
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""
@@ -138,14 +143,25 @@ class Adapter(requests.adapters.HTTPAdapter):
 
     def _attempt(self, call: _Send) -> requests.Response:
         budget = self._edge.shape(call.request.headers)
-        response = super().send(
-            call.request,
-            stream=call.stream,
-            timeout=_bounded(call.timeout, budget),
-            verify=call.verify,
-            cert=call.cert,
-            proxies=dict(call.proxies) if call.proxies is not None else None,
-        )
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = super().send(
+                call.request,
+                stream=call.stream,
+                timeout=_bounded(call.timeout, budget),
+                verify=call.verify,
+                cert=call.cert,
+                proxies=dict(call.proxies) if call.proxies is not None else None,
+            )
+            status = response.status_code
+        finally:
+            self._edge.observe(
+                call.request.method or "GET",
+                _key(call.request.url or ""),
+                status,
+                time.perf_counter() - started,
+            )
         try:
             if not call.stream:
                 _ = response.content  # inside the attempt: a body cut short is retried
@@ -172,6 +188,10 @@ class Session(requests.Session):
         self.adapter = Adapter(**options)
         self.mount("http://", self.adapter)
         self.mount("https://", self.adapter)
+
+    def policies(self, url: str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self.adapter.policies(url)
 
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""

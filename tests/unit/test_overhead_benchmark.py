@@ -80,9 +80,16 @@ def test_quick_run_produces_every_row(
         assert target["ratio"] > 0, target
         assert target["passed"] == (target["ratio"] <= target["limit"])
     assert report["passed"] == (status == 0)
+    cost = report["metrics_cost"]
+    assert cost["error"] is None, cost
+    assert cost["ratio"] > 0
+    assert cost["ratio_generate_latest"] > 0
+    assert len(cost["ns"]["plain"]) == len(cost["ns"]["observed"]) == cost["rounds"]
+    assert cost["info"]["observed"]["policies"] == 1000
 
     printed = capsys.readouterr().out
     assert "targets" in printed
+    assert "Metrics cost" in printed
     assert printed.count("n/a (") >= len(STRUCTURALLY_NA)
 
 

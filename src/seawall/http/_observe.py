@@ -6,6 +6,10 @@ any other step, like the probes: a scrape must not be shed when the service is
 overloaded (that is when it matters most), nor wait for a deadline or need an
 idempotency key.
 
+``/metrics`` is written by seawall itself and needs no metrics library; a
+``metrics_registry`` of the application's (prometheus_client) is served with seawall's
+collector added instead.
+
 Every other request is counted in ``http.server.request.duration``, labelled by the route
 template the framework matched (``scope["route"].path`` in Starlette and FastAPI; never
 the raw path) or ``other``.
@@ -22,16 +26,8 @@ from seawall._durations import SERVER, method_label, route_label
 from seawall._errors import ConfigError
 from seawall.http._asgi import Message, Receive, Scope, Send
 
-__all__ = ["AUTO", "Page", "endpoints", "observed", "serve_page"]
+__all__ = ["Page", "endpoints", "observed", "serve_page"]
 
-
-class _Default(str):
-    """The default ``metrics_path``: served only when prometheus_client is installed."""
-
-    __slots__ = ()
-
-
-AUTO = _Default("/metrics")
 
 Page = Callable[[], tuple[bytes, bytes]]
 
@@ -39,16 +35,19 @@ Page = Callable[[], tuple[bytes, bytes]]
 def _metrics_page(registry: Any) -> Page:
     from seawall.metrics import prometheus_text, register
 
-    if registry is not None:
-        register(registry)
+    if registry is None:
+        from seawall.metrics._exposition import CONTENT_TYPE
+
+        return lambda: (CONTENT_TYPE, prometheus_text())
+    if not callable(getattr(registry, "register", None)):
+        raise ConfigError(
+            f"metrics_registry must be a prometheus_client CollectorRegistry, got {registry!r}"
+        )
+    register(registry)
     from prometheus_client import CONTENT_TYPE_LATEST
 
     content_type = CONTENT_TYPE_LATEST.encode()
-
-    def page() -> tuple[bytes, bytes]:
-        return content_type, prometheus_text(registry)
-
-    return page
+    return lambda: (content_type, prometheus_text(registry))
 
 
 def _snapshot_page(service: str | None) -> Page:
@@ -76,14 +75,7 @@ def endpoints(
     if metrics_path is not None and metrics_path == snapshot_path:
         raise ConfigError(f"metrics_path and snapshot_path are both {metrics_path!r}")
     if metrics_path is not None:
-        try:
-            pages[metrics_path] = _metrics_page(registry)
-        except ImportError as exc:
-            if not isinstance(metrics_path, _Default):
-                raise ConfigError(
-                    f"metrics_path={metrics_path!r} needs prometheus-client: "
-                    "pip install 'seawall[metrics]', or pass metrics_path=None"
-                ) from exc
+        pages[metrics_path] = _metrics_page(registry)
     elif registry is not None:
         raise ConfigError("metrics_registry= is served at metrics_path, which is None")
     if snapshot_path is not None:

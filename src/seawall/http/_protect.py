@@ -30,7 +30,7 @@ from seawall.http._degraded import DegradedMiddleware
 from seawall.http._edge import Edge
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import IdempotencyMiddleware
-from seawall.http._observe import AUTO, Page, endpoints, observed, serve_page
+from seawall.http._observe import Page, endpoints, observed, serve_page
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
 from seawall.policies._shedder import LoadShedder
@@ -100,7 +100,7 @@ def protect(
     lock_ttl: float = 60.0,
     health: Health | None = None,
     clock: Clock | None = None,
-    metrics_path: str | None = AUTO,
+    metrics_path: str | None = "/metrics",
     snapshot_path: str | None = "/seawall",
     metrics_registry: CollectorRegistry | None = None,
     request_durations: bool = True,
@@ -128,13 +128,13 @@ def protect(
     a request whose process died is released (60 s; keep it above the slowest handler).
 
     What the service shows: ``metrics_path`` serves Prometheus's text exposition of every
-    seawall metric in the process (``/metrics`` by default when prometheus-client is
-    installed; a path given explicitly without it is a ``ConfigError``), or of
-    ``metrics_registry`` with seawall's collector added; ``snapshot_path`` serves the JSON
-    snapshot of every policy (``/seawall``), with ``service`` as its service name. Both
-    are answered before shedding, deadlines and idempotency, and ``None`` turns either
-    off. ``request_durations`` counts every other request in
-    ``http_server_request_duration_seconds`` by route template, method and status.
+    seawall metric in the process (``/metrics``; no metrics library needed), or of
+    ``metrics_registry`` (a prometheus_client registry) with seawall's collector added;
+    ``snapshot_path`` serves the JSON snapshot of every policy (``/seawall``), with
+    ``service`` as its service name. Both are answered before shedding, deadlines and
+    idempotency, and ``None`` turns either off. ``request_durations`` counts every other
+    request in ``http_server_request_duration_seconds`` by route template, method and
+    status.
     ``dashboard_path`` serves the live dashboard of this process's policies (its event
     stream at ``<dashboard_path>/stream``), also before every step; None turns it off
     (see docs/dashboard.md).

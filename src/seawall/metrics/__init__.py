@@ -13,6 +13,7 @@ The policies count in plain fields; nothing here runs on the call path. Importin
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from seawall._errors import ConfigError
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
 
     from seawall.metrics._prometheus import SeawallCollector
 
-__all__ = ["VERSION", "Dashboard", "instrument", "prometheus_text", "register", "snapshot_json"]
+__all__ = [
+    "VERSION",
+    "Dashboard",
+    "instrument",
+    "prometheus_text",
+    "register",
+    "snapshot_json",
+    "uninstrument",
+]
 
 
 def _missing(package: str, exc: ImportError) -> ConfigError:
@@ -45,7 +54,17 @@ def register(registry: CollectorRegistry | None = None) -> SeawallCollector:
 
 
 def prometheus_text(registry: CollectorRegistry | None = None) -> bytes:
-    """Prometheus text exposition of ``registry``, or of seawall's metrics alone if None."""
+    """Prometheus text exposition of seawall's series, or of ``registry`` if given.
+
+    seawall writes its own series itself (each series' labels escaped once and cached),
+    which needs no metrics library and costs a fraction of a generic exposition; a
+    ``registry`` (with :func:`register` called on it) goes through prometheus_client's
+    ``generate_latest``.
+    """
+    if registry is None:
+        from seawall.metrics._exposition import render
+
+        return render()
     try:
         from seawall.metrics._prometheus import text
     except ImportError as exc:
@@ -71,7 +90,16 @@ def instrument(meter_provider: Any = None, tracer_provider: Any = None) -> None:
 
 def _install_tracing(tracer_provider: Any) -> None:
     try:
-        from seawall.metrics import _tracing  # type: ignore[attr-defined]
-    except ImportError as exc:  # pragma: no cover - present once tracing is built
-        raise ConfigError("seawall tracing is not available in this build") from exc
-    _tracing.install(tracer_provider)
+        tracing = importlib.import_module("seawall.metrics._tracing")
+    except ImportError as exc:
+        raise ConfigError(f"seawall tracing is not available in this build ({exc})") from exc
+    tracing.install(tracer_provider)
+
+
+def uninstrument() -> None:
+    """Turn seawall's spans off again (the observable instruments stay with their meter)."""
+    try:
+        tracing = importlib.import_module("seawall.metrics._tracing")
+    except ImportError:
+        return  # no tracing in this build: nothing was turned on
+    tracing.uninstall()

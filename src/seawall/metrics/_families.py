@@ -21,6 +21,7 @@ __all__ = ["BREAKER_STATES", "TABLE", "Family", "Spec", "compute"]
 
 BREAKER_STATES = ("closed", "open", "half_open", "forced_open", "disabled", "metrics_only")
 Kind = Literal["counter", "gauge"]
+_AUTOMATIC_STATES = frozenset({"closed", "open", "half_open"})
 _AUTOMATIC = (
     ("closed", "open"),
     ("open", "half_open"),
@@ -155,10 +156,13 @@ TABLE: dict[str, Spec] = {
 def compute(policies: Iterable[PolicySnapshot]) -> list[Family]:
     """Every family of :data:`TABLE`, with samples summed over equal label sets."""
     families = {name: Family(spec) for name, spec in TABLE.items()}
+    samples = {name: family.samples for name, family in families.items()}
 
     def add(metric: str, base: tuple[str, str], value: float | None, *extra: str) -> None:
         if value is not None:
-            families[metric].add((*base, *extra), float(value))
+            into = samples[metric]
+            key = (*base, *extra)
+            into[key] = into.get(key, 0.0) + value
 
     for p in policies:
         base = (p.name, p.target or "")
@@ -168,7 +172,10 @@ def compute(policies: Iterable[PolicySnapshot]) -> list[Family]:
             for old, new in _AUTOMATIC:
                 add("seawall_circuit_breaker_transitions_total", base, 0, old, new)
             for state in BREAKER_STATES:
-                add("seawall_circuit_breaker_state", base, v["state"] == state, state)
+                # An operator's state (forced_open, disabled, metrics_only) is a series
+                # only while the breaker is in it: three series fewer per breaker.
+                if state in _AUTOMATIC_STATES or v["state"] == state:
+                    add("seawall_circuit_breaker_state", base, v["state"] == state, state)
             for t in v["transitions"]:
                 add(
                     "seawall_circuit_breaker_transitions_total",
@@ -183,8 +190,8 @@ def compute(policies: Iterable[PolicySnapshot]) -> list[Family]:
         elif p.kind == "retry":
             for outcome, n in v["calls"].items():
                 add("seawall_retry_calls_total", base, n, outcome)
-            for kind, n in v["attempts"].items():
-                add("seawall_retry_attempts_total", base, n, kind)
+            for kind in ("original", "retry"):  # no hedging in seawall: no hedge series
+                add("seawall_retry_attempts_total", base, v["attempts"][kind], kind)
             add("seawall_retry_budget_utilization_ratio", base, v["budget_utilization"])
             add("seawall_timeouts_total", base, v["timeouts"])  # the operation's total
         elif p.kind == "bulkhead":

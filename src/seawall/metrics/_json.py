@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from seawall._durations import BUCKETS, CLIENT, SERVER
-from seawall._snapshot import snapshot
+from seawall._snapshot import take
 
 __all__ = ["VERSION", "snapshot_json"]
 
@@ -20,7 +20,7 @@ VERSION = 1
 
 def snapshot_json(service: str | None = None) -> dict[str, Any]:
     """Every named policy of the process and the HTTP duration histograms, JSON-ready."""
-    taken = snapshot()
+    taken = take(freeze=False)
     return {
         "version": VERSION,
         "service": service,

@@ -20,7 +20,7 @@ from typing import Any
 from opentelemetry import metrics as otel_metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
-from seawall._snapshot import snapshot
+from seawall._snapshot import take
 from seawall.metrics._families import TABLE, Family, compute
 
 __all__ = ["instrument_meter", "otel_name"]
@@ -51,7 +51,7 @@ class _Families:
         with self._lock:
             now = time.monotonic()
             if now - self._at >= _FRESH_FOR:
-                self._families = {f.spec.name: f for f in compute(snapshot().policies)}
+                self._families = {f.spec.name: f for f in compute(take(freeze=False).policies)}
                 self._at = now
             return self._families.get(metric)
 

@@ -10,19 +10,15 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.samples import Sample
 
 from seawall._durations import BUCKETS, CLIENT, SERVER, Durations
-from seawall._snapshot import snapshot
+from seawall._snapshot import take
+from seawall.metrics._exposition import render
 from seawall.metrics._families import compute
 
 __all__ = ["SeawallCollector", "register", "text"]
@@ -35,7 +31,7 @@ _CLIENT_LABELS = ("name", "target", "http_request_method", "http_response_status
 
 def _histogram(name: str, help: str, labels: tuple[str, ...], durations: Durations) -> Metric:
     family = HistogramMetricFamily(name, help, labels=labels, unit="")
-    bounds = [*(f"{b:g}" for b in BUCKETS), "+Inf"]
+    bounds = [*(repr(float(b)) for b in BUCKETS), "+Inf"]
     for key, series in durations.items():
         counts = list(series.counts)
         running = 0
@@ -52,18 +48,18 @@ class SeawallCollector(Collector):
     """Every seawall metric of the process, computed from the policies when collected."""
 
     def collect(self) -> Iterator[Metric]:
-        for family in compute(snapshot().policies):
+        for family in compute(take(freeze=False).policies):
             spec = family.spec
-            labels = ["name", "target", *spec.labels]
-            metric: Any
-            if spec.type == "counter":
-                metric = CounterMetricFamily(
-                    spec.name.removesuffix("_total"), spec.help, labels=labels
-                )
-            else:
-                metric = GaugeMetricFamily(spec.name, spec.help, labels=labels)
-            for key, value in family.samples.items():
-                metric.add_metric(list(key), value)
+            # prometheus_client writes a counter family's samples as <name>_total.
+            name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
+            metric = Metric(name, spec.help, spec.type)
+            keys = spec.labels
+            for (policy, target, *extra), value in family.samples.items():
+                labels = dict(zip(keys, extra, strict=True))
+                labels["name"] = policy
+                if target:  # only a client's per-host policies have a target
+                    labels["target"] = target
+                metric.samples.append(Sample(spec.name, labels, value, None, None, None))
             yield metric
         yield _histogram(
             SERVER_HISTOGRAM, "Duration of HTTP server requests.", _SERVER_LABELS, SERVER
@@ -96,16 +92,8 @@ def register(registry: CollectorRegistry | None = None) -> SeawallCollector:
         return found
 
 
-_own: CollectorRegistry | None = None
-
-
 def text(registry: CollectorRegistry | None = None) -> bytes:
-    """The Prometheus text exposition of ``registry``, or of a registry of seawall's own."""
-    global _own
+    """The text exposition of ``registry`` (generate_latest), or of seawall's series alone."""
     if registry is None:
-        with _lock:
-            if _own is None:
-                _own = CollectorRegistry(auto_describe=False)
-                _own.register(SeawallCollector())
-            registry = _own
+        return render()
     return generate_latest(registry)

@@ -130,3 +130,24 @@ def test_aiohttp_response_errors_are_judged_by_their_status(recorder: Server) ->
     assert not seawall.transient(missing)
     assert dependency_failed(unavailable)
     assert not dependency_failed(missing)  # the dependency is up and answering
+
+
+def test_the_middleware_shows_its_host_policies_and_times_every_attempt(recorder: Server) -> None:
+    import aiohttp
+
+    from seawall import _durations
+
+    url, _, _ = recorder
+    _durations.CLIENT.clear()
+    middleware = seawall.aiohttp.Middleware(clock=FakeClock(), name="ah-observed")
+
+    async def main() -> int:
+        async with aiohttp.ClientSession(middlewares=(middleware,)) as session:
+            async with session.get(f"{url}/fail/ah-observed?n=1") as response:
+                return response.status
+
+    assert _run(main) == 200
+    policies = middleware.policies(url)
+    assert (policies.name, policies.target) == ("ah-observed", url.removeprefix("http://"))
+    statuses = sorted(r["status"] for r in _durations.CLIENT.rows() if r["name"] == "ah-observed")
+    assert statuses == [200, 503]

@@ -109,3 +109,19 @@ def test_urllib3_never_retries_on_its_own(recorder: Server) -> None:
     adapter = seawall.requests.Adapter()
     assert adapter.max_retries.total == 0
     assert adapter.max_retries.read is False
+
+
+def test_a_session_shows_its_host_policies_and_times_every_attempt(recorder: Server) -> None:
+    from seawall import _durations
+
+    url, _, _ = recorder
+    _durations.CLIENT.clear()
+    with seawall.requests.Session(clock=FakeClock(), name="rq-observed") as session:
+        response = session.get(f"{url}/fail/rq-observed?n=1")
+        policies = session.policies(url)
+    assert response.status_code == 200
+    assert policies.name == "rq-observed"
+    assert policies.target == url.removeprefix("http://")
+    assert policies.retry.calls_success_after_retry == 1
+    statuses = sorted(r["status"] for r in _durations.CLIENT.rows() if r["name"] == "rq-observed")
+    assert statuses == [200, 503]

@@ -51,7 +51,7 @@ class Downstream:
 def checkout(downstream: str) -> Any:
     """The service under watch: GET /order charges the downstream through seawall's client."""
     client = AsyncClient(
-        name="payments",
+        name="charges",  # a name of its own: the policy catalog is process-wide
         attempts=2,
         backoff=seawall.Backoff.exponential(initial=0.01, maximum=0.02, jitter=0.0),
         breaker={"min_calls": 5, "window": 3.0, "cooldown": 2.0, "half_open_calls": 2},
@@ -121,7 +121,7 @@ def test_the_tile_turns_open_and_red_then_closed_as_the_breaker_does(tmp_path: P
     try:
         with ThreadedUvicorn(downstream) as down_url:
             port = down_url.rsplit(":", 1)[1]
-            tile = f"payments|127.0.0.1:{port}"
+            tile = f"charges|127.0.0.1:{port}"
             with ThreadedUvicorn(checkout(down_url)) as app_url:
                 load = Load(app_url)
                 load.start()

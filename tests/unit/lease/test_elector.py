@@ -129,6 +129,12 @@ def test_thread_elector_calls_back_in_order_across_terms_and_on_stop() -> None:
         ("stopped", 2, "stopped"),
     ]
     assert not elector.is_leader()
+    # Counted for the metrics: four terms started or ended, and no longer leader.
+    import seawall
+
+    lease = seawall.snapshot(elector).find("lease", elector.name)
+    assert lease is not None
+    assert (lease["leader"], lease["transitions"]) == (False, 4)
 
 
 def test_stopped_leading_fires_at_the_term_end_even_while_the_store_hangs() -> None:
