@@ -13,8 +13,9 @@ Streams are capped (``max_streams``, 8): a dashboard left open on many screens m
 become the load that hurts the service, so one more gets 503 with Retry-After. A stream
 ends when its client disconnects, when the process starts draining (a stream never
 finishes on its own, and a server shutting down gracefully waits for open responses),
-and after ``stream_lifetime`` seconds; the page's EventSource reconnects and gets the
-history again.
+and after ``stream_lifetime`` seconds (30): a server that waits for open responses when
+it stops (uvicorn's graceful shutdown) waits no longer than that for an open page. The
+page's EventSource reconnects at once and gets the history again.
 
 Sampling runs as one task on the server's asyncio loop, started by the first request (or
 the ASGI lifespan startup) and cancelled at lifespan shutdown; under trio the paths answer
@@ -91,7 +92,7 @@ class Dashboard:
         size: int = 120,
         window: int = 10,
         max_streams: int = 8,
-        stream_lifetime: float = 300.0,
+        stream_lifetime: float = 30.0,
         service: str | None = None,
         health: Health | None = None,
         clock: Clock | None = None,

@@ -63,6 +63,7 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.session: str | None = None
+        self.target: str | None = None
         self.width, self.height = width, height
 
     def send(
@@ -92,13 +93,24 @@ class Browser:
 
     def open(self, url: str) -> None:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.target = target
         attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})
         self.session = attached["sessionId"]
         self.send(
             "Emulation.setDeviceMetricsOverride",
             {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": False},
         )
+        self.navigate(url)
+
+    def navigate(self, url: str) -> None:
         self.send("Page.navigate", {"url": url})
+
+    def close_page(self) -> None:
+        """Close the open page, and with it its connections (navigating away may keep the
+        page, and its event stream, in the back-forward cache)."""
+        if self.target is not None:
+            self.send("Target.closeTarget", {"targetId": self.target})
+            self.target = self.session = None
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})

@@ -16,7 +16,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,16 @@ class Load(threading.Thread):
         self.join(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for the module; each test opens its own page in it."""
+    executable = chromium()
+    need(executable is not None, "chromium is not installed (apt-get install -y chromium)")
+    assert executable is not None
+    with Browser(executable, tmp_path_factory.mktemp("chromium")) as running:
+        yield running
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,10 +116,9 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
     raise AssertionError(f"{what}: not within {timeout}s")
 
 
-def test_the_tile_turns_open_and_red_then_closed_as_the_breaker_does(tmp_path: Path) -> None:
-    browser_path = chromium()
-    need(browser_path is not None, "chromium is not installed (apt-get install -y chromium)")
-    assert browser_path is not None
+def test_the_tile_turns_open_and_red_then_closed_as_the_breaker_does(
+    browser: Browser, tmp_path: Path
+) -> None:
     moves: list[tuple[str, float]] = []
 
     def hook(event: seawall.Event) -> None:
@@ -126,9 +135,9 @@ def test_the_tile_turns_open_and_red_then_closed_as_the_breaker_does(tmp_path: P
                 load = Load(app_url)
                 load.start()
                 try:
-                    with Browser(browser_path, tmp_path / "profile") as browser:
-                        _watch(browser, app_url, tile, downstream, moves, tmp_path)
+                    _watch(browser, app_url, tile, downstream, moves, tmp_path)
                 finally:
+                    browser.close_page()  # its stream ends before the server stops
                     load.stop()
                     httpx.post(f"{app_url}/close", timeout=5)
     finally:
@@ -189,11 +198,10 @@ def _watch(
     shutil.copy(tmp_path / "closed.png", SHOTS / "seawall-dashboard-closed.png")
 
 
-def test_a_still_page_draws_an_embedded_view_without_a_server(tmp_path: Path) -> None:
+def test_a_still_page_draws_an_embedded_view_without_a_server(
+    browser: Browser, tmp_path: Path
+) -> None:
     """What the game day report embeds: the same tiles from a view, with no stream."""
-    browser_path = chromium()
-    need(browser_path is not None, "chromium is not installed (apt-get install -y chromium)")
-    assert browser_path is not None
     from seawall.metrics._dashboard import page
     from seawall.metrics._sampler import Sampler, view
     from seawall.metrics._tiles import readings
@@ -207,9 +215,8 @@ def test_a_still_page_draws_an_embedded_view_without_a_server(tmp_path: Path) ->
         sampler.record(float(second), {"a": seen})
     still = tmp_path / "still.html"
     still.write_text(page(None, view(sampler)))
-    with Browser(browser_path, tmp_path / "profile") as browser:
-        browser.open(still.as_uri())
-        shown = wait_for("the tile appears", lambda: _state(browser, "catalog|10.0.0.9:80"), 15)
+    browser.open(still.as_uri())
+    shown = wait_for("the tile appears", lambda: _state(browser, "catalog|10.0.0.9:80"), 15)
     assert shown["state"] == "open"
     assert shown["colour"] == RED
     assert shown["samples"] == 3
