@@ -12,6 +12,7 @@ CI needs Debian's ``chromium`` package; locally the test is skipped without it.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
@@ -142,6 +143,9 @@ def test_the_tile_turns_open_and_red_then_closed_as_the_breaker_does(
                     httpx.post(f"{app_url}/close", timeout=5)
     finally:
         remove()
+        # The app's policies are in the process-wide catalog until its reference cycles
+        # are collected: collect them now, so later tests' scrapes do not see them.
+        gc.collect()
 
 
 def _state(browser: Browser, tile: str) -> Any:

@@ -45,7 +45,9 @@ def first_events(url: str, count: int, timeout: float = 15.0) -> list[dict[str, 
 
 def test_instances_are_summed_per_tile_and_a_dead_one_is_named() -> None:
     breaker = seawall.CircuitBreaker("inventory", min_calls=100)  # lives in this process
-    app = protect(ok, service="shop", metrics_path=None, dashboard_path=None)
+    # No shedder: the policy catalog is process-wide, and this one would outlive the test
+    # in other tests' scrapes until the garbage collector finds it.
+    app = protect(ok, service="shop", metrics_path=None, dashboard_path=None, shedder=False)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with ThreadedUvicorn(app) as one, ThreadedUvicorn(app) as two:
         command = [sys.executable, "-m", "seawall.cli", "dashboard", one, f"{two}/seawall", dead]
