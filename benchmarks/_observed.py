@@ -171,11 +171,14 @@ class Cost:
         scrapes = info.get("scrapes", 0)
         scrape_ms = 1000 * info.get("scrape_seconds", 0.0) / scrapes if scrapes else 0.0
         per_round = [o / p for o, p in zip(self.ns[mode], self.ns["plain"], strict=True) if p]
+        # The scrapes' own share of the side's time: steadier than the ratio on a busy
+        # machine, where round-to-round noise can exceed the effect.
+        share = info.get("scrape_seconds", 0.0) / (sum(self.ns[mode]) / 1e9 or 1.0)
         return [
             f"  {mode + ':':<16}{self.per_call_us(mode):.3f} us/call = {ratio:.3f} x plain"
             f" (per round {min(per_round):.2f}-{max(per_round):.2f},"
             f" median {statistics.median(per_round):.2f}); {what}: {scrapes} scrapes"
-            f" of {scrape_ms:.1f} ms",
+            f" of {scrape_ms:.1f} ms, {share:.1%} of its time",
         ]
 
     def report(self) -> str:
