@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "postmortem": ("seawall.experiment._postmortem_cli", "draft a blameless postmortem"),
     "canary": ("seawall.canary._cli", "judge a canary against its baseline"),
     "sim": ("seawall.sim._cli", "simulate seawall's real policies at scale on virtual time"),
+    "dashboard": ("seawall.metrics._dashboard_cli", "serve a live dashboard of several instances"),
 }
 
 # Which extra installs what a subcommand imports, for a friendly message.

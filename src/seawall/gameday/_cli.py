@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from seawall._errors import ConfigError
 
@@ -100,6 +102,7 @@ async def _run(args: argparse.Namespace) -> int:
     results: list[ScenarioResult] = []
     started = time.monotonic()
     with running_shop(args.seed) as shop:
+        print(f"live dashboard of the seawall gateway: {shop.url('seawall')}/seawall/dashboard")
         for scenario in load_scenarios:
             tick = _Ticker(progress, scenario.name)
 
@@ -107,6 +110,7 @@ async def _run(args: argparse.Namespace) -> int:
                 shop, scenario, rate=args.rate, duration=args.duration, progress=tick
             )
             progress.finish_run()
+            dashboard = await _dashboard_view(shop.url("seawall"))
             won, why = judge(runs["naive"], runs["seawall"], scenario.verdict_on)
             window = (scenario.window[0] * args.duration, scenario.window[1] * args.duration)
             result = ScenarioResult(
@@ -119,6 +123,7 @@ async def _run(args: argparse.Namespace) -> int:
                 won,
                 why,
                 scenario.verdict_on,
+                dashboard,
             )
             results.append(result)
             _print_scenario(result)
@@ -164,6 +169,24 @@ async def _run(args: argparse.Namespace) -> int:
     print(f"\nseawall beat naive on {wins} of {total} in {meta['elapsed_s']:.0f} s.")
     print(f"report: {written[0].resolve()}  (also {written[1].name}, {written[2].name})")
     return 1 if args.strict and wins < total else 0
+
+
+async def _dashboard_view(gateway: str) -> dict[str, Any] | None:
+    """The gateway's dashboard as it stands: the first event of its stream holds it all."""
+    import httpx
+
+    try:
+        async with (
+            httpx.AsyncClient(timeout=5.0) as http,
+            http.stream("GET", f"{gateway}/seawall/dashboard/stream") as response,
+        ):
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    view: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                    return view
+    except (httpx.HTTPError, ValueError):
+        pass
+    return None
 
 
 def _main(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """The game day's report: tables in Markdown, and one self-contained HTML page.
 
 Per scenario, a figure of success % and p99 latency per second for naive and seawall on
-one time axis, the fault window shaded, then the side-by-side table and the verdict. The
-PNGs are embedded as base64, so the page is one file that opens anywhere.
+one time axis, the fault window shaded, then the side-by-side table and the verdict, and
+the seawall gateway's live dashboard as it stood when its run ended (the same tiles, drawn
+by the same page, from the view embedded in the report). The PNGs are embedded as base64
+and the dashboard as an inline frame, so the page is one file that opens anywhere.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from seawall.gameday._measure import METRICS, Run, value
 from seawall.gameday._operator import Check
+from seawall.metrics._dashboard import page as dashboard_page
 
 __all__ = ["ScenarioResult", "table_rows", "write_gameday_report"]
 
@@ -36,6 +39,8 @@ class ScenarioResult:
     won: bool
     why: str
     deciding: tuple[str, ...]
+    # The seawall gateway's dashboard view when its run ended (None if it did not answer).
+    dashboard: dict[str, Any] | None = None
 
 
 def _cell(run: Run, metric: str) -> str:
@@ -148,6 +153,15 @@ def _html(results: Sequence[ScenarioResult], checks: Sequence[Check], markdown: 
             "</table>",
             f"<p class='{'win' if r.won else 'loss'}'><b>{verdict}</b> — {html.escape(r.why)}</p>",
         ]
+        if r.dashboard is not None:
+            frame = html.escape(dashboard_page(None, r.dashboard), quote=True)
+            parts.append(
+                "<p>The seawall gateway's dashboard when its run ended (last 10 s counts,"
+                " two-minute sparklines):</p>"
+                f"<iframe class='dashboard' title='{html.escape(r.name)} dashboard'"
+                " style='width:100%;height:440px;border:1px solid #ccc'"
+                f" srcdoc='{frame}'></iframe>"
+            )
     if checks:
         rows = "".join(
             f"<tr><td>{html.escape(c.name)}</td><td>{c.naive_errors} / {c.naive_warnings}</td>"
@@ -202,6 +216,7 @@ def write_gameday_report(
                         "why": r.why,
                         "window": r.window,
                         "runs": {g: run.to_json() for g, run in r.runs.items()},
+                        "dashboard": r.dashboard,
                     }
                     for r in results
                 ],

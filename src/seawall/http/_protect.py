@@ -42,6 +42,8 @@ from seawall.stores._base import IdempotencyStore
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from seawall.metrics._dashboard import Dashboard
+
 __all__ = ["Protected", "check_options", "protect"]
 
 
@@ -56,13 +58,24 @@ class Protected(Edge):
     # are counted in http.server.request.duration.
     pages: Mapping[str, Page] = MappingProxyType({})
     durations = False
+    # The live dashboard's page and stream, answered before every step like the pages:
+    # a stream lasts minutes, so no deadline may cut it nor duration count it.
+    dashboard: Dashboard | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        dashboard = self.dashboard
         if scope["type"] != "http":
+            if dashboard is not None and scope["type"] == "lifespan":
+                receive = dashboard.lifespan(receive)
             await Edge.__call__(self, scope, receive, send)
             return
         path = scope["path"]
         page = self.pages.get(path)
+        if dashboard is not None:
+            if dashboard.serves(path):
+                await dashboard(scope, receive, send)
+                return
+            dashboard.wake()
         if page is not None:
             await serve_page(page, scope, send)
         elif self.durations and path not in self._probes:
@@ -97,6 +110,7 @@ def protect(
     metrics_registry: CollectorRegistry | None = None,
     request_durations: bool = True,
     service: str | None = None,
+    dashboard_path: str | None = "/seawall/dashboard",
 ) -> Protected:
     """Wrap ``app`` with health probes, deadlines, load shedding, idempotency, X-Degraded.
 
@@ -130,6 +144,9 @@ def protect(
     idempotency, and ``None`` turns either off. ``request_durations`` counts every other
     request in ``http_server_request_duration_seconds`` by route template, method and
     status.
+    ``dashboard_path`` serves the live dashboard of this process's policies (its event
+    stream at ``<dashboard_path>/stream``), also before every step; None turns it off
+    (see docs/dashboard.md).
 
     Every argument is checked here: a bad one raises :class:`~seawall.ConfigError` naming
     it, before the app serves anything.
@@ -157,6 +174,15 @@ def protect(
     elif rate_limit_key is not None:
         raise ConfigError("rate_limit_key= applies to rate_limit=, which is not set")
     health = health or Health(started=True)
+    dashboard = None
+    if dashboard_path is not None:
+        from seawall.metrics._dashboard import Dashboard, in_process
+
+        if dashboard_path in pages:
+            raise ConfigError(f"dashboard_path {dashboard_path!r} is already served")
+        # Paced by wall time whatever ``clock`` is: a dashboard shows real seconds.
+        dashboard = Dashboard(in_process(service), path=dashboard_path, service=service)
+        dashboard.health = health
     load_shedder: LoadShedder | None = None
     if shedder is not False:
         load_shedder = LoadShedder("http", clock=clock) if shedder is True else shedder
@@ -195,6 +221,7 @@ def protect(
     )
     protected.pages = pages
     protected.durations = request_durations
+    protected.dashboard = dashboard
     return protected
 
 

@@ -3,7 +3,8 @@
 * :func:`register` adds seawall's collector to a prometheus_client registry;
 * :func:`instrument` creates OpenTelemetry observable instruments (and, with a tracer
   provider, spans per protected call);
-* :func:`snapshot_json` is the ``/seawall`` JSON snapshot ``protect()`` serves.
+* :func:`snapshot_json` is the ``/seawall`` JSON snapshot ``protect()`` serves;
+* :class:`Dashboard` is the live dashboard over those snapshots, one process's or many.
 
 The policies count in plain fields; nothing here runs on the call path. Importing
 :mod:`seawall` imports none of this: prometheus_client and opentelemetry-api are the
@@ -16,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from seawall._errors import ConfigError
+from seawall.metrics._dashboard import Dashboard
 from seawall.metrics._json import VERSION, snapshot_json
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "VERSION",
+    "Dashboard",
     "instrument",
     "prometheus_text",
     "register",

@@ -45,6 +45,13 @@ def test_gameday_shows_duplicates_prevented_and_a_bad_deploy_absorbed(tmp_path: 
     assert split["lease + fencing"]["conflicting"] == 0
     page = report.read_text()
     assert page.count("data:image/png;base64,") == 2
+    # The report embeds the seawall gateway's own dashboard tiles, one frame per scenario.
+    assert page.count("<iframe class='dashboard'") == 2
+    for scenario in data["scenarios"]:
+        tiles = {t["id"]: t for t in scenario["dashboard"]["tiles"]}
+        assert "gateway|" in tiles  # the gateway's load shedder
+        clients = [t for i, t in tiles.items() if i.startswith("client|")]
+        assert any(sum(v or 0 for v in t["spark"]) > 0 for t in clients)  # it saw the traffic
     assert report.with_suffix(".md").exists()
 
 
