@@ -208,9 +208,11 @@ class Retry(Policy, Scoped):
         return None
 
     def _refuse(self, exc: Exception, attempt: int, reason: RefusalReason, why: str) -> None:
-        if reason == "not_retryable":
+        if reason == "not_retryable" or (reason == "rejected" and attempt == 1):
+            # A policy's refusal (open breaker, full bulkhead) is never retried: the
+            # call's outcome is the same as any other error that is not transient.
             self.calls_not_retryable += 1
-        elif reason == "attempts":
+        elif reason == "attempts" or reason == "rejected":
             self.calls_failed_after_retry += 1
         elif reason == "budget":
             self.calls_budget_refused += 1

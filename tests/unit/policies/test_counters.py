@@ -46,6 +46,20 @@ def _raise(exc: Exception) -> object:
     return call
 
 
+def test_a_call_refused_by_a_policy_is_counted_as_not_retryable_never_as_a_deadline() -> None:
+    clock = FakeClock()
+    breaker = seawall.CircuitBreaker("dep", min_calls=2, failure_rate=0.5, clock=clock)
+    retry = seawall.Retry(2, budget=None, clock=clock)
+    guarded = seawall.Pipeline(retry, breaker)
+    with pytest.raises(ConnectionError):
+        guarded.call(flaky(5))  # two failed attempts: the breaker opens on them
+    for _ in range(3):
+        with pytest.raises(seawall.CircuitOpen):
+            guarded.call(flaky(0))
+    assert (retry.calls_failed_after_retry, retry.calls_not_retryable) == (1, 3)
+    assert retry.calls_deadline_refused == 0
+
+
 def test_the_breaker_counts_outcomes_rejections_and_each_transition() -> None:
     clock = FakeClock()
     breaker = seawall.CircuitBreaker(
