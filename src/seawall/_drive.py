@@ -28,7 +28,7 @@ import re
 import textwrap
 from collections.abc import Awaitable, Callable
 from logging import DEBUG
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from seawall import _events as events
 from seawall._deadline import Deadline, _current
@@ -44,13 +44,20 @@ _debug_cache: dict[int, bool] = logger._cache  # type: ignore[attr-defined]
 CLOSED = "closed"  # the breaker's closed state, compared by identity on the hot path
 
 __all__ = [
+    "CLIENT_ATTEMPT",
     "Layer",
     "Segment",
+    "TRACED",
+    "Tracing",
     "chain_async",
     "chain_sync",
+    "client_attempt",
     "compile_async",
     "compile_sync",
     "segments",
+    "tracing",
+    "untraced_async",
+    "untraced_sync",
 ]
 
 Fn = Callable[..., Any]
@@ -73,7 +80,7 @@ class Layer(Protocol):
 class Segment:
     """At most one core per slot, in the standard order; ``shell`` for a policy of its own."""
 
-    __slots__ = ("attempt", "breaker", "bulkhead", "fallback", "retry", "shell", "total")
+    __slots__ = ("attempt", "breaker", "bulkhead", "fallback", "retry", "shell", "total", "traced")
 
     def __init__(self) -> None:
         # The cores are typed loosely here: this module sits below the policies it runs
@@ -85,6 +92,7 @@ class Segment:
         self.bulkhead: Any = None
         self.attempt: Any = None
         self.shell: Layer | None = None
+        self.traced: Any = None  # this segment's driver without the tracing check, once traced
 
 
 def segments(policies: tuple[Layer, ...]) -> list[Segment]:
@@ -111,7 +119,7 @@ def segments(policies: tuple[Layer, ...]) -> list[Segment]:
 # segment replaces each with True or False, and the compiler drops the dead branches, so
 # a lone breaker pays for no retry loop and standard() for no fallback. As written (all
 # True) the templates are ordinary Python that the type checker and linters read.
-FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = True
+FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = TRACE = True
 _FLAGS = (
     "FALLBACK",
     "TOTAL",
@@ -122,7 +130,44 @@ _FLAGS = (
     "TIME_WINDOW",
     "BULKHEAD",
     "ATTEMPT",
+    "TRACE",
 )
+
+
+class Tracing:
+    """Where spans plug into the driver: ``spans`` is None until tracing is installed.
+
+    A no-op OpenTelemetry span costs more than a whole :func:`~seawall.standard` call, so
+    the driver makes no OpenTelemetry call of its own: each call reads this one attribute,
+    and only once :mod:`seawall.metrics` installs its spans does a call go through them.
+    """
+
+    __slots__ = ("spans",)
+
+    def __init__(self) -> None:
+        self.spans: Any = None
+
+
+tracing = Tracing()
+
+# The key a server edge puts in a request's scope (or environ) once the request is in its
+# SERVER span, so that stacked edges open one span per request.
+TRACED = "seawall.traced"
+
+# The attribute that marks a client edge's attempt function: its attempt spans are CLIENT
+# spans of that protocol ("http" or "rpc") rather than INTERNAL ones.
+CLIENT_ATTEMPT = "_seawall_client_attempt"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def client_attempt(protocol: str) -> Callable[[F], F]:
+    """Mark an edge's attempt function as one request of ``protocol`` to a server."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, CLIENT_ATTEMPT, protocol)  # noqa: B010 - a function attribute, on purpose
+        return fn
+
+    return mark
 
 
 def _sync_template(seg: Segment, fn: Fn) -> Fn:
@@ -135,6 +180,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
     current = _current
     operation = _operation
     debug_cache = _debug_cache
+    hook = tracing
     if TOTAL:
         t_clock = total._clock
         t_now = t_clock.now
@@ -157,6 +203,8 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
         a_seconds = attempt.seconds
 
     def run(*args: Any, **kwargs: Any) -> Any:
+        if TRACE and hook.spans is not None:
+            return hook.spans.call(seg, fn, args, kwargs)
         outer: Any
         try:
             if TOTAL:  # the operation's deadline: nearest() inlined
@@ -357,6 +405,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
     current = _current
     operation = _operation
     debug_cache = _debug_cache
+    hook = tracing
     if TOTAL:
         t_clock = total._clock
         t_now = t_clock.now
@@ -379,6 +428,8 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
         a_seconds = attempt.seconds
 
     async def run(*args: Any, **kwargs: Any) -> Any:
+        if TRACE and hook.spans is not None:
+            return await hook.spans.acall(seg, fn, args, kwargs)
         outer: Any
         try:
             if TOTAL:  # the operation's deadline; without an attempt deadline, an alarm
@@ -614,6 +665,7 @@ def _flags(seg: Segment) -> tuple[bool, ...]:
         breaker is not None and isinstance(breaker._window, TimeWindow),
         seg.bulkhead is not None,
         seg.attempt is not None,
+        True,
     )
 
 
@@ -658,6 +710,15 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
 
         return shelled
     return cast(AFn, _specialise(_async_template, _flags(seg))(seg, fn))
+
+
+def untraced_sync(seg: Segment, fn: Fn) -> Fn:
+    """The driver of :func:`compile_sync` without the tracing check: what a traced call runs."""
+    return cast(Fn, _specialise(_sync_template, (*_flags(seg)[:-1], False))(seg, fn))
+
+
+def untraced_async(seg: Segment, fn: AFn) -> AFn:
+    return cast(AFn, _specialise(_async_template, (*_flags(seg)[:-1], False))(seg, fn))
 
 
 def chain_sync(policies: tuple[Layer, ...], fn: Fn) -> Fn:

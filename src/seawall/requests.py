@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
+from seawall._drive import client_attempt
 from seawall._outbound import Edge, HTTPStatusError, edge_options, host_key
 from seawall.policies._breaker import CircuitBreaker
 
@@ -136,8 +137,10 @@ class Adapter(requests.adapters.HTTPAdapter):
                 raise
             return cast(requests.Response, exc.response)
 
+    @client_attempt("http")
     def _attempt(self, call: _Send) -> requests.Response:
-        budget = self._edge.shape(call.request.headers)
+        request = call.request
+        budget = self._edge.shape(request.headers, request.method or "GET", request.url or "")
         response = super().send(
             call.request,
             stream=call.stream,

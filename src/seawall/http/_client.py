@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import httpx
 
+from seawall._drive import client_attempt
 from seawall._outbound import (
     Edge,
     HTTPStatusError,
@@ -54,7 +55,7 @@ def _key(url: httpx.URL | str) -> str:
 
 def _shape(edge: Edge, request: httpx.Request) -> None:
     """This attempt's wire headers, and its budget as httpx's four phase timeouts."""
-    budget = edge.shape(request.headers)
+    budget = edge.shape(request.headers, request.method, str(request.url))
     given = request.extensions.get("timeout")
     if budget is None:  # nothing bounds the attempt: httpx waits as told
         request.extensions["timeout"] = given or dict.fromkeys(_PHASES)
@@ -95,6 +96,7 @@ class Transport(httpx.BaseTransport):
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
 
+    @client_attempt("http")
     def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         response = self._inner.handle_request(request)
@@ -129,6 +131,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
         return self._edge.breaker_for(_key(url))
 
+    @client_attempt("http")
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         response = await self._inner.handle_async_request(request)
