@@ -45,9 +45,9 @@ CLOSED = "closed"  # the breaker's closed state, compared by identity on the hot
 
 __all__ = [
     "CLIENT_ATTEMPT",
+    "TRACED",
     "Layer",
     "Segment",
-    "TRACED",
     "Tracing",
     "chain_async",
     "chain_sync",
@@ -119,7 +119,8 @@ def segments(policies: tuple[Layer, ...]) -> list[Segment]:
 # segment replaces each with True or False, and the compiler drops the dead branches, so
 # a lone breaker pays for no retry loop and standard() for no fallback. As written (all
 # True) the templates are ordinary Python that the type checker and linters read.
-FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = TRACE = True
+FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = True
+TRACE = True  # off only in the driver a traced call runs (untraced_sync/untraced_async)
 _FLAGS = (
     "FALLBACK",
     "TOTAL",
@@ -164,7 +165,7 @@ def client_attempt(protocol: str) -> Callable[[F], F]:
     """Mark an edge's attempt function as one request of ``protocol`` to a server."""
 
     def mark(fn: F) -> F:
-        setattr(fn, CLIENT_ATTEMPT, protocol)  # noqa: B010 - a function attribute, on purpose
+        setattr(fn, CLIENT_ATTEMPT, protocol)
         return fn
 
     return mark

@@ -25,6 +25,7 @@ one, or when the sampler dropped it, a call runs the plain driver.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
@@ -89,7 +90,7 @@ def _describe(error: BaseException) -> str:
 
 
 def _policy_name(seg: _drive.Segment) -> str:
-    for core in (seg.retry, seg.breaker, seg.bulkhead, seg.total, seg.attempt, seg.fallback):
+    for core in (seg.fallback, seg.retry, seg.breaker, seg.bulkhead, seg.total, seg.attempt):
         name = getattr(core, "name", None)
         if isinstance(name, str):
             return name
@@ -171,7 +172,9 @@ class Spans:
         self._finish(state, (tokens[0], tokens[1]), None)
         return result
 
-    def _open_attempt(self, name: str, client: str | None) -> tuple[_Call | None, trace.Span, object]:
+    def _open_attempt(
+        self, name: str, client: str | None
+    ) -> tuple[_Call | None, trace.Span, object]:
         state = _call.get()
         if state is not None:
             state.settle()  # the attempt before this one failed and was retried
@@ -204,7 +207,8 @@ class Spans:
 
     @staticmethod
     def _failed(state: _Call | None, span: trace.Span, exc: BaseException) -> None:
-        span.set_attribute("error.type", type(exc).__qualname__)
+        if not isinstance(getattr(exc, "status_code", None), int):
+            span.set_attribute("error.type", type(exc).__qualname__)  # else: the edge's status
         if state is None:
             span.end()
             return
@@ -349,7 +353,10 @@ class Spans:
         method = environ.get("REQUEST_METHOD", "GET")
         carrier = {
             name: environ[key]
-            for key, name in (("HTTP_TRACEPARENT", "traceparent"), ("HTTP_TRACESTATE", "tracestate"))
+            for key, name in (
+                ("HTTP_TRACEPARENT", "traceparent"),
+                ("HTTP_TRACESTATE", "tracestate"),
+            )
             if key in environ
         }
         attributes: dict[str, Any] = {
@@ -361,10 +368,8 @@ class Spans:
         status: list[int] = []
 
         def started(line: str, headers: Any, exc_info: Any = None) -> Any:
-            try:
+            with contextlib.suppress(ValueError):
                 status.append(int(line.split(" ", 1)[0]))
-            except ValueError:
-                pass
             return start_response(line, headers, exc_info)
 
         try:
@@ -405,7 +410,10 @@ class Spans:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        attributes: dict[str, Any] = {"seawall.policy": event.policy, "seawall.policy.name": event.name}
+        attributes: dict[str, Any] = {
+            "seawall.policy": event.policy,
+            "seawall.policy.name": event.name,
+        }
         match event:
             case RetryScheduled(attempt=n, delay=delay, error=error):
                 name = "seawall.retry.scheduled"
@@ -431,7 +439,10 @@ class Spans:
                 attributes["error.type"] = type(error).__qualname__
             case BreakerStateChanged(old=old, new=new):
                 name = "seawall.circuit_breaker.state_changed"
-                attributes |= {"seawall.circuit_breaker.from": old, "seawall.circuit_breaker.to": new}
+                attributes |= {
+                    "seawall.circuit_breaker.from": old,
+                    "seawall.circuit_breaker.to": new,
+                }
             case TimedOut(timeout=timeout):
                 name = "seawall.timeout"
                 if timeout is not None:

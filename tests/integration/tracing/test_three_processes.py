@@ -54,7 +54,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[
         started.append(b)
         a = Service(
             APP,
-            {"SEAWALL_TEST_NAME": "A", "SEAWALL_TEST_NEXT": b.url, "SEAWALL_TEST_SPANS": str(files[0])},
+            {
+                "SEAWALL_TEST_NAME": "A",
+                "SEAWALL_TEST_NEXT": b.url,
+                "SEAWALL_TEST_SPANS": str(files[0]),
+            },
         )
         started.append(a)
         yield a.url, files
