@@ -396,7 +396,12 @@ class Spans:
         )
 
     @staticmethod
-    def rpc_server_end(span: trace.Span, token: object, error: BaseException | None) -> None:
+    def rpc_server_end(
+        span: trace.Span, token: object, error: BaseException | None, context: Any
+    ) -> None:
+        code = _rpc_code(context)
+        if code is not None:
+            span.set_attribute("rpc.grpc.status_code", code)
         if error is not None:
             span.set_attribute("error.type", type(error).__qualname__)
             span.set_status(Status(StatusCode.ERROR, _describe(error)))
@@ -450,6 +455,21 @@ class Spans:
             case _:
                 return
         span.add_event(name, attributes)
+
+
+def _rpc_code(context: Any) -> int | None:
+    """The status code a gRPC handler set or aborted with, as its number."""
+    code = getattr(context, "code", None)
+    try:
+        value = code() if callable(code) else None
+    except Exception:  # not every context can tell
+        return None
+    if value is None:
+        return None
+    number = getattr(value, "value", value)
+    if isinstance(number, tuple):  # grpc.StatusCode's value is (number, name)
+        number = number[0]
+    return number if isinstance(number, int) else None
 
 
 def _address(target: str) -> dict[str, Any]:

@@ -210,7 +210,7 @@ def test_no_spans_outside_a_recording_span_or_before_install() -> None:
     assert [s.name for s in exporter.get_finished_spans()] == ["root"]
 
 
-async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _app(scope: Any, receive: Any, send: Any) -> None:
     status = 503 if b"fail" in scope.get("query_string", b"") else 200
     await send({"type": "http.response.start", "status": status, "headers": []})
     await send({"type": "http.response.body", "body": b"{}"})
@@ -255,3 +255,75 @@ def test_client_attempts_carry_traceparent_to_a_server_span(
     assert [(s.kind, s.name) for s in servers] == [(SpanKind.SERVER, "GET")] * 3
     assert all(s.context.trace_id == call.context.trace_id for s in servers)
     assert servers[0].attributes["http.response.status_code"] == 503  # type: ignore[index]
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_a_shed_request_is_an_event_on_its_server_span(exporter: InMemorySpanExporter) -> None:
+    gate = asyncio.Event()
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/slow":
+            await gate.wait()
+        await _app(scope, receive, send)
+
+    shedder = seawall.LoadShedder("front", limit=1, max_queue=0)
+    app = seawall.http.protect(slow, shedder=shedder, idempotency=False)
+
+    async def go() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            held = asyncio.create_task(client.get("/slow", headers={"X-Request-Priority": "low"}))
+            await asyncio.sleep(0.01)
+            shed = await client.get(
+                "/x", headers={"X-Request-Priority": "low", "traceparent": TRACEPARENT}
+            )
+            gate.set()
+            await held
+            return shed.status_code
+
+    assert asyncio.run(go()) == 503
+    (server,) = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.attributes.get("url.path") == "/x"  # type: ignore[union-attr]
+    ]
+    assert server.kind is SpanKind.SERVER
+    assert server.parent is not None
+    assert f"{server.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert f"{server.context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"
+    assert [e.name for e in server.events] == ["seawall.load_shedder.shed"]
+    assert server.events[0].attributes["seawall.policy.name"] == "front"  # type: ignore[index]
+    assert server.status.status_code is StatusCode.ERROR  # a 503 is the server's failure
+
+
+def test_the_wsgi_edge_serves_in_a_server_span_under_the_callers_context(
+    exporter: InMemorySpanExporter,
+) -> None:
+    import seawall.wsgi
+
+    def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("201 Created", [("Content-Type", "text/plain")])
+        return [b"made"]
+
+    app = seawall.wsgi.protect(hello, idempotency=False)
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/orders",
+        "wsgi.url_scheme": "http",
+        "HTTP_TRACEPARENT": TRACEPARENT,
+    }
+    body = b"".join(app(environ, start_response))
+    assert (body, statuses) == (b"made", ["201 Created"])
+    (server,) = exporter.get_finished_spans()
+    assert (server.kind, server.name) == (SpanKind.SERVER, "POST")
+    assert server.attributes["http.response.status_code"] == 201  # type: ignore[index]
+    assert server.parent is not None
+    assert f"{server.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert server.status.status_code is StatusCode.UNSET
