@@ -15,8 +15,9 @@ every other code         no: the server judged the request           no
 =======================  ==========================================  ==================
 
 Server pushback (gRFC A6, ``grpc-retry-pushback-ms`` trailing metadata): a non-negative
-integer is the delay before the next attempt, at least; a negative or unparseable value
-means "do not retry", whatever the code.
+32-bit integer of milliseconds is the delay before the next attempt, in place of the
+backoff (shorter or longer), still within the deadline and the attempt limit; a negative
+or unparseable value means "do not retry", whatever the code.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
+_INT32_MAX = 2**31 - 1  # gRFC A6: an ASCII signed 32-bit integer
 
 # A pushback that forbids retrying (negative or garbage), as opposed to None (absent).
 STOP = -1.0
@@ -59,7 +61,7 @@ def parse_pushback(metadata: Iterable[Any] | None) -> float | None:
     """Seconds of server pushback in ``metadata``; :data:`STOP` if it forbids a retry.
 
     ``None`` when the server sent none. Per gRFC A6, a value that is not a non-negative
-    decimal integer of milliseconds means "do not retry".
+    decimal 32-bit integer of milliseconds means "do not retry".
     """
     if not metadata:
         return None
@@ -72,7 +74,7 @@ def parse_pushback(metadata: Iterable[Any] | None) -> float | None:
             continue
         text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
         text = text.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 12:
+        if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > _INT32_MAX:
             return STOP
         return int(text) / 1000.0
     return None
@@ -95,7 +97,7 @@ def remember(exc: BaseException, pushback: float | None, own_deadline: bool) -> 
         setattr(exc, _PUSHBACK_ATTR, pushback)
         setattr(exc, _OWN_DEADLINE_ATTR, own_deadline)
         if pushback is not None and pushback >= 0.0:
-            exc.retry_after = pushback  # type: ignore[attr-defined]  # Retry honours it
+            exc.retry_pushback = pushback  # type: ignore[attr-defined]  # Retry's next delay
     except AttributeError:  # an error type with __slots__: judged by its code alone
         pass
 

@@ -169,8 +169,14 @@ class Retry(Policy, Scoped):
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"
         else:
-            delay = self.backoff.delay(attempt, previous, self._rng)
-            retry_after = getattr(exc, "retry_after", None)
+            pushback = getattr(exc, "retry_pushback", None)
+            if isinstance(pushback, float):
+                # The server said when to come back (gRPC pushback): that is the delay,
+                # shorter or longer than the backoff would have been.
+                delay, retry_after = pushback, None
+            else:
+                delay = self.backoff.delay(attempt, previous, self._rng)
+                retry_after = getattr(exc, "retry_after", None)
             left = None if outer is None else outer.remaining()
             if isinstance(retry_after, (int, float)) and retry_after > delay:
                 if left is not None and retry_after >= left:

@@ -47,7 +47,7 @@ client = (
 )
 
 
-async def handler(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def handler(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
     query = scope.get("query_string", b"").decode()
