@@ -82,6 +82,9 @@ class _Call:
 
 
 _call: ContextVar[_Call | None] = ContextVar("seawall_traced_call", default=None)
+# The CLIENT span of the attempt running now: the edge describes this one, never a span
+# of the caller's (a streaming call, sent without an attempt span, describes none).
+_client: ContextVar[trace.Span | None] = ContextVar("seawall_client_span", default=None)
 
 
 def _describe(error: BaseException) -> str:
@@ -172,9 +175,7 @@ class Spans:
         self._finish(state, (tokens[0], tokens[1]), None)
         return result
 
-    def _open_attempt(
-        self, name: str, client: str | None
-    ) -> tuple[_Call | None, trace.Span, object]:
+    def _open_attempt(self, name: str, client: str | None) -> tuple[_Call | None, trace.Span, Any]:
         state = _call.get()
         if state is not None:
             state.settle()  # the attempt before this one failed and was retried
@@ -203,7 +204,13 @@ class Spans:
                 record_exception=False,
                 set_status_on_exception=False,
             )
-        return state, span, otel_context.attach(trace.set_span_in_context(span))
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return state, span, (token, _client.set(span if client else None))
+
+    @staticmethod
+    def _close(tokens: Any) -> None:
+        _client.reset(tokens[1])
+        otel_context.detach(tokens[0])
 
     @staticmethod
     def _failed(state: _Call | None, span: trace.Span, exc: BaseException) -> None:
@@ -219,7 +226,7 @@ class Spans:
         client = getattr(fn, _drive.CLIENT_ATTEMPT, None)
 
         def attempt(*args: Any, **kwargs: Any) -> Any:
-            state, span, token = self._open_attempt(name, client)
+            state, span, tokens = self._open_attempt(name, client)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
@@ -228,7 +235,7 @@ class Spans:
             else:
                 span.end()
             finally:
-                otel_context.detach(token)  # type: ignore[arg-type]
+                self._close(tokens)
             return result
 
         return attempt
@@ -239,7 +246,7 @@ class Spans:
         client = getattr(fn, _drive.CLIENT_ATTEMPT, None)
 
         async def attempt(*args: Any, **kwargs: Any) -> Any:
-            state, span, token = self._open_attempt(name, client)
+            state, span, tokens = self._open_attempt(name, client)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -248,7 +255,7 @@ class Spans:
             else:
                 span.end()
             finally:
-                otel_context.detach(token)  # type: ignore[arg-type]
+                self._close(tokens)
             return result
 
         return attempt
@@ -257,23 +264,23 @@ class Spans:
 
     def client_request(self, headers: Any, method: str, url: str) -> None:
         """Describe an HTTP attempt on its CLIENT span and send its trace context."""
-        span = trace.get_current_span()
-        if span.is_recording():
+        span = _client.get()
+        if span is not None and span.is_recording():
             span.update_name(method)
             span.set_attributes(_http_client(method, url))
         propagate.inject(headers)
 
     def client_status(self, status: int) -> None:
-        span = trace.get_current_span()
-        if span.is_recording():
+        span = _client.get()
+        if span is not None and span.is_recording():
             span.set_attribute("http.response.status_code", status)
             if status >= 400:
                 span.set_attribute("error.type", str(status))
 
     def client_rpc(self, metadata: list[tuple[str, Any]], method: str, target: str) -> None:
         """Describe a gRPC attempt on its CLIENT span and send its trace context."""
-        span = trace.get_current_span()
-        if span.is_recording():
+        span = _client.get()
+        if span is not None and span.is_recording():
             path = method.lstrip("/")
             service, _, name = path.rpartition("/")
             span.update_name(path)

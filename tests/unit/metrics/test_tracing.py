@@ -327,3 +327,16 @@ def test_the_wsgi_edge_serves_in_a_server_span_under_the_callers_context(
     assert server.parent is not None
     assert f"{server.parent.span_id:016x}" == "b7ad6b7169203331"
     assert server.status.status_code is StatusCode.UNSET
+
+
+def test_a_request_sent_outside_an_attempt_carries_context_but_renames_no_span(
+    exporter: InMemorySpanExporter,
+) -> None:
+    edge = seawall.http.Transport()._edge
+    headers: dict[str, str] = {}
+    with _root(exporter) as root:
+        edge.shape(headers, "POST", "http://svc.test/stream")
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "root"
+    assert "http.request.method" not in (span.attributes or {})
+    assert headers["traceparent"].split("-")[2] == f"{root.get_span_context().span_id:016x}"
