@@ -340,3 +340,15 @@ def test_a_request_sent_outside_an_attempt_carries_context_but_renames_no_span(
     assert span.name == "root"
     assert "http.request.method" not in (span.attributes or {})
     assert headers["traceparent"].split("-")[2] == f"{root.get_span_context().span_id:016x}"
+
+
+def test_import_seawall_imports_no_opentelemetry() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, seawall, seawall.http, seawall.requests, seawall.wsgi; "
+        "print(any(m.startswith('opentelemetry') for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
