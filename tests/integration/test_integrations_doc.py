@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -13,12 +12,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.conftest import ThreadedUvicorn, need
+from tests.integration.conftest import need
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "integrations.md").read_text(encoding="utf-8")
@@ -44,48 +42,8 @@ def test_every_stack_has_its_example() -> None:
     }
     assert len(BLOCKS) == len(NAMED) + 2  # and the requests and aiohttp clients
     assert len(COMMANDS) == 2
-
-
-async def _charges(scope: Any, receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    headers = dict(scope["headers"])
-    answer = {
-        "cents": json.loads(body)["cents"],
-        "key": headers.get(b"idempotency-key", b"").decode(),
-        "budget_ms": int(headers[b"x-request-timeout-ms"]),
-    }
-    ctype = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 201, "headers": ctype})
-    await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
-
-
-@pytest.fixture(scope="module")
-def charges() -> Iterator[str]:
-    with ThreadedUvicorn(_charges) as url:
-        yield url
-
-
-@pytest.mark.parametrize("index", [0, 1], ids=["requests", "aiohttp"])
-def test_the_http_client_examples_run(
-    index: int, charges: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code = BLOCKS[index].replace("http://127.0.0.1:8000", charges)
-    exec(compile(code, f"integrations.md block {index}", "exec"), {"__name__": "__main__"})
-    out = capsys.readouterr().out
-    if index == 1:  # the aiohttp example prints the answer
-        answer = json.loads(out.replace("'", '"'))
-        assert answer["cents"] == 1999
-        assert answer["key"]  # the idempotency key the middleware added
-        assert 0 < answer["budget_ms"] <= 2000
-    else:
-        assert out.split()[0] == "closed"
+    for name, block in NAMED.items():  # ten lines, give or take the asyncio scaffolding
+        assert len([line for line in block.splitlines() if line.strip()]) <= 14, name
 
 
 def _gunicorn(tmp_path: Path, filename: str, command: str) -> Iterator[str]:

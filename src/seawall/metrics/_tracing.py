@@ -77,7 +77,8 @@ class _Call:
         if failed is None:
             return
         self.failed = None
-        if error is not None and error is self.error:
+        # The call's error is the attempt's own, or made from it (a timeout as the deadline's).
+        if error is not None and self.error is not None and self.error in (error, error.__cause__):
             failed.set_status(Status(StatusCode.ERROR, _describe(error)))
         failed.end(end_time=self.failed_at)
 
