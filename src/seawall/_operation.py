@@ -15,9 +15,15 @@ __all__ = ["Operation", "current_attempt", "current_operation", "idempotency_key
 
 
 class Operation:
-    """One logical operation: ``attempt`` is 1-based; ``key`` is made on first use."""
+    """One logical operation: ``attempt`` is 1-based; ``key`` is made on first use.
 
-    __slots__ = ("_key", "attempt")
+    ``backoff_from`` is the attempt after which the backoff starts over: a server's
+    retry pushback sets it, as gRPC's retry design says. Unset until then (read it with
+    a default of 0), so that making an operation, which every retried call does, costs
+    no more for it.
+    """
+
+    __slots__ = ("_key", "attempt", "backoff_from")
 
     def __init__(self, key: str | None = None) -> None:
         self.attempt = 1
