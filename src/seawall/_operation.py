@@ -24,6 +24,7 @@ class Operation:
     """
 
     __slots__ = ("_key", "attempt", "backoff_from")
+    backoff_from: int
 
     def __init__(self, key: str | None = None) -> None:
         self.attempt = 1
