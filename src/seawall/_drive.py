@@ -31,7 +31,7 @@ import re
 import textwrap
 from collections.abc import Awaitable, Callable
 from logging import DEBUG
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from seawall import _events as events
 from seawall._deadline import Deadline, _current
@@ -49,13 +49,20 @@ _debug_cache: dict[int, bool] = logger._cache  # type: ignore[attr-defined]
 CLOSED = "closed"  # the breaker's closed state, compared by identity on the hot path
 
 __all__ = [
+    "CLIENT_ATTEMPT",
+    "TRACED",
     "Layer",
     "Segment",
+    "Tracing",
     "chain_async",
     "chain_sync",
+    "client_attempt",
     "compile_async",
     "compile_sync",
     "segments",
+    "tracing",
+    "untraced_async",
+    "untraced_sync",
 ]
 
 Fn = Callable[..., Any]
@@ -78,7 +85,7 @@ class Layer(Protocol):
 class Segment:
     """At most one core per slot, in the standard order; ``shell`` for a policy of its own."""
 
-    __slots__ = ("attempt", "breaker", "bulkhead", "fallback", "retry", "shell", "total")
+    __slots__ = ("attempt", "breaker", "bulkhead", "fallback", "retry", "shell", "total", "traced")
 
     def __init__(self) -> None:
         # The cores are typed loosely here: this module sits below the policies it runs
@@ -90,6 +97,7 @@ class Segment:
         self.bulkhead: Any = None
         self.attempt: Any = None
         self.shell: Layer | None = None
+        self.traced: Any = None  # this segment's driver without the tracing check, once traced
 
 
 def segments(policies: tuple[Layer, ...]) -> list[Segment]:
@@ -117,6 +125,7 @@ def segments(policies: tuple[Layer, ...]) -> list[Segment]:
 # a lone breaker pays for no retry loop and standard() for no fallback. As written (all
 # True) the templates are ordinary Python that the type checker and linters read.
 FALLBACK = TOTAL = RETRY = BUDGET = BREAKER = TIMED = TIME_WINDOW = BULKHEAD = ATTEMPT = True
+TRACE = True  # off only in the driver a traced call runs (untraced_sync/untraced_async)
 _FLAGS = (
     "FALLBACK",
     "TOTAL",
@@ -127,7 +136,44 @@ _FLAGS = (
     "TIME_WINDOW",
     "BULKHEAD",
     "ATTEMPT",
+    "TRACE",
 )
+
+
+class Tracing:
+    """Where spans plug into the driver: ``spans`` is None until tracing is installed.
+
+    A no-op OpenTelemetry span costs more than a whole :func:`~seawall.standard` call, so
+    the driver makes no OpenTelemetry call of its own: each call reads this one attribute,
+    and only once :mod:`seawall.metrics` installs its spans does a call go through them.
+    """
+
+    __slots__ = ("spans",)
+
+    def __init__(self) -> None:
+        self.spans: Any = None
+
+
+tracing = Tracing()
+
+# The key a server edge puts in a request's scope (or environ) once the request is in its
+# SERVER span, so that stacked edges open one span per request.
+TRACED = "seawall.traced"
+
+# The attribute that marks a client edge's attempt function: its attempt spans are CLIENT
+# spans of that protocol ("http" or "rpc") rather than INTERNAL ones.
+CLIENT_ATTEMPT = "_seawall_client_attempt"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def client_attempt(protocol: str) -> Callable[[F], F]:
+    """Mark an edge's attempt function as one request of ``protocol`` to a server."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, CLIENT_ATTEMPT, protocol)
+        return fn
+
+    return mark
 
 
 def _sync_template(seg: Segment, fn: Fn) -> Fn:
@@ -140,6 +186,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
     current = _current
     operation = _operation
     debug_cache = _debug_cache
+    hook = tracing
     if TOTAL:
         t_clock = total._clock
         t_now = t_clock.now
@@ -162,6 +209,8 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
         a_seconds = attempt.seconds
 
     def run(*args: Any, **kwargs: Any) -> Any:
+        if TRACE and hook.spans is not None:
+            return hook.spans.call(seg, fn, args, kwargs)
         outer: Any
         op: Any
         op_token: Any
@@ -341,8 +390,12 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                         previous = delay
                         n += 1
                         if ATTEMPT and op.__class__ is not Operation:
-                            # Past the first attempt: an operation of its own, same key.
-                            op = Operation(None if op is None else op._key)
+                            # Past the first attempt: an operation of its own, same key
+                            # (and the attempt a server's pushback restarted the backoff at).
+                            first = op
+                            op = Operation(None if first is None else first._key)
+                            if first is not None and hasattr(first, "backoff_from"):
+                                op.backoff_from = first.backoff_from
                             if op_token is None:
                                 op_token = operation.set(op)
                             else:
@@ -393,6 +446,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
     current = _current
     operation = _operation
     debug_cache = _debug_cache
+    hook = tracing
     if TOTAL:
         t_clock = total._clock
         t_now = t_clock.now
@@ -415,6 +469,8 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
         a_seconds = attempt.seconds
 
     async def run(*args: Any, **kwargs: Any) -> Any:
+        if TRACE and hook.spans is not None:
+            return await hook.spans.acall(seg, fn, args, kwargs)
         outer: Any
         op: Any
         op_token: Any
@@ -612,8 +668,12 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                         previous = delay
                         n += 1
                         if ATTEMPT and op.__class__ is not Operation:
-                            # Past the first attempt: an operation of its own, same key.
-                            op = Operation(None if op is None else op._key)
+                            # Past the first attempt: an operation of its own, same key
+                            # (and the attempt a server's pushback restarted the backoff at).
+                            first = op
+                            op = Operation(None if first is None else first._key)
+                            if first is not None and hasattr(first, "backoff_from"):
+                                op.backoff_from = first.backoff_from
                             if op_token is None:
                                 op_token = operation.set(op)
                             else:
@@ -681,6 +741,7 @@ def _flags(seg: Segment) -> tuple[bool, ...]:
         breaker is not None and isinstance(breaker._window, TimeWindow),
         seg.bulkhead is not None,
         seg.attempt is not None,
+        True,
     )
 
 
@@ -733,6 +794,15 @@ def compile_async(seg: Segment, fn: AFn) -> AFn:
 
         return shelled
     return cast(AFn, _specialise(_async_template, _flags(seg))(seg, fn))
+
+
+def untraced_sync(seg: Segment, fn: Fn) -> Fn:
+    """The driver of :func:`compile_sync` without the tracing check: what a traced call runs."""
+    return cast(Fn, _specialise(_sync_template, (*_flags(seg)[:-1], False))(seg, fn))
+
+
+def untraced_async(seg: Segment, fn: AFn) -> AFn:
+    return cast(AFn, _specialise(_async_template, (*_flags(seg)[:-1], False))(seg, fn))
 
 
 def chain_sync(policies: tuple[Layer, ...], fn: Fn) -> Fn:

@@ -49,6 +49,7 @@ __all__ = [
     "flush_repeats",
     "rejection",
     "remove_hook",
+    "set_span_sink",
 ]
 
 logger = logging.getLogger("seawall")
@@ -139,6 +140,17 @@ Hook = Callable[[Event], None]
 _lock = threading.Lock()
 # Copy-on-write: emitters iterate a tuple that never changes under them.
 _hooks: tuple[Hook, ...] = ()
+
+
+# Spans (seawall.metrics) hear every event too, without being a hook: a hook makes the
+# driver build a per-attempt event for every call, which spans do not need.
+_span_sink: Hook | None = None
+
+
+def set_span_sink(sink: Hook | None) -> None:
+    """Tell ``sink`` every event after the hooks (tracing's span events); None stops it."""
+    global _span_sink
+    _span_sink = sink
 
 
 def add_hook(hook: Hook) -> Callable[[], None]:
@@ -346,6 +358,12 @@ def emit(event: Event) -> None:
             hook(event)
         except Exception:
             logger.exception("seawall event hook %r failed", hook)
+    sink = _span_sink
+    if sink is not None:
+        try:
+            sink(event)
+        except Exception:
+            logger.exception("seawall span events failed")
 
 
 def flush(core: Any) -> None:

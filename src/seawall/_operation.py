@@ -24,9 +24,16 @@ __all__ = [
 
 
 class Operation:
-    """One logical operation: ``attempt`` is 1-based; ``key`` is made on first use."""
+    """One logical operation: ``attempt`` is 1-based; ``key`` is made on first use.
 
-    __slots__ = ("_key", "attempt")
+    ``backoff_from`` is the attempt after which the backoff starts over: a server's
+    retry pushback sets it, as gRPC's retry design says. Unset until then (read it with
+    a default of 0), so that making an operation, which every retried call does, costs
+    no more for it.
+    """
+
+    __slots__ = ("_key", "attempt", "backoff_from")
+    backoff_from: int
 
     def __init__(self, key: str | None = None) -> None:
         self.attempt = 1
@@ -47,7 +54,8 @@ class FirstAttempt(Deadline):
     to an :class:`Operation` carrying the same ``key`` (made here, if anyone asked).
     """
 
-    __slots__ = ("_key", "attempt")
+    __slots__ = ("_key", "attempt", "backoff_from")
+    backoff_from: int  # as on Operation: unset until a server's pushback sets it
 
     def __init__(self, when: float, clock: Clock, timeout: float | None) -> None:
         self.when = when

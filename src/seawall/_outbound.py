@@ -39,6 +39,7 @@ from typing import Any, Literal
 from seawall._catalog import enroll, target_label
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import downstream_timeout
+from seawall._drive import tracing
 from seawall._durations import CLIENT, method_label
 from seawall._errors import ConfigError, DeadlineExceeded, SeawallError
 from seawall._hosts import HostPolicies
@@ -308,10 +309,14 @@ class Edge:
             return dependency.retrying
         return dependency.single
 
-    def shape(self, headers: MutableMapping[str, Any]) -> float | None:
+    def shape(
+        self, headers: MutableMapping[str, Any], method: str = "GET", url: str = ""
+    ) -> float | None:
         """Set this attempt's wire headers; return its timeout (None: nothing bounds it).
 
         Raises :class:`~seawall.DeadlineExceeded` when no time is left to send anything.
+        With tracing installed, the attempt's span is described (``method``, ``url``) and
+        its trace context goes out in ``traceparent``.
         """
         budget = downstream_timeout(self.timeout)
         if budget is not None and budget >= UNBOUNDED:
@@ -324,10 +329,16 @@ class Edge:
         priority = current_priority()
         if priority is not None:
             headers[PRIORITY_HEADER] = priority
+        spans = tracing.spans
+        if spans is not None:
+            spans.client_request(headers, method, url)
         return budget
 
     def judge(self, request: Any, response: Any, status: int, retry_after: str | None) -> Any:
         """Raise for a retryable status so the policies see a failure; else ``response``."""
+        spans = tracing.spans
+        if spans is not None:
+            spans.client_status(status)
         if transient_status(status):
             raise HTTPStatusError(request, response, parse_retry_after(retry_after))
         return response

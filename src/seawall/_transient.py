@@ -26,7 +26,14 @@ from __future__ import annotations
 
 from seawall._errors import Rejected
 
-__all__ = ["dependency_failed", "judged", "transient", "transient_status"]
+__all__ = [
+    "GRPC_OWN_DEADLINE",
+    "GRPC_PUSHBACK",
+    "dependency_failed",
+    "judged",
+    "transient",
+    "transient_status",
+]
 
 _TOO_MANY_REQUESTS = 429
 _OTHER = 0  # no row names the class: decided by the instance's status, if any
@@ -60,6 +67,23 @@ _TABLE: dict[tuple[str, str], int] = {
 }
 
 _TRANSIENT_STATUS = frozenset({408, 429})
+
+# gRPC status codes, by name (grpcio is not imported). What the table says of each:
+#   UNAVAILABLE          retried (the server could not take the call); a breaker failure
+#   RESOURCE_EXHAUSTED   retried only with server pushback; not a failure (it answered)
+#   DEADLINE_EXCEEDED    retried only when the attempt's own cap fired, not the caller's
+#                        deadline; a failure
+#   INTERNAL, UNKNOWN,   not retried (the call may have been applied); a failure
+#   DATA_LOSS
+#   every other code     not retried (the server judged the request); not a failure
+# Server pushback (gRFC A6) that forbids retrying overrides every row.
+_GRPC_RETRIED = frozenset({"UNAVAILABLE"})
+_GRPC_SICK = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "UNKNOWN", "DATA_LOSS"})
+# What the gRPC client edge notes on a failed call's error, for the rows above: the
+# server's pushback in seconds (negative: do not retry; absent: none sent) and whether
+# the deadline that fired was the attempt's own cap (False) or the caller's (True).
+GRPC_PUSHBACK = "_seawall_pushback"
+GRPC_OWN_DEADLINE = "_seawall_own_deadline"
 _CACHE_LIMIT = 4096  # exception classes made on the fly must not grow the cache forever
 _decisions: dict[type[BaseException], int] = {}
 
@@ -100,15 +124,30 @@ def _status_of(exc: BaseException) -> int | None:
     return None
 
 
-def _unavailable(exc: BaseException) -> bool:
+def _grpc_code(exc: BaseException) -> str | None:
     code = getattr(exc, "code", None)
     if not callable(code):
-        return False
+        return None
     try:
         status = code()
     except Exception:  # an RpcError that is not a finished call has no code to read
+        return None
+    name = getattr(status, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _grpc_retried(exc: BaseException) -> bool:
+    pushback = getattr(exc, GRPC_PUSHBACK, None)
+    if isinstance(pushback, float) and pushback < 0.0:
         return False
-    return getattr(status, "name", None) == "UNAVAILABLE"
+    code = _grpc_code(exc)
+    if code in _GRPC_RETRIED:
+        return True
+    if code == "RESOURCE_EXHAUSTED":
+        return pushback is not None
+    if code == "DEADLINE_EXCEEDED":
+        return getattr(exc, GRPC_OWN_DEADLINE, True) is False
+    return False
 
 
 def transient(exc: BaseException) -> bool:
@@ -140,7 +179,10 @@ def transient(exc: BaseException) -> bool:
         ``RemoteProtocolError``, ...); not: ``UnsupportedProtocol``,
         ``LocalProtocolError``; ``HTTPStatusError`` by its response's status.
     ``grpc``
-        retried: ``RpcError`` whose ``.code()`` is ``UNAVAILABLE``; not: other codes.
+        retried: ``RpcError`` whose ``.code()`` is ``UNAVAILABLE``; ``RESOURCE_EXHAUSTED``
+        when the server sent retry pushback; ``DEADLINE_EXCEEDED`` when the attempt's own
+        cap fired rather than the caller's deadline (the gRPC client edge notes both);
+        not: other codes, nor any call whose pushback said not to retry.
     any library
         a status of 5xx, 408 or 429, read from ``status_code``, ``status`` or
         ``response.status_code``; not: any other status, nor an error without one.
@@ -161,7 +203,7 @@ def transient(exc: BaseException) -> bool:
         reason = getattr(exc, "reason", None)
         return isinstance(reason, BaseException) and transient(reason)
     if decision == _GRPC:
-        return _unavailable(exc)
+        return _grpc_retried(exc)
     return False
 
 
@@ -179,9 +221,15 @@ def dependency_failed(exc: BaseException) -> bool:
 
     Every error does, except an answer whose status the table does not retry (a 404 or a
     422 means the dependency is up and answering, and the caller sent something wrong)
-    and a 429 (the dependency is up and rate limiting this caller).
+    and a 429 (the dependency is up and rate limiting this caller). For gRPC, the codes
+    that say the server is sick do (see the table above :data:`GRPC_PUSHBACK`);
+    ``RESOURCE_EXHAUSTED``, ``INVALID_ARGUMENT``, ``NOT_FOUND`` and the like are answers.
     """
-    if _decision(type(exc)) != _OTHER:
+    decision = _decision(type(exc))
+    if decision == _GRPC:
+        code = _grpc_code(exc)
+        return code is None or code in _GRPC_SICK
+    if decision != _OTHER:
         return True
     status = _status_of(exc)
     return status is None or (transient_status(status) and status != _TOO_MANY_REQUESTS)

@@ -27,6 +27,7 @@ from typing import Any, cast
 import aiohttp
 from yarl import URL
 
+from seawall._drive import client_attempt
 from seawall._errors import ConfigError
 from seawall._outbound import (
     ClientPolicies,
@@ -84,9 +85,10 @@ class Middleware:
                 raise
             return cast(aiohttp.ClientResponse, exc.response)
 
+    @client_attempt("http")
     async def _attempt(self, call: tuple[aiohttp.ClientRequest, _Handler]) -> Any:
         request, handler = call
-        budget = self._edge.shape(request.headers)
+        budget = self._edge.shape(request.headers, request.method, str(request.url))
         async with asyncio.timeout(budget):
             started = time.perf_counter()
             status: int | None = None

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
+from seawall._drive import client_attempt
 from seawall._outbound import ClientPolicies, Edge, HTTPStatusError, edge_options, host_key
 from seawall.policies._breaker import CircuitBreaker
 
@@ -141,8 +142,10 @@ class Adapter(requests.adapters.HTTPAdapter):
                 raise
             return cast(requests.Response, exc.response)
 
+    @client_attempt("http")
     def _attempt(self, call: _Send) -> requests.Response:
-        budget = self._edge.shape(call.request.headers)
+        request = call.request
+        budget = self._edge.shape(request.headers, request.method or "GET", request.url or "")
         started = time.perf_counter()
         status: int | None = None
         try:
@@ -157,8 +160,8 @@ class Adapter(requests.adapters.HTTPAdapter):
             status = response.status_code
         finally:
             self._edge.observe(
-                call.request.method or "GET",
-                _key(call.request.url or ""),
+                request.method or "GET",
+                _key(request.url or ""),
                 status,
                 time.perf_counter() - started,
             )

@@ -203,3 +203,52 @@ def test_standard_retries_a_requests_connection_error() -> None:
         policy.call(refused)
     assert calls == 3
     assert "gave up after 3 attempts" in " ".join(info.value.__notes__)
+
+
+@pytest.mark.parametrize(
+    ("code", "failure"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, True),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, True),
+        (grpc.StatusCode.INTERNAL, True),
+        (grpc.StatusCode.UNKNOWN, True),
+        (grpc.StatusCode.DATA_LOSS, True),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, False),
+        (grpc.StatusCode.INVALID_ARGUMENT, False),
+        (grpc.StatusCode.NOT_FOUND, False),
+        (grpc.StatusCode.PERMISSION_DENIED, False),
+    ],
+)
+def test_any_breaker_reads_the_grpc_rows_of_the_one_table(
+    code: grpc.StatusCode, failure: bool
+) -> None:
+    """A gRPC answer that judges the request is no verdict against the server's health."""
+    breaker = seawall.CircuitBreaker("rpc", min_calls=1, clock=FakeClock())
+    with pytest.raises(grpc.RpcError):
+        breaker.call(_fails_with(_RpcError(code)))
+    assert breaker.state == ("open" if failure else "closed")
+
+
+def test_grpc_pushback_and_whose_deadline_decide_the_retry_in_the_table() -> None:
+    from seawall.grpc._status import parse_pushback, remember
+
+    exhausted = _RpcError(grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert not transient(exhausted)
+    remember(exhausted, parse_pushback([("grpc-retry-pushback-ms", "20")]), False)
+    assert transient(exhausted)
+    stopped = _RpcError(grpc.StatusCode.UNAVAILABLE)
+    remember(stopped, parse_pushback([("grpc-retry-pushback-ms", "-1")]), False)
+    assert not transient(stopped)
+    capped = _RpcError(grpc.StatusCode.DEADLINE_EXCEEDED)
+    remember(capped, None, False)  # the attempt's own cap fired: time is left
+    assert transient(capped)
+    callers = _RpcError(grpc.StatusCode.DEADLINE_EXCEEDED)
+    remember(callers, None, True)
+    assert not transient(callers)
+
+
+def _fails_with(error: BaseException) -> Any:
+    def call() -> None:
+        raise error
+
+    return call

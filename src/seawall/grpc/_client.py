@@ -46,6 +46,7 @@ from seawall import (
     idempotency_key,
     standard,
 )
+from seawall._drive import client_attempt, tracing
 from seawall.grpc._status import breaker_failure, parse_pushback, remember, retryable
 from seawall.wire import ATTEMPT_HEADER, PRIORITY_HEADER
 
@@ -203,6 +204,9 @@ class Target:
         if priority is not None:
             metadata.append((PRIORITY_HEADER, priority))
         metadata.append((ATTEMPT_HEADER, str(current_attempt())))
+        spans = tracing.spans
+        if spans is not None:
+            spans.client_rpc(metadata, _method_name(details.method), self.target)
         if aio:
             shaped: Any = grpc.aio.ClientCallDetails(
                 details.method,
@@ -222,6 +226,7 @@ class Target:
             )
         return shaped, own
 
+    @client_attempt("rpc")
     def _attempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         shaped, own = self.shape(details, key=True, aio=False)
         try:
@@ -232,6 +237,7 @@ class Target:
             raise
         return outcome
 
+    @client_attempt("rpc")
     async def _aattempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         shaped, own = self.shape(details, key=True, aio=True)
         call = await continuation(shaped, request)

@@ -23,6 +23,7 @@ the peer's address. Health checks are never rate limited.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ import grpc
 import grpc.aio
 
 from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
+from seawall._drive import tracing
 from seawall._quota_fields import check_policy_name, limit_field, policy_field
 from seawall.grpc._status import PUSHBACK_KEY
 from seawall.http._principal import principal_of
@@ -192,11 +194,54 @@ class _Edge:
         cached = self._cache.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
-        result = wrap(handler, kind, self.sheds(method), self.limits(method))
+        result = _traced(wrap(handler, kind, self.sheds(method), self.limits(method)), kind, method)
         if len(self._cache) >= _CACHE_LIMIT:  # handlers made per call must not grow it
             self._cache.clear()
         self._cache[id(handler)] = (handler, result)
         return result
+
+
+def _traced(handler: Any, kind: str, method: Any) -> Any:
+    """``handler`` in a SERVER span, child of the caller's ``traceparent``, while tracing
+    is installed. Unary-response calls only: a streamed response has no one end to time."""
+    if kind not in ("unary_unary", "stream_unary"):
+        return handler
+    inner = getattr(handler, kind)
+    path = method.decode("utf-8", "replace") if isinstance(method, bytes) else str(method)
+
+    if inspect.iscoroutinefunction(inner):
+
+        async def aserved(request: Any, context: Any) -> Any:
+            spans = tracing.spans
+            if spans is None:
+                return await inner(request, context)
+            span, token = spans.rpc_server(context.invocation_metadata(), path)
+            error: BaseException | None = None
+            try:
+                return await inner(request, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                spans.rpc_server_end(span, token, error, context)
+
+        return _rebuild(handler, kind, aserved)
+
+    def served(request: Any, context: Any) -> Any:
+        spans = tracing.spans
+        if spans is None:
+            return inner(request, context)
+        span, token = spans.rpc_server(context.invocation_metadata(), path)
+        error: BaseException | None = None
+        try:
+            return inner(request, context)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            spans.rpc_server_end(span, token, error, context)
+
+    return _rebuild(handler, kind, served)
 
 
 def _rebuild(

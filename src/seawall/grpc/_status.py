@@ -1,6 +1,7 @@
-"""What a gRPC status code says: retry, stop, or the dependency is sick.
+"""gRPC's wire facts for the one classification table in :mod:`seawall._transient`.
 
-The client's retries and its breaker read this one table:
+What a status code means (retry, stop, the dependency is sick) is a row of that table,
+which :func:`seawall.transient` and every circuit breaker read:
 
 =======================  ==========================================  ==================
 status                   retried                                     breaker failure
@@ -14,9 +15,12 @@ status                   retried                                     breaker fai
 every other code         no: the server judged the request           no
 =======================  ==========================================  ==================
 
-Server pushback (gRFC A6, ``grpc-retry-pushback-ms`` trailing metadata): a non-negative
-integer is the delay before the next attempt, at least; a negative or unparseable value
-means "do not retry", whatever the code.
+This module reads what only a gRPC call carries: the server's pushback (gRFC A6,
+``grpc-retry-pushback-ms`` trailing metadata) and whose deadline fired, and notes them
+on the call's error for the table. A non-negative 32-bit integer of milliseconds is the
+delay before the next attempt, in place of the backoff (shorter or longer), still within
+the deadline and the attempt limit; a negative or unparseable value means "do not
+retry", whatever the code.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import grpc
+from seawall._transient import GRPC_OWN_DEADLINE, GRPC_PUSHBACK, dependency_failed, transient
 
 __all__ = [
     "PUSHBACK_KEY",
@@ -36,30 +40,17 @@ __all__ = [
 ]
 
 PUSHBACK_KEY = "grpc-retry-pushback-ms"
+_INT32_MAX = 2**31 - 1  # gRFC A6: an ASCII signed 32-bit integer
 
 # A pushback that forbids retrying (negative or garbage), as opposed to None (absent).
 STOP = -1.0
-
-_SICK = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
-
-# Set on a failed call's error by the client attempt, read by the predicates below.
-_PUSHBACK_ATTR = "_seawall_pushback"
-_OWN_DEADLINE_ATTR = "_seawall_own_deadline"
 
 
 def parse_pushback(metadata: Iterable[Any] | None) -> float | None:
     """Seconds of server pushback in ``metadata``; :data:`STOP` if it forbids a retry.
 
     ``None`` when the server sent none. Per gRFC A6, a value that is not a non-negative
-    decimal integer of milliseconds means "do not retry".
+    decimal 32-bit integer of milliseconds means "do not retry".
     """
     if not metadata:
         return None
@@ -72,55 +63,28 @@ def parse_pushback(metadata: Iterable[Any] | None) -> float | None:
             continue
         text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
         text = text.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 12:
+        if not text.isascii() or not text.isdigit() or len(text) > 10 or int(text) > _INT32_MAX:
             return STOP
         return int(text) / 1000.0
     return None
 
 
-def _code(exc: BaseException) -> grpc.StatusCode | None:
-    code = getattr(exc, "code", None)
-    if not callable(code):
-        return None
-    try:
-        status = code()
-    except Exception:  # an RpcError that is not a finished call has no code to read
-        return None
-    return status if isinstance(status, grpc.StatusCode) else None
-
-
 def remember(exc: BaseException, pushback: float | None, own_deadline: bool) -> None:
     """Note on a failed call's error what the attempt knew: pushback and whose deadline."""
     try:
-        setattr(exc, _PUSHBACK_ATTR, pushback)
-        setattr(exc, _OWN_DEADLINE_ATTR, own_deadline)
+        setattr(exc, GRPC_PUSHBACK, pushback)
+        setattr(exc, GRPC_OWN_DEADLINE, own_deadline)
         if pushback is not None and pushback >= 0.0:
-            exc.retry_after = pushback  # type: ignore[attr-defined]  # Retry honours it
+            exc.retry_pushback = pushback  # type: ignore[attr-defined]  # Retry's next delay
     except AttributeError:  # an error type with __slots__: judged by its code alone
         pass
 
 
 def retryable(exc: BaseException) -> bool:
-    """Whether a failed RPC is worth another attempt (the table in the module docstring)."""
-    code = _code(exc)
-    if code is None:
-        # Not an RPC's error: Retry has already refused Rejected and the caller's deadline.
-        return isinstance(exc, (ConnectionError, TimeoutError))
-    pushback = getattr(exc, _PUSHBACK_ATTR, None)
-    if pushback is not None and pushback < 0.0:
-        return False
-    if code is grpc.StatusCode.UNAVAILABLE:
-        return True
-    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return pushback is not None
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return getattr(exc, _OWN_DEADLINE_ATTR, True) is False
-    return False
+    """Whether a failed RPC is worth another attempt: :func:`seawall.transient`'s gRPC rows."""
+    return transient(exc)
 
 
 def breaker_failure(exc: BaseException) -> bool:
-    """Whether a failed RPC says the server is sick (counts against the breaker)."""
-    code = _code(exc)
-    if code is None:
-        return True
-    return code in _SICK
+    """Whether a failed RPC says the server is sick: the breaker's reading of the same table."""
+    return dependency_failed(exc)

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import httpx
 
+from seawall._drive import client_attempt
 from seawall._outbound import (
     ClientPolicies,
     Edge,
@@ -58,7 +59,7 @@ def _key(url: httpx.URL | str) -> str:
 
 def _shape(edge: Edge, request: httpx.Request) -> None:
     """This attempt's wire headers, and its budget as httpx's four phase timeouts."""
-    budget = edge.shape(request.headers)
+    budget = edge.shape(request.headers, request.method, str(request.url))
     given = request.extensions.get("timeout")
     if budget is None:  # nothing bounds the attempt: httpx waits as told
         request.extensions["timeout"] = given or dict.fromkeys(_PHASES)
@@ -122,6 +123,7 @@ class Transport(httpx.BaseTransport):
         """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
         return self._edge.hedge_for(_key(url))
 
+    @client_attempt("http")
     def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         started = time.perf_counter()
@@ -172,6 +174,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
         return self._edge.hedge_for(_key(url))
 
+    @client_attempt("http")
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         started = time.perf_counter()

@@ -40,6 +40,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import Deadline, nearest
 from seawall._deadline import _current as _deadline_scope
 from seawall._degraded import _names
+from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
@@ -138,6 +139,10 @@ class Edge:
                 assert self.health is not None
                 await self.health.respond(kind, scope, send)
                 return
+        spans = tracing.spans
+        if spans is not None and TRACED not in scope:  # a SERVER span, child of traceparent
+            await spans.asgi(self, scope, receive, send)
+            return
         if self._rate_limit is not None:
             # Before the deadline, the shedder and idempotency: an over-quota request costs
             # nothing, is never shed-counted and never stored for replay.

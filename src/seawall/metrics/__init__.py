@@ -13,7 +13,6 @@ The policies count in plain fields; nothing here runs on the call path. Importin
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from seawall._errors import ConfigError
@@ -90,16 +89,16 @@ def instrument(meter_provider: Any = None, tracer_provider: Any = None) -> None:
 
 def _install_tracing(tracer_provider: Any) -> None:
     try:
-        tracing = importlib.import_module("seawall.metrics._tracing")
+        from seawall.metrics._tracing import install
     except ImportError as exc:
-        raise ConfigError(f"seawall tracing is not available in this build ({exc})") from exc
-    tracing.install(tracer_provider)
+        raise _missing("opentelemetry-api", exc) from exc
+    install(tracer_provider)
 
 
 def uninstrument() -> None:
     """Turn seawall's spans off again (the observable instruments stay with their meter)."""
     try:
-        tracing = importlib.import_module("seawall.metrics._tracing")
+        from seawall.metrics._tracing import uninstall
     except ImportError:
-        return  # no tracing in this build: nothing was turned on
-    tracing.uninstall()
+        return  # no OpenTelemetry API: tracing was never turned on
+    uninstall()

@@ -39,6 +39,7 @@ from seawall._events import (
     emit,
     rejection,
 )
+from seawall._operation import current_operation
 from seawall._transient import transient
 from seawall._validate import count, optional_seconds
 from seawall._validate import name as policy_name
@@ -174,8 +175,21 @@ class Retry(Policy, Scoped):
         elif attempt >= self.attempts:
             reason, why = "attempts", f"gave up after {attempt} attempts"
         else:
-            delay = self.backoff.delay(attempt, previous, self._rng)
-            retry_after = getattr(exc, "retry_after", None)
+            pushback = getattr(exc, "retry_pushback", None)
+            op = current_operation()
+            if isinstance(pushback, float):
+                # The server said when to come back (gRPC pushback): that is the delay,
+                # shorter or longer than the backoff would have been, and a failure
+                # after it backs off from the initial delay again.
+                delay, retry_after = pushback, None
+                if op is not None:
+                    op.backoff_from = attempt
+            else:
+                since: int = getattr(op, "backoff_from", 0)
+                if since and attempt - since == 1:
+                    previous = None  # the wait before was the server's, not a backoff
+                delay = self.backoff.delay(attempt - since, previous, self._rng)
+                retry_after = getattr(exc, "retry_after", None)
             left = None if outer is None else outer.remaining()
             if isinstance(retry_after, (int, float)) and retry_after > delay:
                 if left is not None and retry_after >= left:

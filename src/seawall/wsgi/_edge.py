@@ -35,6 +35,7 @@ from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import _current as _deadline_scope
 from seawall._deadline import nearest
 from seawall._degraded import _names
+from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._priority import _current as _priority_scope
 from seawall.http._asgi import overloaded
@@ -108,6 +109,9 @@ class WSGIEdge:
         kind = self._probes.get(path)
         if kind is not None:
             return self._probe(kind, environ, start_response)
+        spans = tracing.spans
+        if spans is not None and TRACED not in environ:  # a SERVER span, child of traceparent
+            return spans.wsgi(self, environ, start_response)  # type: ignore[no-any-return]
         if self._rate_limit is not None:
             # Before the deadline, the shedder and idempotency, as on the ASGI edge.
             refused, start_response = self._rate_limit(environ, start_response)

@@ -117,6 +117,47 @@ def test_pushback_sets_the_wait_before_the_next_attempt() -> None:
     assert clock.sleeps == [0.7]
 
 
+@pytest.mark.parametrize(("ms", "wait"), [("10", 0.01), ("0", 0.0), ("2500", 2.5)])
+def test_pushback_replaces_the_backoff_shorter_or_longer(ms: str, wait: float) -> None:
+    clock = FakeClock()
+    pushback = (("grpc-retry-pushback-ms", ms),)
+    server = Server(clock, Failed(grpc.StatusCode.RESOURCE_EXHAUSTED, pushback))
+    client = interceptor(clock, backoff=seawall.Backoff.constant(0.5), total_timeout=10.0)
+    client.intercept_unary_unary(server, details(), b"")
+    assert len(server.seen) == 2
+    assert clock.sleeps == [wait]
+
+
+def test_after_a_pushback_the_backoff_starts_over_from_the_initial_delay() -> None:
+    clock = FakeClock()
+    pushback = (("grpc-retry-pushback-ms", "700"),)
+    server = Server(
+        clock,
+        Failed(grpc.StatusCode.UNAVAILABLE),
+        Failed(grpc.StatusCode.RESOURCE_EXHAUSTED, pushback),
+        Failed(grpc.StatusCode.UNAVAILABLE),
+    )
+    backoff = seawall.Backoff.exponential(initial=0.1, multiplier=2.0, jitter=0.0)
+    client = interceptor(clock, attempts=4, backoff=backoff, total_timeout=10.0)
+    client.intercept_unary_unary(server, details(), b"")
+    assert len(server.seen) == 4
+    # 0.1 s, then the server's 0.7 s, then 0.1 s again (not 0.4 s): gRPC's retry design.
+    assert clock.sleeps == pytest.approx([0.1, 0.7, 0.1])
+
+
+def test_pushback_past_the_deadline_or_unparseable_is_final() -> None:
+    clock = FakeClock()
+    client = interceptor(clock, total_timeout=10.0)
+    for ms in ("3000", "2147483648", "+5", "1e3"):
+        server = Server(
+            clock, Failed(grpc.StatusCode.UNAVAILABLE, (("grpc-retry-pushback-ms", ms),))
+        )
+        with seawall.deadline(2.0, clock=clock), pytest.raises(grpc.RpcError):
+            client.intercept_unary_unary(server, details(), b"")
+        assert len(server.seen) == 1, ms
+    assert clock.sleeps == []
+
+
 def test_resource_exhausted_without_pushback_and_negative_pushback_are_final() -> None:
     clock = FakeClock()
     client = interceptor(clock)

@@ -41,6 +41,10 @@ def test_pushback_values() -> None:
     assert parse_pushback([("grpc-retry-pushback-ms", "-1")]) == STOP
     assert parse_pushback([("grpc-retry-pushback-ms", "soon")]) == STOP
     assert parse_pushback([("grpc-retry-pushback-ms", "1.5")]) == STOP
+    # gRFC A6: a signed 32-bit integer; past it the value cannot be parsed, so: stop.
+    assert parse_pushback([("grpc-retry-pushback-ms", "2147483647")]) == 2147483.647
+    assert parse_pushback([("grpc-retry-pushback-ms", "2147483648")]) == STOP
+    assert parse_pushback([("grpc-retry-pushback-ms", "9" * 5000)]) == STOP
 
 
 @given(st.lists(st.tuples(st.sampled_from(["grpc-retry-pushback-ms", "x"]), st.text())))
@@ -59,7 +63,7 @@ def test_unavailable_is_retried_unless_pushback_forbids_it() -> None:
 def test_resource_exhausted_is_retried_only_with_pushback() -> None:
     assert not retryable(judged(grpc.StatusCode.RESOURCE_EXHAUSTED))
     assert retryable(judged(grpc.StatusCode.RESOURCE_EXHAUSTED, "250"))
-    assert judged(grpc.StatusCode.RESOURCE_EXHAUSTED, "250").retry_after == 0.25  # type: ignore[attr-defined]
+    assert judged(grpc.StatusCode.RESOURCE_EXHAUSTED, "250").retry_pushback == 0.25  # type: ignore[attr-defined]
     assert not retryable(judged(grpc.StatusCode.RESOURCE_EXHAUSTED, "-5"))
 
 
