@@ -29,6 +29,10 @@ from seawall.sim._service import Service
 
 __all__ = ["ClientGroup", "PolicyFactory", "World"]
 
+# Open-loop requests one run may be asked to offer: the 10,000-client scenarios offer
+# about 10^5-10^6; a billion takes hours at the engine's speed.
+MAX_ARRIVALS = 1e9
+
 PolicyFactory = Callable[["World"], Any]
 """Builds one caller's policy from the world (its ``clock`` and ``rng``)."""
 
@@ -59,6 +63,7 @@ class World:
         ] = []
         self._sources: dict[str, int] = {}
         self._ran = False
+        self._open_rate = 0.0  # open-loop arrivals per virtual second, all loads together
 
     def __repr__(self) -> str:
         return f"World(seed={self.seed}, services={list(self._services)})"
@@ -187,6 +192,7 @@ class World:
         self._not_started()
         self._check_target(target)
         mean_gap = 1.0 / _checks.positive("rate", rate)
+        self._open_rate += float(rate)
         uniform = self._source_stream("load", target).random
         log = math.log
         engine = self.engine
@@ -278,6 +284,14 @@ class World:
         """
         self._not_started()
         horizon = _checks.positive("until", until)
+        expected = self._open_rate * horizon
+        if expected > MAX_ARRIVALS:
+            # A run of this size would not end in a lifetime: almost surely a unit slip
+            # (a rate per millisecond given per second, say). Say so instead of hanging.
+            raise ConfigError(
+                f"the loads would offer about {expected:.3g} requests by until={horizon:g}"
+                f" (at most {MAX_ARRIVALS:.0g} per run): lower a rate or until"
+            )
         width = horizon / 100 if interval is None else _checks.positive("interval", interval)
         self._ran = True
         services = list(self._services.values())

@@ -162,6 +162,14 @@ def test_a_world_runs_once() -> None:
         world.load(db, rate=1.0)
 
 
+def test_a_load_that_would_never_finish_is_refused_before_it_runs() -> None:
+    world = World(seed=0)
+    db = world.service("db", servers=20, service_time=exponential(0.01), queue_limit=0)
+    world.load(db, rate=3.16e16)  # 6e17 arrivals in 20 s: hours of events, not a simulation
+    with pytest.raises(ConfigError, match=r"would offer about 6\.32e"):
+        world.run(until=20.0)
+
+
 values = st.one_of(
     st.none(),
     st.booleans(),
