@@ -821,7 +821,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_metrics_cost:
         progress("metrics cost: plain and observed processes")
         observed = _observed()
-        cost = observed.measure(*((100_000, 3) if args.quick else (250_000, 20)))
+        cost = observed.measure(*((20_000, 2) if args.quick else (250_000, 20)))
         print()
         print(cost.report())
         report["metrics_cost"] = cost.as_json()
