@@ -47,6 +47,16 @@ class Alarm:
             self._bucket = None
             bucket.pop(id(self), None)
 
+    def claimed(self) -> bool:
+        """Whether the cancellation that reached this alarm's scope is the alarm's own.
+
+        It is when the alarm fired and no other cancellation of the task is pending; the
+        alarm's request is then withdrawn (``uncancel``), so the scope may answer with
+        ``DeadlineExceeded``. Any other cancellation (a client gone, a server stopping)
+        must propagate.
+        """
+        return self.fired and self.task.uncancel() == 0
+
     def _fire(self) -> None:
         self._bucket = None
         self.fired = True

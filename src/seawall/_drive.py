@@ -583,7 +583,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                                                 fn(*args, **kwargs) if kwargs else fn(*args)
                                             )
                                         except asyncio.CancelledError as exc:
-                                            if own.fired and own.task.uncancel() == 0:
+                                            if own.claimed():
                                                 # An attempt cut short by the operation's
                                                 # deadline is the operation's timeout.
                                                 if TOTAL and outer_when <= when:
@@ -683,7 +683,7 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
                     if RETRY and (not ATTEMPT or op_token is not None):
                         operation.reset(op_token)
             except asyncio.CancelledError as exc:
-                if TOTAL and not ATTEMPT and alarm.fired and alarm.task.uncancel() == 0:
+                if TOTAL and not ATTEMPT and alarm.claimed():
                     raise total._expired(outer, exc) from None
                 raise
             except TimeoutError as exc:

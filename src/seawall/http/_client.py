@@ -22,7 +22,7 @@ is made (one host's policies are built then), never on the first request.
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -83,14 +83,44 @@ def _clone(request: httpx.Request) -> httpx.Request:
     )
 
 
-def _judge(edge: Edge, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+def _judged(
+    edge: Edge, request: httpx.Request, response: httpx.Response | None, started: float
+) -> HTTPStatusError | None:
+    """Record an attempt that got ``response`` (None: no answer); the error it is, if any.
+
+    A refused response is returned as its error, not raised: the transport reads and
+    closes it (in its own way, sync or async) before raising.
+    """
+    if response is None:
+        edge.observe(request.method, _key(request.url), None, time.perf_counter() - started)
+        return None
     status = response.status_code
-    return cast(
-        httpx.Response, edge.judge(request, response, status, response.headers.get("retry-after"))
-    )
+    edge.observe(request.method, _key(request.url), status, time.perf_counter() - started)
+    try:
+        edge.judge(request, response, status, response.headers.get("retry-after"))
+    except HTTPStatusError as exc:
+        return exc
+    return None
 
 
-class Transport(httpx.BaseTransport):
+class _Hosts:
+    """What both transports answer about a host: its policies, read from the shared edge."""
+
+    _edge: Edge
+
+    def policies(self, url: httpx.URL | str) -> ClientPolicies:
+        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
+        return self._edge.policies_for(_key(url))
+
+    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
+        return self._edge.breaker_for(_key(url))
+
+    def hedge_for(self, url: httpx.URL | str) -> Hedge | None:
+        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
+        return self._edge.hedge_for(_key(url))
+
+
+class Transport(_Hosts, httpx.BaseTransport):
     """A sync httpx transport with deadlines, retries, a breaker and a bulkhead per host.
 
     Options, each overriding one :func:`~seawall.standard` argument (``kind="http"``):
@@ -112,35 +142,21 @@ class Transport(httpx.BaseTransport):
         self._inner = transport or httpx.HTTPTransport()
         self._edge = Edge(**edge_options(options), attempt=self._attempt, clone=_clone)
 
-    def policies(self, url: httpx.URL | str) -> ClientPolicies:
-        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
-        return self._edge.policies_for(_key(url))
-
-    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
-        return self._edge.breaker_for(_key(url))
-
-    def hedge_for(self, url: httpx.URL | str) -> Hedge | None:
-        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
-        return self._edge.hedge_for(_key(url))
-
     @client_attempt("http")
     def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         started = time.perf_counter()
-        status: int | None = None
         try:
             response = self._inner.handle_request(request)
-            status = response.status_code
-        finally:
-            self._edge.observe(
-                request.method, _key(request.url), status, time.perf_counter() - started
-            )
-        try:
-            return _judge(self._edge, request, response)
-        except HTTPStatusError:
+        except BaseException:
+            _judged(self._edge, request, None, started)
+            raise
+        refused = _judged(self._edge, request, response, started)
+        if refused is not None:
             response.read()
             response.close()
-            raise
+            raise refused
+        return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         send = self._edge.prepare(request.method, _key(request.url), request.headers)
@@ -156,42 +172,28 @@ class Transport(httpx.BaseTransport):
         self._inner.close()
 
 
-class AsyncTransport(httpx.AsyncBaseTransport):
+class AsyncTransport(_Hosts, httpx.AsyncBaseTransport):
     """The asyncio twin of :class:`Transport`, with the same options."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
         self._inner = transport or httpx.AsyncHTTPTransport()
         self._edge = Edge(**edge_options(options), attempt=self._attempt, clone=_clone)
 
-    def policies(self, url: httpx.URL | str) -> ClientPolicies:
-        """The retry, breaker and bulkhead of ``url``'s host (made on first use)."""
-        return self._edge.policies_for(_key(url))
-
-    def breaker_for(self, url: httpx.URL | str) -> CircuitBreaker:
-        return self._edge.breaker_for(_key(url))
-
-    def hedge_for(self, url: httpx.URL | str) -> Hedge | None:
-        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
-        return self._edge.hedge_for(_key(url))
-
     @client_attempt("http")
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         _shape(self._edge, request)
         started = time.perf_counter()
-        status: int | None = None
         try:
             response = await self._inner.handle_async_request(request)
-            status = response.status_code
-        finally:
-            self._edge.observe(
-                request.method, _key(request.url), status, time.perf_counter() - started
-            )
-        try:
-            return _judge(self._edge, request, response)
-        except HTTPStatusError:
+        except BaseException:
+            _judged(self._edge, request, None, started)
+            raise
+        refused = _judged(self._edge, request, response, started)
+        if refused is not None:
             await response.aread()
             await response.aclose()
-            raise
+            raise refused
+        return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         send = self._edge.prepare(request.method, _key(request.url), request.headers)
@@ -237,19 +239,21 @@ def Client(**kwargs: Any) -> _Client:
     (each host's policies are labelled with it and the host's ``target``);
     ``client.policies(url)`` returns one host's policies.
     """
-    ours, rest = split_options(kwargs)
-    inner = rest.pop("transport", None)
-    transport = Transport(inner, **ours)
-    client = _Client(transport=transport, timeout=None, **rest)
-    client._seawall = transport
-    return client
+    return _build(_Client, Transport, kwargs)
 
 
 def AsyncClient(**kwargs: Any) -> _AsyncClient:
     """An ``httpx.AsyncClient`` whose transport is a seawall :class:`AsyncTransport`."""
+    return _build(_AsyncClient, AsyncTransport, kwargs)
+
+
+C = TypeVar("C", "_Client", "_AsyncClient")
+
+
+def _build(client_class: type[C], transport_class: type[Any], kwargs: dict[str, Any]) -> C:
+    """A client of ``client_class`` on a seawall transport wrapping the one given, if any."""
     ours, rest = split_options(kwargs)
-    inner = rest.pop("transport", None)
-    transport = AsyncTransport(inner, **ours)
-    client = _AsyncClient(transport=transport, timeout=None, **rest)
+    transport = transport_class(rest.pop("transport", None), **ours)
+    client = client_class(transport=transport, timeout=None, **rest)
     client._seawall = transport
     return client

@@ -1,14 +1,17 @@
 """The server edge in one ASGI callable: every seawall step a request passes, in order.
 
-``protect()`` used to nest five middlewares. Each layer costs a coroutine frame, a send
-wrapper and its own scan of the headers, and on a trivial endpoint under uvicorn the
-stack measured 80 % of the bare app's requests/s. This class runs the same steps, in the
-same order, in one frame, with one scan of the headers and one send wrapper:
+Nested middlewares would cost each layer a coroutine frame, a send wrapper and its own
+scan of the headers; on a trivial endpoint under uvicorn a stack of five measures 80 % of
+the bare app's requests/s. This class runs the same steps, in the same order, in one
+frame, with one scan of the headers and one send wrapper:
 
 1. *probes* (``/livez``, ``/readyz``, ``/startupz``) are answered first: never shed,
    never queued, no deadline;
 2. *deadline*: the caller's budget, capped at ``maximum``, becomes the request's deadline
-   scope; a spent budget gets 504 at once, a handler that runs past it is cancelled;
+   scope; a spent budget gets 504 at once, a handler that runs past it is cancelled. The
+   steps are the driver's, asked of a timeout core whose budget is given per request
+   (:class:`~seawall.policies._timeout.RequestTimeout`): the scope, the clock's
+   cancellation alarm, and telling the alarm's cancellation from any other;
 3. *shedding*: the request needs a permit at its priority, or gets 503;
 4. *idempotency*: keyed requests go through the idempotency middleware (replays,
    conflicts, stored responses), which has its own, rarer, path;
@@ -37,15 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, nearest
-from seawall._deadline import _current as _deadline_scope
 from seawall._degraded import _names
 from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
+from seawall._events import flush
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
 from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, overloaded, send_problem
-from seawall.policies._timeout import expired
+from seawall.policies._timeout import RequestTimeout
 from seawall.wire import budget_from_headers
 
 if TYPE_CHECKING:
@@ -110,6 +112,9 @@ class Edge:
         self._probes: Mapping[str, str] = probes if health is not None and probes else {}
         self.maximum = maximum
         self.clock = clock or SYSTEM_CLOCK
+        # The deadline's core: the same steps the driver takes around a Timeout, with the
+        # budget each request brings.
+        self.timeout = RequestTimeout(self.clock)
         self.shedder = shedder
         self._priorities = priorities
         # Without route rules, a request that sends no priority has the default one.
@@ -203,15 +208,15 @@ class Edge:
             else:
                 keyed = False
 
-        # Deadline: the async Timeout shell's steps, inlined (no policy object per request).
         deadline = token = None
         alarm: Alarm | None = None
+        timeout = self.timeout
         if budget is not None:
-            deadline, now = nearest(budget, self.clock)
-            if deadline.when <= now:  # an enclosing in-process scope was already spent
+            entered = timeout.enter(budget)
+            if entered is None:  # an enclosing in-process scope was already spent
                 await send_problem(send, 504, "Deadline exceeded", _SPENT)
                 return
-            token = _deadline_scope.set(deadline)
+            deadline, token = entered
         # A keyed request's X-Degraded is marked inside the idempotency step, so a replay
         # carries it too; everything else is marked here.
         marks = self._degraded is not None and not keyed
@@ -230,7 +235,7 @@ class Edge:
                     admission = shedder.admit(_LEVELS[rank])
                 if admission is not None and not admission.try_enter():
                     if deadline is not None:  # the wait in the queue counts against it
-                        alarm = self._arm(deadline)
+                        alarm = timeout.arm(deadline)
                     try:
                         await admission.wait()
                     except LoadShed as exc:
@@ -256,21 +261,23 @@ class Edge:
                     except StopIteration:
                         pass
                     else:
-                        alarm = self._arm(deadline)
+                        alarm = timeout.arm(deadline)
                         await _Resumed(work, suspended)
             finally:
                 if ntoken is not None:
                     _names.reset(ntoken)
                 if ptoken is not None:
                     _priority_scope.reset(ptoken)
-            if alarm is not None and alarm.fired:  # the handler swallowed the cancellation
-                alarm.task.uncancel()
-                raise expired(deadline, "request", "http")  # type: ignore[arg-type]
+            if alarm is not None:  # the handler may have swallowed the cancellation
+                overran = timeout.overran(deadline, alarm)  # type: ignore[arg-type]
+                if overran is not None:
+                    raise overran
         except asyncio.CancelledError as exc:
-            if alarm is None or not alarm.fired or alarm.task.uncancel() != 0:
+            mine = None if deadline is None else timeout.cancelled(deadline, alarm, exc)
+            if mine is None:
                 failure = exc
                 raise
-            failure = expired(deadline, "request", "http", exc)  # type: ignore[arg-type]
+            failure = mine
         except DeadlineExceeded as exc:
             failure = exc
             if deadline is None:
@@ -279,10 +286,10 @@ class Edge:
             failure = exc
             raise
         finally:
-            if alarm is not None:
-                alarm.disarm()
             if token is not None:
-                _deadline_scope.reset(token)
+                timeout.leave(token, alarm)
+                if timeout._events:
+                    flush(timeout)
             if permit:
                 self.shedder.leave_now()  # type: ignore[union-attr]
             elif admission is not None:
@@ -298,13 +305,6 @@ class Edge:
         await send_problem(
             send, 504, "Deadline exceeded", f"the handler ran past its {budget:.3f}s budget"
         )
-
-    def _arm(self, deadline: Deadline) -> Alarm | None:
-        """An alarm for ``deadline``; None off asyncio (trio), where the scope is cooperative."""
-        try:
-            return self.clock.cancel_at(deadline.when)
-        except RuntimeError:
-            return None
 
 
 _SPENT = "the request's budget was spent"

@@ -22,15 +22,15 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from seawall._catalog import enroll
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._deadline import seconds_of
-from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend, Observation
+from seawall.lease._backend import AsyncLeaseBackend, LeaseBackend
 from seawall.lease._election import (
     Election,
     Leadership,
@@ -52,6 +52,19 @@ OnNewLeader = Callable[[str | None], object]
 
 # How long a waiter gives a stale leadership signal to be cleared before it looks again.
 _SLICE = 0.001
+
+# What the campaign asks a shell to do: (what, seconds or the attempt's timeout, attempt).
+_PARK, _ATTEMPT, _SETTLE, _RELEASE = 0, 1, 2, 3
+Op = tuple[int, float | None, Any]
+Campaign = Generator[Op, Any, None]
+
+
+def _resume(flow: Campaign, reply: Any, error: BaseException | None) -> Op | None:
+    """Hand the campaign what its last request gave (or raised): its next one, or None."""
+    try:
+        return flow.send(reply) if error is None else flow.throw(error)
+    except StopIteration:
+        return None
 
 
 def default_identity() -> str:
@@ -110,16 +123,54 @@ class _Shell(Generic[B]):
     def _apply(self, step: Step) -> None:
         raise NotImplementedError
 
-    def _observe(
-        self, attempt: Future[Observation] | asyncio.Future[Observation], started: float
-    ) -> None:
-        """Feed a finished attempt (started at ``started``) to the election."""
+    def _campaign(self) -> Generator[Op, Any, None]:
+        """The campaign, written once: the election's decisions and the I/O they ask for.
+
+        It yields what a shell must do — park until woken or until so long has passed,
+        start one backend attempt, let a pending attempt end, release the session — and
+        is sent back what that gave (the started attempt). Each shell only does those
+        things its own way (a thread and a pool, or a task). When it stops, for any
+        reason, leadership ends first (``on_stopped_leading`` on time), then the pending
+        attempt is let end, then the session is released.
+        """
+        clock, election = self._clock, self._election
+        pending: Any = None
+        closed = False  # abandoned by its shell (a task destroyed): no more I/O to ask for
         try:
-            seen = attempt.result()
-        except Exception as exc:
-            self._apply(self._election.failed(started, self._clock.now(), exc))
-        else:
-            self._apply(self._election.observed(started, self._clock.now(), seen))
+            while not self._stopping:
+                self._apply(election.expire(clock.now()))
+                if self._release_due:
+                    yield (_RELEASE, None, None)
+                now = clock.now()
+                wake_at = election.next_wakeup()
+                if now < wake_at:
+                    yield (_PARK, wake_at - now, None)
+                    continue
+                started = now
+                pending = yield (_ATTEMPT, election.begin_attempt(started), None)
+                while not pending.done() and not self._stopping:
+                    end = election.term_end()
+                    yield (_PARK, None if end is None else end - clock.now(), pending)
+                    self._apply(election.expire(clock.now()))
+                if not pending.done():
+                    break
+                try:
+                    seen = pending.result()
+                except Exception as exc:
+                    self._apply(election.failed(started, clock.now(), exc))
+                else:
+                    self._apply(election.observed(started, clock.now(), seen))
+                pending = None
+        except GeneratorExit:
+            closed = True
+            raise
+        finally:
+            self._apply(election.stop(clock.now(), release=self._release_on_stop))
+            if pending is not None and not closed:
+                # The backend is not used twice at once: the attempt ends before release.
+                yield (_SETTLE, None, pending)
+            if self._release_due and not closed:
+                yield (_RELEASE, None, None)
 
     def is_leader(self) -> bool:
         """Whether this elector may act as leader now; false the instant that is not certain."""
@@ -243,52 +294,45 @@ class LeaderElector(_Shell[LeaseBackend]):
             logger.info("leader election %r: release failed: %r", self.name, exc)
 
     def _run(self) -> None:
-        clock, election = self._clock, self._election
         pool = ThreadPoolExecutor(1, thread_name_prefix=f"seawall-lease-{self.name}")
-        pending: Future[Observation] | None = None
+        flow = self._campaign()
         try:
-            while not self._stopping:
-                self._apply(election.expire(clock.now()))
-                if self._release_due:
-                    self._release()
-                now = clock.now()
-                wake_at = election.next_wakeup()
-                if now < wake_at:
-                    self._park(wake_at - now)
-                    continue
-                started = now
-                timeout = election.begin_attempt(started)
-                pending = pool.submit(
-                    self.backend.try_acquire_or_renew,
-                    self.identity,
-                    self.timing.lease_duration,
-                    timeout,
-                )
-                pending.add_done_callback(lambda _: self._wake.set())
-                while not pending.done() and not self._stopping:
-                    end = election.term_end()
-                    self._park(None if end is None else end - clock.now())
-                    self._apply(election.expire(clock.now()))
-                if not pending.done():
-                    break
-                self._observe(pending, started)
-                pending = None
+            op = _resume(flow, None, None)
+            while op is not None:
+                try:
+                    reply, error = self._do(op, pool), None
+                except BaseException as exc:
+                    reply, error = None, exc
+                op = _resume(flow, reply, error)
         except BaseException:
             logger.exception("leader election %r: elector thread failed", self.name)
             raise
         finally:
-            step = election.stop(clock.now(), release=self._release_on_stop)
-            self._apply(step)
-            if pending is not None:
-                # The backend is not used from two threads at once: let the attempt end
-                # (its timeout bounds it) before releasing.
-                with contextlib.suppress(Exception):
-                    pending.result(timeout=self.timing.attempt_limit + 1.0)
-            if self._release_due:
-                self._release()
             pool.shutdown(wait=False)
             self._leading.set()  # wake wait_for_leadership(); it sees the stop
             self._wake.set()
+
+    def _do(self, op: Op, pool: ThreadPoolExecutor) -> Any:
+        """One request of the campaign, on this thread."""
+        what, seconds, pending = op
+        if what == _PARK:
+            self._park(seconds)  # an attempt ending sets the wake-up signal itself
+        elif what == _ATTEMPT:
+            assert seconds is not None  # an attempt always has its timeout
+            attempt = pool.submit(
+                self.backend.try_acquire_or_renew,
+                self.identity,
+                self.timing.lease_duration,
+                seconds,
+            )
+            attempt.add_done_callback(lambda _: self._wake.set())
+            return attempt
+        elif what == _SETTLE:
+            with contextlib.suppress(Exception):  # its timeout bounds it
+                pending.result(timeout=self.timing.attempt_limit + 1.0)
+        else:
+            self._release()
+        return None
 
 
 class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
@@ -398,40 +442,36 @@ class AsyncLeaderElector(_Shell[AsyncLeaseBackend]):
             logger.info("leader election %r: release failed: %r", self.name, exc)
 
     async def _run(self) -> None:
-        clock, election = self._clock, self._election
-        pending: asyncio.Task[Observation] | None = None
+        flow = self._campaign()
         try:
-            while not self._stopping:
-                self._apply(election.expire(clock.now()))
-                if self._release_due:
-                    await self._release()
-                now = clock.now()
-                wake_at = election.next_wakeup()
-                if now < wake_at:
-                    await self._park(wake_at - now)
-                    continue
-                started = now
-                timeout = election.begin_attempt(started)
-                pending = asyncio.ensure_future(
-                    self.backend.try_acquire_or_renew(
-                        self.identity, self.timing.lease_duration, timeout
-                    )
-                )
-                while not pending.done() and not self._stopping:
-                    end = election.term_end()
-                    await self._park(None if end is None else end - clock.now(), pending)
-                    self._apply(election.expire(clock.now()))
-                if not pending.done():
-                    break
-                self._observe(pending, started)
-                pending = None
+            op = _resume(flow, None, None)
+            while op is not None:
+                try:
+                    reply, error = await self._do(op), None
+                except BaseException as exc:
+                    reply, error = None, exc
+                op = _resume(flow, reply, error)
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                await asyncio.wait({pending})
-            self._apply(election.stop(clock.now(), release=self._release_on_stop))
-            if self._release_due:
-                await self._release()
             self._closed = True
             for queue in self._subscribers:
                 queue.put_nowait(None)
+
+    async def _do(self, op: Op) -> Any:
+        """One request of the campaign, in this task."""
+        what, seconds, pending = op
+        if what == _PARK:
+            await self._park(seconds, pending)
+        elif what == _ATTEMPT:
+            assert seconds is not None  # an attempt always has its timeout
+            return asyncio.ensure_future(
+                self.backend.try_acquire_or_renew(
+                    self.identity, self.timing.lease_duration, seconds
+                )
+            )
+        elif what == _SETTLE:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.wait({pending})
+        else:
+            await self._release()
+        return None

@@ -33,7 +33,7 @@ import math
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Generator, Hashable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
@@ -154,6 +154,18 @@ class MemoryCacheStore:
 
 
 _HIT, _EARLY, _STALE, _MISS = 0, 1, 2, 3
+
+# What a flow yields while it waits for the driver's I/O (never an answer).
+_LOADING: Any = object()
+Flow = Generator[Any, Any, Any]
+
+
+def _resume(flow: Flow, reply: Any, error: Exception | None = None) -> Any:
+    """Send ``reply`` (or throw ``error``) into ``flow``: its answer, or ``_LOADING``."""
+    try:
+        return flow.send(reply) if error is None else flow.throw(error)
+    except StopIteration as done:
+        return done.value
 
 
 class Cache(Policy):
@@ -332,30 +344,55 @@ class Cache(Policy):
             StaleServed(policy="cache", name=self.name, at=now, reason=reason, age=age, error=error)
         )
 
-    # -- threads ---------------------------------------------------------------------
+    # -- the flow, written once --------------------------------------------------------
 
-    def get_or_load(self, key: Hashable, loader: Callable[[], T]) -> T:
-        """The cached value of ``key``, loading it with ``loader()`` when needed."""
-        entry = self.store.get(key)
+    def _flow(self, key: Hashable, entry: CacheEntry | None) -> Flow:
+        """One read of ``key`` (stored as ``entry``), as a generator both drivers run.
+
+        Every decision is here: hit, early refresh, stale while revalidating, miss, and
+        what a failed load is answered with. The drivers only do the I/O: they read the
+        entry, start the flow, and unless it answers at once (from the cache) send it the
+        coalesced load's value or throw in its error. The flow returns the answer: the
+        cached value, the loaded one, or an old value served instead of the error.
+        """
         verdict = self._decide(key, entry, self._clock.now())
         if self._events:
             flush(self)
         if verdict == _HIT:
-            return cast(T, entry.value)  # type: ignore[union-attr]
+            assert entry is not None  # a hit has an entry
+            return entry.value
+        try:
+            return (yield _LOADING)
+        except Exception as exc:
+            try:
+                return self._rescue(key, entry, verdict, exc)
+            finally:
+                flush(self)
+
+    def _stored(self, key: Hashable, value: T, started: float) -> tuple[Hashable, CacheEntry]:
+        """What a load that started at ``started`` and gave ``value`` writes to the store."""
+        return key, self._entry(value, started, self._clock.now())
+
+    # -- threads ---------------------------------------------------------------------
+
+    def get_or_load(self, key: Hashable, loader: Callable[[], T]) -> T:
+        """The cached value of ``key``, loading it with ``loader()`` when needed."""
 
         def load() -> T:
             started = self._loading()
             value = loader()
-            self.store.set(key, self._entry(value, started, self._clock.now()))
+            self.store.set(*self._stored(key, value, started))
             return value
 
+        flow = self._flow(key, self.store.get(key))
+        answer = _resume(flow, None)
+        if answer is not _LOADING:
+            return cast(T, answer)
         try:
-            return self._flight.run(key, load)
+            value = self._flight.run(key, load)
         except Exception as exc:
-            try:
-                return cast(T, self._rescue(key, entry, verdict, exc))
-            finally:
-                flush(self)
+            return cast(T, _resume(flow, None, exc))
+        return cast(T, _resume(flow, value))
 
     def invalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""
@@ -365,26 +402,22 @@ class Cache(Policy):
 
     async def aget_or_load(self, key: Hashable, loader: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key``, awaiting ``loader()`` when needed."""
-        entry = await self.store.aget(key)
-        verdict = self._decide(key, entry, self._clock.now())
-        if self._events:
-            flush(self)
-        if verdict == _HIT:
-            return cast(T, entry.value)  # type: ignore[union-attr]
 
         async def load() -> T:
             started = self._loading()
             value = await loader()
-            await self.store.aset(key, self._entry(value, started, self._clock.now()))
+            await self.store.aset(*self._stored(key, value, started))
             return value
 
+        flow = self._flow(key, await self.store.aget(key))
+        answer = _resume(flow, None)
+        if answer is not _LOADING:
+            return cast(T, answer)
         try:
-            return await self._flight.arun(key, load)
+            value = await self._flight.arun(key, load)
         except Exception as exc:
-            try:
-                return cast(T, self._rescue(key, entry, verdict, exc))
-            finally:
-                flush(self)
+            return cast(T, _resume(flow, None, exc))
+        return cast(T, _resume(flow, value))
 
     async def ainvalidate(self, key: Hashable) -> None:
         """Forget ``key``: the next call loads it again."""

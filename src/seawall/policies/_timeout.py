@@ -17,29 +17,19 @@ Either way, a deadline that is already spent raises at once without calling.
 
 from __future__ import annotations
 
+from contextvars import Token
 from datetime import timedelta
 from typing import ClassVar
 
+from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, seconds_of
+from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
-from seawall._events import Event, TimedOut, emit
+from seawall._events import Event, TimedOut
 from seawall._validate import name as policy_name
 from seawall.policies._base import Policy
 
-__all__ = ["Scoped", "Timeout", "expired", "timed_out"]
-
-
-def expired(
-    scope: Deadline, name: str, policy: str, cause: BaseException | None = None
-) -> DeadlineExceeded:
-    """The error for ``scope`` running out, its TimedOut event emitted now.
-
-    For boundary code that answers the deadline itself (a server edge); the policies
-    record the event for the driver instead (:meth:`Scoped._expired`).
-    """
-    emit(timed_out(scope, name, policy))
-    return _exceeded(scope, name, cause)
+__all__ = ["RequestTimeout", "Scoped", "Timeout", "timed_out"]
 
 
 def timed_out(scope: Deadline, name: str, policy: str) -> TimedOut:
@@ -105,3 +95,67 @@ class Timeout(Policy, Scoped):
 
     def __repr__(self) -> str:
         return f"Timeout({self.seconds!r}, name={self.name!r})"
+
+
+class RequestTimeout(Scoped):
+    """The timeout core of a server edge, where each request brings its own budget.
+
+    A server cannot compile one deadline into its driver: the budget is the caller's
+    (``X-Request-Timeout-Ms`` and its peers), capped at the server's maximum, and differs
+    per request. So the edge asks this core for each step the driver takes around a
+    deadline — enter the scope (nested scopes take the minimum), arm the cancellation
+    alarm through the clock, tell the alarm's cancellation from any other, leave — and
+    the core counts ``timeouts`` and records ``TimedOut`` for the edge to emit, as a
+    :class:`Timeout` does for the driver. ``kind`` names the edge in the events
+    (``"http"``, ``"wsgi"``); ``name`` is ``"request"``.
+    """
+
+    __slots__ = ("_clock", "_events", "name", "timeouts")
+    _kind = "http"
+
+    def __init__(self, clock: Clock) -> None:
+        self.name = "request"
+        self._clock = clock
+        self.timeouts = 0  # requests that ran past their budget (read without a lock)
+        self._events: list[Event] = []  # recorded facts, emitted by the edge
+
+    def enter(self, budget: float) -> tuple[Deadline, Token[Deadline | None]] | None:
+        """The request's scope, entered, and its token; None if an enclosing scope is spent."""
+        scope, now = nearest(budget, self._clock)
+        if scope.when <= now:
+            return None
+        return scope, _current.set(scope)
+
+    def leave(self, token: Token[Deadline | None], alarm: Alarm | None) -> None:
+        """Disarm the alarm (if one was armed) and leave the scope."""
+        if alarm is not None:
+            alarm.disarm()
+        _current.reset(token)
+
+    def arm(self, scope: Deadline) -> Alarm | None:
+        """The cancellation alarm for ``scope``; None off asyncio (trio): cooperative there."""
+        try:
+            return self._clock.cancel_at(scope.when)
+        except RuntimeError:
+            return None
+
+    def cancelled(
+        self, scope: Deadline, alarm: Alarm | None, exc: BaseException
+    ) -> DeadlineExceeded | None:
+        """After a cancellation: the deadline's error if the alarm caused it, else None."""
+        if alarm is None or not alarm.claimed():
+            return None
+        return self._expired(scope, exc)
+
+    def late(self, scope: Deadline) -> DeadlineExceeded | None:
+        """After a call that cannot be cancelled (a thread): the deadline's error if it overran."""
+        if self._clock.now() < scope.when:
+            return None
+        return self._expired(scope)
+
+    def overran(self, scope: Deadline, alarm: Alarm | None) -> DeadlineExceeded | None:
+        """After the work returned: the deadline's error if it swallowed the alarm."""
+        if alarm is None or not alarm.fired:
+            return None
+        alarm.task.uncancel()
+        return self._expired(scope)

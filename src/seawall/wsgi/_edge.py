@@ -32,15 +32,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import _current as _deadline_scope
-from seawall._deadline import nearest
 from seawall._degraded import _names
 from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
+from seawall._events import flush
 from seawall._priority import _current as _priority_scope
 from seawall.http._asgi import overloaded
 from seawall.http._health import Health, probe_reply
-from seawall.policies._timeout import expired
+from seawall.policies._timeout import RequestTimeout
 from seawall.wire import (
     ENVOY_TIMEOUT_HEADER,
     GRPC_TIMEOUT_HEADER,
@@ -93,6 +92,8 @@ class WSGIEdge:
         self._probes = probes
         self.maximum = maximum
         self.clock = clock or SYSTEM_CLOCK
+        # The deadline's core, the ASGI edge's with this edge's name on its events.
+        self.timeout = _Timeout(self.clock)
         self.shedder = shedder
         self._priorities = priorities
         self._unshed = unshed
@@ -142,10 +143,11 @@ class WSGIEdge:
                 return refuse(start_response, 400, "Bad request priority", str(exc))
         keyed = self._keyed is not None and self._keyed.wants(environ, method, path)
 
-        deadline, now = nearest(budget, self.clock)
-        if deadline.when <= now:  # an enclosing in-process scope was already spent
+        timeout = self.timeout
+        entered = timeout.enter(budget)
+        if entered is None:  # an enclosing in-process scope was already spent
             return refuse(start_response, 504, "Deadline exceeded", _SPENT)
-        token = _deadline_scope.set(deadline)
+        deadline, token = entered
         admission = None
         failure: BaseException | None = None
         held = _Held(start_response)
@@ -172,9 +174,9 @@ class WSGIEdge:
                 _names.reset(ntoken)
                 if ptoken is not None:
                     _priority_scope.reset(ptoken)
-            if deadline.when <= self.clock.now() and not held.sent:
+            if not held.sent and (late := timeout.late(deadline)) is not None:
                 _close(result)
-                raise expired(deadline, "request", "wsgi")
+                raise late
             if not held.sent:
                 held.commit(("X-Degraded", ", ".join(sorted(names))) if names else None)
             return result
@@ -193,7 +195,9 @@ class WSGIEdge:
             failure = exc
             raise
         finally:
-            _deadline_scope.reset(token)
+            timeout.leave(token, None)
+            if timeout._events:
+                flush(timeout)
             if admission is not None:
                 # The admission learns from how the call ended (a timeout is a drop).
                 if failure is None:
@@ -213,6 +217,11 @@ class WSGIEdge:
         verbose = "verbose" in environ.get("QUERY_STRING", "")
         status, headers, body = probe_reply(ok, details, verbose=verbose)
         return answer(start_response, status, headers, body)
+
+
+class _Timeout(RequestTimeout):
+    __slots__ = ()
+    _kind = "wsgi"
 
 
 def _close(result: Iterable[bytes]) -> None:

@@ -23,6 +23,7 @@ import seawall.http
 from seawall import _alarm
 from seawall.http._edge import _Resumed
 from seawall.stores import MemoryStore
+from seawall.testing import FakeClock, capture_events
 
 Scope = dict[str, Any]
 
@@ -370,3 +371,39 @@ def test_header_names_match_in_any_case() -> None:
     assert first[1]["body"] == replay[1]["body"] == b"1"
     assert bob[1]["body"] == b"2"  # another principal: its own run, never alice's answer
     assert charges == [1, 1]
+
+
+def test_an_overrun_is_counted_and_reported_by_the_edges_timeout_core() -> None:
+    clock = FakeClock()
+
+    async def slow(scope: Scope, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0)  # the alarm is armed where the handler first suspends
+        await clock.asleep(10.0)
+
+    app = seawall.http.protect(slow, clock=clock)
+    with capture_events() as events:
+        sent = asyncio.run(_call(app, _scope(headers=[(b"x-request-timeout-ms", b"250")])))
+    assert _status(sent) == 504
+    assert clock.now() == 0.25  # cancelled by the clock's alarm, exactly at the deadline
+    assert app.timeout.timeouts == 1
+    [timed_out] = [e for e in events if isinstance(e, seawall.TimedOut)]
+    assert (timed_out.policy, timed_out.name, timed_out.at) == ("http", "request", 0.25)
+
+
+def test_a_cancellation_from_elsewhere_is_not_counted_as_a_timeout() -> None:
+    async def go() -> Any:
+        started = asyncio.Event()
+
+        async def waits(scope: Scope, receive: Any, send: Any) -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        app = seawall.http.protect(waits)
+        task = asyncio.ensure_future(_call(app, _scope()))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return app
+
+    assert asyncio.run(go()).timeout.timeouts == 0

@@ -18,6 +18,7 @@ from seawall.lease import (
     Observation,
     StopReason,
 )
+from seawall.lease._elector import _resume
 from seawall.testing import FakeClock
 
 TIMING = {"lease_duration": 2.0, "renew_deadline": 1.2, "retry_period": 0.2}
@@ -285,3 +286,43 @@ def test_the_async_elector_parks_on_the_clock_alone_with_no_helper_task() -> Non
             assert elector.is_leader()
 
     asyncio.run(main())
+
+
+def test_the_campaign_is_one_flow_that_asks_its_shell_for_every_wait_and_attempt() -> None:
+    """Driven by hand: what the campaign asks for, in order, with no thread or task."""
+    from concurrent.futures import Future
+
+    from seawall.lease._elector import _ATTEMPT, _PARK, _RELEASE
+
+    clock = FakeClock()
+    log = Log(clock)
+    lease = MemoryLeaseStore(clock=clock).lease()
+    elector = LeaderElector(
+        lease, identity="a", clock=clock, on_started_leading=log.started,
+        on_stopped_leading=log.stopped, **TIMING,
+    )  # fmt: skip
+    flow = elector._campaign()
+    what, limit, _ = _resume(flow, None, None) or (None, None, None)
+    assert (what, limit) == (_ATTEMPT, elector.timing.attempt_limit)  # campaign at once
+    attempt: Future[Observation] = Future()
+    attempt.set_result(lease.try_acquire_or_renew("a", 2.0, 1.2))
+    what, limit, _ = _resume(flow, attempt, None) or (None, None, None)
+    assert what == _PARK
+    assert limit is not None
+    assert 0 < limit <= 0.2  # renew after the (jittered) retry period
+    assert elector.is_leader()
+    elector._stopping = True
+    assert _resume(flow, None, None) == (_RELEASE, None, None)  # stopped: release the lease
+    assert _resume(flow, None, None) is None
+    assert log.kinds() == [("started", 1, None), ("stopped", 1, "stopped")]
+
+
+def test_a_campaign_abandoned_by_its_shell_ends_leadership_without_asking_for_io() -> None:
+    clock = FakeClock()
+    log = Log(clock)
+    lease = MemoryLeaseStore(clock=clock).lease()
+    elector = LeaderElector(lease, identity="a", clock=clock, on_stopped_leading=log.stopped)
+    flow = elector._campaign()
+    _resume(flow, None, None)
+    flow.close()  # as when the task running it is destroyed: no RuntimeError, no yield
+    assert log.kinds() == []  # it never led

@@ -325,3 +325,27 @@ def test_property_the_cache_never_serves_a_value_older_than_ttl_plus_its_stale_b
         entry_ttl = entry.fresh_until - entry.stored_at
         assert entry_ttl <= ttl * (1.0 + jitter) + 1e-9
         assert clock.now() - loaded_at <= entry_ttl + stale_bound + 1e-9
+
+
+def test_the_flow_decides_every_read_without_doing_io() -> None:
+    """The one flow both drivers run, driven by hand: entries in, answers out."""
+    from seawall.policies._cache import _LOADING, CacheEntry, _resume
+
+    clock = FakeClock()
+    cache = seawall.Cache(10.0, jitter=0.0, stale_if_error=5.0, early_refresh=0.0, clock=clock)
+    fresh = CacheEntry(value="old", stored_at=0.0, fresh_until=10.0, keep_until=15.0, load_time=0)
+    assert _resume(cache._flow("k", fresh), None) == "old"  # a hit answers at once
+
+    miss = cache._flow("k", None)
+    assert _resume(miss, None) is _LOADING  # a miss waits for the driver's load
+    assert _resume(miss, "new") == "new"
+
+    clock.advance(12.0)  # expired, inside stale_if_error
+    failing = cache._flow("k", fresh)
+    assert _resume(failing, None) is _LOADING
+    assert _resume(failing, None, ConnectionError("down")) == "old"
+    late = cache._flow("k", None)
+    _resume(late, None)
+    with pytest.raises(ConnectionError):  # nothing old to serve: the error stands
+        _resume(late, None, ConnectionError("down"))
+    assert (cache.hits, cache.misses, cache.stale_on_error, cache.load_errors) == (1, 3, 1, 2)

@@ -16,7 +16,7 @@ from seawall import ConfigError, LoadShedder
 from seawall._degraded import mark_degraded
 from seawall.http import Health
 from seawall.stores import MemoryStore, SQLiteStore
-from seawall.testing import FakeClock
+from seawall.testing import FakeClock, capture_events
 from seawall.wsgi import protect
 
 Environ = dict[str, Any]
@@ -237,3 +237,19 @@ def _call_with(app: Any, extra: Environ, **headers: str) -> tuple[int, Any, byte
 
     out = b"".join(app(environ, start_response))
     return seen["status"], None, out
+
+
+def test_an_overrun_is_counted_and_reported_by_the_edges_timeout_core() -> None:
+    clock = FakeClock()
+
+    def slow(environ: Environ, start_response: Any) -> Iterable[bytes]:
+        clock.advance(0.5)
+        start_response("200 OK", [])
+        return [b"too late"]
+
+    app = protect(slow, clock=clock)
+    with capture_events() as events:
+        assert call(app, X_REQUEST_TIMEOUT_MS="100")[0] == 504
+    assert app.timeout.timeouts == 1
+    [timed_out] = [e for e in events if isinstance(e, seawall.TimedOut)]
+    assert (timed_out.policy, timed_out.name, timed_out.at) == ("wsgi", "request", 0.5)
