@@ -257,9 +257,7 @@ class Hedge(Policy):
         started = clock.now()
         wake: list[asyncio.Future[None]] = [loop.create_future()]
         attempts: list[asyncio.Task[T]] = []
-        original_open = True
-        error: BaseException | None = None
-        seen: set[int] = set()
+        race = _Race(self, started)
 
         def ended(task: asyncio.Task[T]) -> None:
             if not task.cancelled():
@@ -282,8 +280,8 @@ class Hedge(Policy):
 
         launch()
         last = started
+        seen = race.seen
         try:
-            failed = False
             while True:
                 # One turn of the loop lets a new attempt run to its first wait: one that
                 # answers or fails at once is seen before any timer is armed.
@@ -294,37 +292,24 @@ class Hedge(Policy):
                     if task.cancelled():
                         seen.add(index)
                         continue
-                    if index == 0 and original_open:
-                        original_open = False
-                        self._observe(started, clock.now())
                     exc = task.exception()
-                    if exc is None:
-                        self._outcome(index, None)
+                    if race.settle(index, exc is None, exc):
                         return task.result()
-                    if not isinstance(exc, Exception) or not self._on(exc):
-                        raise exc
-                    if index not in seen:
-                        seen.add(index)
-                        self._outcome(index, exc)
-                        error = exc
-                        failed = True
                 running = sum(not task.done() for task in attempts)
                 now = clock.now()
-                step = self._plan(len(attempts), last, now, failed)
-                failed = False
+                step = race.plan(len(attempts), last, now)
                 if step == 0.0:
                     launch()
                     last = now
                     continue
                 if running == 0:
-                    raise error or asyncio.CancelledError()
+                    raise race.error or asyncio.CancelledError()
                 wake[0] = loop.create_future()
                 if any(task.done() and i not in seen for i, task in enumerate(attempts)):
                     continue  # ended after the scan above: look again before waiting
                 await clock.wait_future(wake[0], step)
         finally:
-            if original_open:
-                self._observe(started, clock.now())
+            race.close()
             for task in attempts:
                 if not task.done():
                     task.cancel()
@@ -373,33 +358,18 @@ class Hedge(Policy):
 
         launch()
         last = started
-        original_open = True
-        error: BaseException | None = None
-        seen: set[int] = set()
+        race = _Race(self, started)
         try:
-            failed = False
             while True:
                 wake.clear()
                 with lock:
                     ready = [(i, o) for i, o in enumerate(outcomes) if o is not None]
                     launched = len(outcomes)
                 for index, (ok, value) in ready:
-                    if index == 0 and original_open:
-                        original_open = False
-                        self._observe(started, clock.now())
-                    if ok:
-                        self._outcome(index, None)
+                    if race.settle(index, ok, None if ok else value):
                         return cast(T, value)
-                    if not isinstance(value, Exception) or not self._on(value):
-                        raise value
-                    if index not in seen:
-                        seen.add(index)
-                        self._outcome(index, value)
-                        error = value
-                        failed = True
                 now = clock.now()
-                step = self._plan(launched, last, now, failed)
-                failed = False
+                step = race.plan(launched, last, now)
                 if step == 0.0:
                     if self._pool_free.acquire(blocking=False):
                         launch()
@@ -408,12 +378,11 @@ class Hedge(Policy):
                     self.attempts_hedge -= 1
                     self.hedges_pool_refused += 1
                     step = None
-                if len(ready) == launched and error is not None:
-                    raise error
+                if len(ready) == launched and race.error is not None:
+                    raise race.error
                 clock.wait(wake, step)
         finally:
-            if original_open:
-                self._observe(started, clock.now())
+            race.close()
             with lock:
                 self.losers_cancelled += sum(o is None for o in outcomes)
 
@@ -434,3 +403,54 @@ class Hedge(Policy):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False)
+
+
+class _Race:
+    """One hedged call's book: which attempts ended, and what their ends mean.
+
+    Both drivers hand every ended attempt to :meth:`settle` and ask :meth:`plan` for the
+    next step, so the rules (the original's latency is observed once, the first answer
+    wins, a fatal error ends the call, a transient one may start the next hedge at once)
+    are written once.
+    """
+
+    __slots__ = ("error", "failed", "hedge", "original_open", "seen", "started")
+
+    def __init__(self, hedge: Hedge, started: float) -> None:
+        self.hedge = hedge
+        self.started = started
+        self.original_open = True  # the original attempt has not ended yet
+        self.seen: set[int] = set()  # attempts whose end was settled
+        self.error: BaseException | None = None  # the last transient failure
+        self.failed = False  # a transient failure since the last plan
+
+    def settle(self, index: int, ok: bool, error: BaseException | None) -> bool:
+        """Attempt ``index`` ended: True if it answered; a fatal ``error`` is raised."""
+        if index in self.seen:
+            return False
+        hedge = self.hedge
+        if index == 0 and self.original_open:
+            self.original_open = False
+            hedge._observe(self.started, hedge._clock.now())
+        if ok:
+            hedge._outcome(index, None)
+            return True
+        assert error is not None
+        if not isinstance(error, Exception) or not hedge._on(error):
+            raise error
+        self.seen.add(index)
+        hedge._outcome(index, error)
+        self.error = error
+        self.failed = True
+        return False
+
+    def plan(self, launched: int, last: float, now: float) -> float | None:
+        """The next step: 0.0 to hedge now, seconds to wait, or None to wait for an end."""
+        step = self.hedge._plan(launched, last, now, self.failed)
+        self.failed = False
+        return step
+
+    def close(self) -> None:
+        """The call ended: an original still running is observed at its abandonment."""
+        if self.original_open:
+            self.hedge._observe(self.started, self.hedge._clock.now())
