@@ -1,4 +1,4 @@
-"""HTTP request durations as plain per-bucket counters, kept by the edges.
+"""HTTP request and gRPC call durations as plain per-bucket counters, kept by the edges.
 
 OpenTelemetry's HTTP semantic conventions name two histograms,
 ``http.server.request.duration`` and ``http.client.request.duration`` (seconds). The
@@ -11,6 +11,13 @@ raw path, which would make one series per id), a method outside the HTTP standar
 is ``_OTHER``, a client's ``target`` is capped process-wide (see :mod:`seawall._catalog`),
 and each histogram holds at most :data:`MAX_SERIES` label sets: any further one is
 counted under ``route``/``target`` ``other``.
+
+gRPC calls are counted the same way, in OpenTelemetry's RPC histograms
+``rpc.client.duration`` (per attempt, like the HTTP client's) and ``rpc.server.duration``.
+A method path ``/package.Service/Method`` comes from the caller, so at most
+:data:`MAX_METHODS` distinct paths are labelled as they are; every later one (and any
+path that is not of that form) is service and method ``_OTHER``, OTel's own word for a
+method it will not name.
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ from typing import Any
 __all__ = [
     "BUCKETS",
     "CLIENT",
+    "MAX_METHODS",
     "MAX_SERIES",
+    "RPC_CLIENT",
+    "RPC_SERVER",
     "SERVER",
     "Durations",
     "Series",
     "method_label",
     "route_label",
+    "rpc_labels",
 ]
 
 # OpenTelemetry's default explicit bucket bounds for HTTP durations, in seconds.
@@ -36,7 +47,9 @@ BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
 MAX_SERIES = 2000
+MAX_METHODS = 200
 UNMATCHED = "other"
+RPC_OTHER = "_OTHER"
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
@@ -57,6 +70,32 @@ def route_label(scope: Any) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None) if route is not None else None
     return path if isinstance(path, str) and path else UNMATCHED
+
+
+_rpc_methods: dict[str, tuple[str, str]] = {}
+_rpc_lock = threading.Lock()
+_RPC_UNNAMED = (RPC_OTHER, RPC_OTHER)
+
+
+def rpc_labels(path: str) -> tuple[str, str]:
+    """``(rpc.service, rpc.method)`` of a gRPC method path, capped at :data:`MAX_METHODS`.
+
+    ``/demo.Greeter/Hello`` is ``("demo.Greeter", "Hello")``; a path of another form, or
+    any new path once the cap is reached, is ``("_OTHER", "_OTHER")``.
+    """
+    found = _rpc_methods.get(path)
+    if found is not None:
+        return found
+    service, slash, method = path.removeprefix("/").partition("/")
+    if not (slash and service and method) or "/" in method:
+        return _RPC_UNNAMED
+    with _rpc_lock:
+        found = _rpc_methods.get(path)
+        if found is None:
+            if len(_rpc_methods) >= MAX_METHODS:
+                return _RPC_UNNAMED
+            found = _rpc_methods[path] = (service, method)
+    return found
 
 
 class Series:
@@ -133,3 +172,7 @@ class Durations:
 SERVER = Durations(("route", "method", "status"), overflow=0)
 # name, target, method, status (None: no response, a network error)
 CLIENT = Durations(("name", "target", "method", "status"), overflow=1)
+# service, method, grpc status code (an int)
+RPC_SERVER = Durations(("service", "method", "status"), overflow=0)
+# name, target, service, method, grpc status code (an int)
+RPC_CLIENT = Durations(("name", "target", "service", "method", "status"), overflow=1)

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from seawall._outbound import ClientPolicies
 from seawall.grpc._client import Target, _SyncDetails
 
 __all__ = ["GuardedChannel"]
@@ -117,6 +118,12 @@ class GuardedChannel(grpc.Channel):
         self._raw = raw
         self.target = target
         self._intercepted = intercepted
+
+    def policies(self, target: str | None = None) -> ClientPolicies:
+        """The target's retry, breaker and bulkhead (``target``, if given, must be it)."""
+        if target is not None and target not in (self.target.target, self.target.label):
+            raise KeyError(f"this channel's target is {self.target.target!r}, not {target!r}")
+        return self.target.policies()
 
     def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
         return _UnaryUnary(

@@ -12,8 +12,11 @@ Per unary call:
   with server pushback; DEADLINE_EXCEEDED only when the per-attempt cap fired);
 * every attempt of one call carries the same ``idempotency-key``, its ``x-request-attempt``
   and the caller's ``x-request-priority`` in metadata;
-* the target has one circuit breaker, one bulkhead and one retry budget, shared by its
-  methods: a sick server is one dependency, however many methods it serves.
+* the target has one retry (with its retry budget), one circuit breaker and one
+  bulkhead, shared by its methods: a sick server is one dependency, however many methods
+  it serves. They are enrolled for metrics under the client's ``name`` with the target
+  as the ``target`` label, as the HTTP clients' per-host policies are;
+* every attempt is counted in ``rpc.client.duration`` by method and status code.
 
 Streaming calls cannot be replayed, so they get the timeout and metadata, not retries.
 grpcio's own retries must be off (``grpc.enable_retries=0``) or both layers would
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import math
 import random
-import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -46,7 +49,11 @@ from seawall import (
     idempotency_key,
     standard,
 )
+from seawall._catalog import enroll, target_label
 from seawall._drive import client_attempt, tracing
+from seawall._durations import RPC_CLIENT, rpc_labels
+from seawall._outbound import ClientPolicies
+from seawall._validate import name as policy_name
 from seawall.grpc._status import breaker_failure, parse_pushback, remember, retryable
 from seawall.wire import ATTEMPT_HEADER, PRIORITY_HEADER
 
@@ -85,10 +92,10 @@ def _method_name(method: str | bytes) -> str:
 
 
 class Target:
-    """One server's policies: its breaker, bulkhead and budget, and a Retry per method.
+    """One server's policies: its retry (and retry budget), breaker and bulkhead.
 
-    Built by :func:`client_interceptors` / :func:`aio_client_interceptors`; its
-    ``breaker`` and ``bulkhead`` are there to read (``statistics()``) and tune.
+    Built by :func:`client_interceptors` / :func:`aio_client_interceptors`;
+    :meth:`policies` gives them to read (``statistics()``, :func:`seawall.snapshot`).
     """
 
     def __init__(
@@ -106,12 +113,16 @@ class Target:
         max_concurrent: int = 64,
         max_queue: int = 64,
         idempotency_keys: bool = True,
+        name: str = "client",
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if not isinstance(target, str) or not target.strip():
             raise ConfigError(f"target must be a non-empty 'host:port' string, got {target!r}")
         self.target = target
+        self.name = policy_name(name)
+        # Targets are capped process-wide, so a client of many servers stays bounded.
+        self.label = target_label(target)
         self.timeout = _positive("timeout", timeout)
         self.total_timeout = _positive("total_timeout", total_timeout)
         if isinstance(retry_budget, bool) or not isinstance(retry_budget, (int, float)):
@@ -131,47 +142,35 @@ class Target:
         self.bulkhead = Bulkhead(
             target, max_concurrent=max_concurrent, max_queue=max_queue, clock=clock
         )
-        self._options: dict[str, Any] = {"attempts": attempts, "backoff": backoff}
-        self._lock = threading.Lock()
-        self._sync: dict[str, Callable[..., Any]] = {}
-        self._async: dict[str, Callable[..., Awaitable[Any]]] = {}
-        self._pipeline("")  # checks attempts and backoff now, not on the first call
-
-    def _pipeline(self, method: str) -> Pipeline:
-        policies = standard(
-            f"{self.target}{method}",
+        self.retry = standard(
+            target,
             kind="rpc",
             timeout=self.timeout,
             total_timeout=self.total_timeout,
+            attempts=attempts,
+            backoff=backoff,
             retry_on=retryable,
             retry_budget=self.budget,
-            clock=self._clock,
-            rng=self._rng,
-            **self._options,
-        )
-        return Pipeline(policies.retry, self.breaker, self.bulkhead)
+            clock=clock,
+            rng=rng,
+        ).retry
+        for policy in (self.retry, self.breaker, self.bulkhead):
+            enroll(policy, self.name, self.label)
+        pipeline = Pipeline(self.retry, self.breaker, self.bulkhead)
+        self._send: Callable[..., Any] = pipeline(self._attempt)
+        self._asend: Callable[..., Awaitable[Any]] = pipeline(self._aattempt)
+
+    def policies(self) -> ClientPolicies:
+        """This target's retry, breaker and bulkhead, labelled as their metrics are."""
+        return ClientPolicies(self.name, self.label, self.retry, self.breaker, self.bulkhead)
 
     def sender(self, method: str) -> Callable[..., Any]:
-        """The retried, guarded sync attempt for ``method`` (composed once per method)."""
-        send = self._sync.get(method)
-        if send is None:
-            with self._lock:
-                send = self._sync.get(method)
-                if send is None:
-                    send = self._pipeline(method)(self._attempt)
-                    self._sync[method] = send
-        return send
+        """The retried, guarded sync attempt for ``method`` (composed once per target)."""
+        return self._send
 
     def asender(self, method: str) -> Callable[..., Awaitable[Any]]:
         """The asyncio twin of :meth:`sender`."""
-        send = self._async.get(method)
-        if send is None:
-            with self._lock:
-                send = self._async.get(method)
-                if send is None:
-                    send = self._pipeline(method)(self._aattempt)
-                    self._async[method] = send
-        return send
+        return self._asend
 
     # -- one attempt ---------------------------------------------------------------------
 
@@ -226,27 +225,47 @@ class Target:
             )
         return shaped, own
 
+    def observe(self, method: Any, code: grpc.StatusCode, seconds: float) -> None:
+        """Count one attempt of ``method`` that ended with ``code`` in ``rpc.client.duration``."""
+        service, name = rpc_labels(_method_name(method))
+        RPC_CLIENT.record((self.name, self.label, service, name, code.value[0]), seconds)
+
     @client_attempt("rpc")
     def _attempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         shaped, own = self.shape(details, key=True, aio=False)
+        started = time.perf_counter()
         try:
             outcome = continuation(shaped, request)
             outcome.result()  # a failed call's outcome raises its RpcError here
         except grpc.RpcError as exc:
+            self.observe(details.method, _code(exc), time.perf_counter() - started)
             remember(exc, parse_pushback(_trailing(exc)), own)
             raise
+        self.observe(details.method, grpc.StatusCode.OK, time.perf_counter() - started)
         return outcome
 
     @client_attempt("rpc")
     async def _aattempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         shaped, own = self.shape(details, key=True, aio=True)
+        started = time.perf_counter()
         call = await continuation(shaped, request)
         try:
             await call
         except grpc.aio.AioRpcError as exc:
+            self.observe(details.method, _code(exc), time.perf_counter() - started)
             remember(exc, parse_pushback(exc.trailing_metadata()), own)
             raise
+        self.observe(details.method, grpc.StatusCode.OK, time.perf_counter() - started)
         return call
+
+
+def _code(exc: grpc.RpcError) -> grpc.StatusCode:
+    code = getattr(exc, "code", None)
+    try:
+        found = code() if callable(code) else None
+    except Exception:  # an RpcError that is not a finished call has no code
+        found = None
+    return found if isinstance(found, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
 
 
 def _trailing(exc: grpc.RpcError) -> Sequence[Any] | None:

@@ -13,6 +13,7 @@ import grpc
 import grpc.aio
 
 from seawall import ConfigError
+from seawall._outbound import ClientPolicies
 from seawall.grpc._channel import GuardedChannel
 from seawall.grpc._client import NO_RETRIES, Target, _method_name
 
@@ -28,6 +29,17 @@ __all__ = [
 ChannelOptions = Sequence[tuple[str, Any]]
 
 
+def policies_of(target: Target, asked: str | None) -> ClientPolicies:
+    """``target``'s policies, if ``asked`` (when given) names it; else a KeyError.
+
+    The accessor takes the target as the HTTP clients' ``policies(url)`` takes the URL,
+    so code reading a dependency's state reads it the same way on every client.
+    """
+    if asked is not None and asked not in (target.target, target.label):
+        raise KeyError(f"this channel's target is {target.target!r}, not {asked!r}")
+    return target.policies()
+
+
 class ClientInterceptor(
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
@@ -38,6 +50,10 @@ class ClientInterceptor(
 
     def __init__(self, target: Target) -> None:
         self.target = target
+
+    def policies(self, target: str | None = None) -> ClientPolicies:
+        """The target's retry, breaker and bulkhead (``target``, if given, must be it)."""
+        return policies_of(self.target, target)
 
     def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
@@ -75,6 +91,10 @@ class AsyncClientInterceptor(
     def __init__(self, target: Target) -> None:
         self.target = target
 
+    def policies(self, target: str | None = None) -> ClientPolicies:
+        """The target's retry, breaker and bulkhead (``target``, if given, must be it)."""
+        return policies_of(self.target, target)
+
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
@@ -107,7 +127,8 @@ def client_interceptors(target: str, **options: Any) -> list[ClientInterceptor]:
     attempt, 1 s), ``total_timeout`` (2 s), ``attempts`` (3), ``backoff``,
     ``retry_budget`` (ratio, 0.1), ``failure_rate``, ``min_calls``, ``cooldown`` (the
     breaker), ``max_concurrent`` / ``max_queue`` (the bulkhead, 64 / 64),
-    ``idempotency_keys`` (True), ``clock``, ``rng``. The channel must have grpcio's own
+    ``idempotency_keys`` (True), ``name`` (the metrics' ``name`` label of the target's
+    policies, ``"client"``), ``clock``, ``rng``. The channel must have grpcio's own
     retries off: build it with :func:`channel` or pass :data:`NO_RETRIES` as options.
     """
     return [ClientInterceptor(Target(target, **options))]
@@ -146,8 +167,8 @@ def channel(
 
     Insecure without ``credentials``; ``options`` are grpcio channel options;
     ``policy_options`` are :func:`client_interceptors`' options. Unary calls run the
-    interceptor's logic directly, without grpcio's per-call interception cost; the
-    channel's ``target`` attribute holds the breaker and bulkhead.
+    interceptor's logic directly, without grpcio's per-call interception cost;
+    ``channel.policies(target)`` gives the target's retry, breaker and bulkhead.
     """
     (interceptor,) = client_interceptors(target, **policy_options)
     merged = _channel_options(options)

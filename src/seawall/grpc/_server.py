@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -33,7 +34,9 @@ import grpc.aio
 
 from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
 from seawall._drive import tracing
+from seawall._durations import RPC_SERVER, rpc_labels
 from seawall._quota_fields import check_policy_name, limit_field, policy_field
+from seawall.grpc._plain import drained, invoke
 from seawall.grpc._status import PUSHBACK_KEY
 from seawall.http._principal import principal_of
 from seawall.policies._gcra import Verdict
@@ -202,20 +205,27 @@ class _Edge:
 
 
 def _traced(handler: Any, kind: str, method: Any) -> Any:
-    """``handler`` in a SERVER span, child of the caller's ``traceparent``, while tracing
-    is installed. Unary-response calls only: a streamed response has no one end to time."""
+    """``handler`` timed into ``rpc.server.duration``, and in a SERVER span (child of the
+    caller's ``traceparent``) while tracing is installed. Unary-response calls only: a
+    streamed response has no one end to time."""
     if kind not in ("unary_unary", "stream_unary"):
         return handler
     inner = getattr(handler, kind)
     path = method.decode("utf-8", "replace") if isinstance(method, bytes) else str(method)
+    service, name = rpc_labels(path)
+
+    def observe(context: Any, error: BaseException | None, started: float) -> None:
+        code = _final_code(context, error)
+        RPC_SERVER.record((service, name, code), time.perf_counter() - started)
 
     if inspect.iscoroutinefunction(inner):
 
         async def aserved(request: Any, context: Any) -> Any:
+            started = time.perf_counter()
             spans = tracing.spans
-            if spans is None:
-                return await inner(request, context)
-            span, token = spans.rpc_server(context.invocation_metadata(), path)
+            span, token = (None, None)
+            if spans is not None:
+                span, token = spans.rpc_server(context.invocation_metadata(), path)
             error: BaseException | None = None
             try:
                 return await inner(request, context)
@@ -223,15 +233,18 @@ def _traced(handler: Any, kind: str, method: Any) -> Any:
                 error = exc
                 raise
             finally:
-                spans.rpc_server_end(span, token, error, context)
+                if spans is not None:
+                    spans.rpc_server_end(span, token, error, context)
+                observe(context, error, started)
 
         return _rebuild(handler, kind, aserved)
 
     def served(request: Any, context: Any) -> Any:
+        started = time.perf_counter()
         spans = tracing.spans
-        if spans is None:
-            return inner(request, context)
-        span, token = spans.rpc_server(context.invocation_metadata(), path)
+        span, token = (None, None)
+        if spans is not None:
+            span, token = spans.rpc_server(context.invocation_metadata(), path)
         error: BaseException | None = None
         try:
             return inner(request, context)
@@ -239,9 +252,25 @@ def _traced(handler: Any, kind: str, method: Any) -> Any:
             error = exc
             raise
         finally:
-            spans.rpc_server_end(span, token, error, context)
+            if spans is not None:
+                spans.rpc_server_end(span, token, error, context)
+            observe(context, error, started)
 
     return _rebuild(handler, kind, served)
+
+
+def _final_code(context: Any, error: BaseException | None) -> int:
+    """The status code the call ends with: the one the handler set (or aborted with),
+    else OK for an answer and UNKNOWN for an exception, as grpcio sends them."""
+    try:
+        code = context.code()
+    except Exception:  # a context without code(): judge by the outcome alone
+        code = None
+    if isinstance(code, grpc.StatusCode):
+        return int(code.value[0])
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    return 0 if error is None else int(grpc.StatusCode.UNKNOWN.value[0])
 
 
 def _rebuild(
@@ -366,11 +395,14 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
                 admission = await admit(context, name)
                 try:
                     async with deadline(edge.budget(context)), priority(name):
-                        result = inner(request, context)
+                        result = await invoke(inner, kind, request, context)
                         if hasattr(result, "__aiter__"):
                             async for item in result:
                                 yield item
-                        else:
+                        elif hasattr(result, "__next__"):
+                            async for item in drained(result):
+                                yield item
+                        elif inspect.isawaitable(result):
                             await result
                 finally:
                     if admission is not None:
@@ -383,7 +415,10 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
             admission = await admit(context, name)
             try:
                 async with deadline(edge.budget(context)), priority(name):
-                    return await inner(request, context)
+                    result = await invoke(inner, kind, request, context)
+                    if inspect.isawaitable(result):
+                        result = await result
+                    return result
             finally:
                 if admission is not None:
                     await admission.__aexit__(None, None, None)

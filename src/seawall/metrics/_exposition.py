@@ -15,11 +15,18 @@ import math
 import threading
 from collections.abc import Iterable
 
-from seawall._durations import BUCKETS, CLIENT, SERVER, Durations
+from seawall._durations import BUCKETS, CLIENT, RPC_CLIENT, RPC_SERVER, SERVER, Durations
 from seawall._snapshot import take
 from seawall.metrics._families import Family, compute
 
-__all__ = ["CLIENT_HISTOGRAM", "CONTENT_TYPE", "SERVER_HISTOGRAM", "render"]
+__all__ = [
+    "CLIENT_HISTOGRAM",
+    "CONTENT_TYPE",
+    "RPC_CLIENT_HISTOGRAM",
+    "RPC_SERVER_HISTOGRAM",
+    "SERVER_HISTOGRAM",
+    "render",
+]
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 SERVER_HISTOGRAM = "http_server_request_duration_seconds"
@@ -27,6 +34,13 @@ CLIENT_HISTOGRAM = "http_client_request_duration_seconds"
 SERVER_LABELS = ("http_route", "http_request_method", "http_response_status_code")
 CLIENT_LABELS = ("name", "target", "http_request_method", "http_response_status_code")
 _LE = (*(repr(float(b)) for b in BUCKETS), "+Inf")
+# OpenTelemetry's RPC conventions measure in milliseconds: rpc.server.duration and
+# rpc.client.duration, exported to Prometheus with the unit in the name.
+RPC_SERVER_HISTOGRAM = "rpc_server_duration_milliseconds"
+RPC_CLIENT_HISTOGRAM = "rpc_client_duration_milliseconds"
+RPC_SERVER_LABELS = ("rpc_system", "rpc_service", "rpc_method", "rpc_grpc_status_code")
+RPC_CLIENT_LABELS = ("name", "target", *RPC_SERVER_LABELS)
+_RPC_LE = (*(repr(float(b) * 1000.0) for b in BUCKETS), "+Inf")
 
 # Bounded: label sets are bounded already; this only stops a pathological process.
 _MAX_CACHED = 200_000
@@ -85,20 +99,30 @@ def _family(family: Family, out: list[str]) -> None:
 
 
 def _histogram(
-    metric: str, help: str, names: tuple[str, ...], durations: Durations, out: list[str]
+    metric: str,
+    help: str,
+    names: tuple[str, ...],
+    durations: Durations,
+    out: list[str],
+    *,
+    rpc: int | None = None,
 ) -> None:
+    """One histogram family; ``rpc`` is where the ``rpc_system`` label goes (milliseconds)."""
     out.append(f"# HELP {metric} {help}\n# TYPE {metric} histogram\n")
     bucket, total, count = f"{metric}_bucket", f"{metric}_sum", f"{metric}_count"
     with_le = (*names, "le")
+    bounds, scale = (_LE, 1.0) if rpc is None else (_RPC_LE, 1000.0)
     for key, series in durations.items():
         values = tuple("" if v is None else v for v in key)
+        if rpc is not None:
+            values = (*values[:rpc], "grpc", *values[rpc:])
         running = 0
-        for le, n in zip(_LE, list(series.counts), strict=True):
+        for le, n in zip(bounds, list(series.counts), strict=True):
             running += n
             out.append(_prefix(bucket, with_le, (*values, le)))
             out.append(f"{_number(running)}\n")
         out.append(f"{_prefix(count, names, values)}{_number(running)}\n")
-        out.append(f"{_prefix(total, names, values)}{_number(series.sum)}\n")
+        out.append(f"{_prefix(total, names, values)}{_number(series.sum * scale)}\n")
 
 
 def render(families: Iterable[Family] | None = None) -> bytes:
@@ -111,5 +135,21 @@ def render(families: Iterable[Family] | None = None) -> bytes:
     _histogram(SERVER_HISTOGRAM, "Duration of HTTP server requests.", SERVER_LABELS, SERVER, out)
     _histogram(
         CLIENT_HISTOGRAM, "Duration of HTTP client request attempts.", CLIENT_LABELS, CLIENT, out
+    )
+    _histogram(
+        RPC_SERVER_HISTOGRAM,
+        "Duration of inbound gRPC calls.",
+        RPC_SERVER_LABELS,
+        RPC_SERVER,
+        out,
+        rpc=0,
+    )
+    _histogram(
+        RPC_CLIENT_HISTOGRAM,
+        "Duration of outbound gRPC call attempts.",
+        RPC_CLIENT_LABELS,
+        RPC_CLIENT,
+        out,
+        rpc=2,
     )
     return "".join(out).encode()

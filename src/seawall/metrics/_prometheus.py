@@ -16,9 +16,15 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 from prometheus_client.samples import Sample
 
-from seawall._durations import BUCKETS, CLIENT, SERVER, Durations
+from seawall._durations import BUCKETS, CLIENT, RPC_CLIENT, RPC_SERVER, SERVER, Durations
 from seawall._snapshot import take
-from seawall.metrics._exposition import render
+from seawall.metrics._exposition import (
+    RPC_CLIENT_HISTOGRAM,
+    RPC_CLIENT_LABELS,
+    RPC_SERVER_HISTOGRAM,
+    RPC_SERVER_LABELS,
+    render,
+)
 from seawall.metrics._families import compute
 
 __all__ = ["SeawallCollector", "register", "text"]
@@ -29,9 +35,18 @@ _SERVER_LABELS = ("http_route", "http_request_method", "http_response_status_cod
 _CLIENT_LABELS = ("name", "target", "http_request_method", "http_response_status_code")
 
 
-def _histogram(name: str, help: str, labels: tuple[str, ...], durations: Durations) -> Metric:
+def _histogram(
+    name: str,
+    help: str,
+    labels: tuple[str, ...],
+    durations: Durations,
+    *,
+    rpc: int | None = None,
+) -> Metric:
+    """One histogram family; ``rpc`` is where the ``rpc_system`` label goes (milliseconds)."""
     family = HistogramMetricFamily(name, help, labels=labels, unit="")
-    bounds = [*(repr(float(b)) for b in BUCKETS), "+Inf"]
+    scale = 1.0 if rpc is None else 1000.0
+    bounds = [*(repr(float(b) * scale) for b in BUCKETS), "+Inf"]
     for key, series in durations.items():
         counts = list(series.counts)
         running = 0
@@ -40,7 +55,10 @@ def _histogram(name: str, help: str, labels: tuple[str, ...], durations: Duratio
             running += n
             buckets.append((bound, float(running)))
         # A client attempt that got no response (a network error) has status "".
-        family.add_metric(["" if v is None else str(v) for v in key], buckets, series.sum)
+        values = ["" if v is None else str(v) for v in key]
+        if rpc is not None:
+            values.insert(rpc, "grpc")
+        family.add_metric(values, buckets, series.sum * scale)
     return family
 
 
@@ -69,6 +87,20 @@ class SeawallCollector(Collector):
             "Duration of HTTP client request attempts.",
             _CLIENT_LABELS,
             CLIENT,
+        )
+        yield _histogram(
+            RPC_SERVER_HISTOGRAM,
+            "Duration of inbound gRPC calls.",
+            RPC_SERVER_LABELS,
+            RPC_SERVER,
+            rpc=0,
+        )
+        yield _histogram(
+            RPC_CLIENT_HISTOGRAM,
+            "Duration of outbound gRPC call attempts.",
+            RPC_CLIENT_LABELS,
+            RPC_CLIENT,
+            rpc=2,
         )
 
 

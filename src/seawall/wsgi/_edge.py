@@ -37,6 +37,7 @@ from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import _current as _priority_scope
+from seawall._priority import rank_of
 from seawall.http._asgi import overloaded
 from seawall.http._health import Health, probe_reply
 from seawall.policies._timeout import RequestTimeout
@@ -121,8 +122,13 @@ class WSGIEdge:
         method: str = environ.get("REQUEST_METHOD", "GET")
 
         budget = self.maximum
-        sent = {name: environ[key] for key, name in _BUDGET_KEYS if key in environ}
-        if sent:
+        sent: dict[str, str] | None = None
+        for key, name in _BUDGET_KEYS:  # most requests carry none of them
+            if key in environ:
+                if sent is None:
+                    sent = {}
+                sent[name] = environ[key]
+        if sent is not None:
             try:
                 capped = budget_from_headers(sent, maximum=budget)
             except HeaderError as exc:
@@ -149,18 +155,23 @@ class WSGIEdge:
             return refuse(start_response, 504, "Deadline exceeded", _SPENT)
         deadline, token = entered
         admission = None
+        permit = False  # a fixed limit's permit, taken without an Admission object
         failure: BaseException | None = None
         held = _Held(start_response)
         try:
             if level is not None:
-                assert self.shedder is not None
-                admission = self.shedder.admit(level)
-                try:
-                    admission.__enter__()
-                except LoadShed as exc:
-                    admission = None
-                    status, title, detail, retry = overloaded(level, exc.retry_after)
-                    return refuse(start_response, status, title, detail, retry_after=retry)
+                shedder = self.shedder
+                assert shedder is not None
+                if shedder.fixed and shedder.enter_now(rank_of(level)):
+                    permit = True
+                else:
+                    admission = shedder.admit(level)
+                    try:
+                        admission.enter()
+                    except LoadShed as exc:
+                        admission = None
+                        status, title, detail, retry = overloaded(level, exc.retry_after)
+                        return refuse(start_response, status, title, detail, retry_after=retry)
             ptoken = _priority_scope.set(level) if level not in (None, "normal") else None
             names: set[str] = set()
             ntoken = _names.set(names)
@@ -198,12 +209,11 @@ class WSGIEdge:
             timeout.leave(token, None)
             if timeout._events:
                 flush(timeout)
-            if admission is not None:
+            if permit:
+                self.shedder.leave_now()  # type: ignore[union-attr]
+            elif admission is not None:
                 # The admission learns from how the call ended (a timeout is a drop).
-                if failure is None:
-                    admission.__exit__(None, None, None)
-                else:
-                    admission.__exit__(type(failure), failure, failure.__traceback__)
+                admission.leave(failure)
 
     def _probe(self, kind: str, environ: Environ, start_response: StartResponse) -> list[bytes]:
         health = self.health

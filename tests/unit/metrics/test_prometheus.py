@@ -93,6 +93,8 @@ def test_every_metric_of_the_table_is_exposed_with_its_type() -> None:
         "seawall_lease_transitions": "counter",
         "http_server_request_duration_seconds": "histogram",
         "http_client_request_duration_seconds": "histogram",
+        "rpc_server_duration_milliseconds": "histogram",
+        "rpc_client_duration_milliseconds": "histogram",
     }
     assert {name: families.get(name) for name in expected} == expected
     del keep
@@ -117,19 +119,28 @@ def test_the_failure_rate_is_absent_below_min_calls() -> None:
 
 
 def test_seawall_exposition_says_exactly_what_generate_latest_says() -> None:
+    import gc
+
     from seawall import _durations
 
+    gc.collect()  # garbage policies of earlier tests must not leave between the two reads
     clock = FakeClock()
     keep = [seawall.standard(f"prom-same-{i}", clock=clock) for i in range(3)]
     keep[0].call(lambda: 1)
     _durations.SERVER.record(("/a/{id}", "GET", 200), 0.02)
     _durations.CLIENT.record(("cli", 'odd"host\\:1', "GET", None), 0.3)
+    _durations.RPC_SERVER.record(("demo.Greeter", "Hello", 0), 0.004)
+    _durations.RPC_CLIENT.record(("cli", "127.0.0.1:1", "demo.Greeter", "Hello", 14), 1.5)
     registry = CollectorRegistry()
     register(registry)
     ours = _samples(prometheus_text())
     theirs = _samples(generate_latest(registry))
     assert ours == theirs
     assert any(name == "http_server_request_duration_seconds_bucket" for name, _ in ours)
+    assert ours["rpc_client_duration_milliseconds_sum", frozenset((
+        ("name", "cli"), ("rpc_grpc_status_code", "14"), ("rpc_method", "Hello"),
+        ("rpc_service", "demo.Greeter"), ("rpc_system", "grpc"), ("target", "127.0.0.1:1"),
+    ))] == 1500.0  # fmt: skip
     del keep
 
 
