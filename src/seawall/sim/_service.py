@@ -25,7 +25,7 @@ from seawall._deadline import deadline
 from seawall._pipeline import Pipeline
 from seawall.policies._breaker import CircuitBreaker
 from seawall.sim import _checks
-from seawall.sim._calls import request
+from seawall.sim._calls import bind, request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
 from seawall.sim._result import Interval, ServiceStats
@@ -69,6 +69,7 @@ class Service:
         "_resized",
         "_responses",
         "_restarted",
+        "_runners",
         "_seq",
         "_series",
         "_server_seconds",
@@ -129,6 +130,8 @@ class Service:
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
         self._make_policy = make_policy
+        # Each replica policy's driver around ``request``, built at its first call.
+        self._runners: dict[int, tuple[Any, Callable[..., Any]]] = {}
         self._breakers: list[CircuitBreaker] = []
         self._breaker_ids: set[int] = set()
         for policy in policies or ():
@@ -296,7 +299,10 @@ class Service:
                 if policy is None:
                     await request(downstream)
                 else:
-                    await policy.acall(request, downstream)
+                    bound = self._runners.get(id(policy))
+                    if bound is None or bound[0] is not policy:
+                        bound = self._runners[id(policy)] = (policy, bind(policy, request))
+                    await bound[1](downstream)
         except Exception:
             ok = False
         finally:
