@@ -22,7 +22,10 @@ dependency and none after it, until three successes refill the reserve; a busy c
 of a dead dependency empties it at once and adds no retries at all. A flaky dependency
 (fewer than one failed call in three) keeps it full, and retries go on within the
 ratio and floor. ``max_tokens=None`` turns the reserve off and leaves the ratio and
-floor alone.
+floor alone. The default, ``max_tokens="auto"``, is 2 tokens for a budget whose ratio
+is below 1 and no reserve for one of 1 or more: a budget that allows as many retries as
+requests asks for every failure to be retried (an idempotent charge retried through a
+lossy network), and the reserve would refuse exactly those.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._validate import MAX_BUCKETS, MIN_WINDOW, count, real, seconds
 
-__all__ = ["RetryBudget", "RetryBudgetStats"]
+__all__ = ["DEFAULT_MAX_TOKENS", "RetryBudget", "RetryBudgetStats"]
+
+DEFAULT_MAX_TOKENS = 2.0
+"""The reserve a caller of a dead dependency spends on one retried call per outage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +55,9 @@ class RetryBudgetStats:
 class RetryBudget:
     """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window.
 
-    A failed call may start retrying only while the failure reserve (``max_tokens``,
-    default 2; ``None`` for none) is above half full; see the module docstring.
+    A failed call may start retrying only while the failure reserve (``max_tokens``:
+    2 by default while ``ratio`` < 1; ``None`` for none) is above half full; see the
+    module docstring.
     """
 
     __slots__ = (
@@ -81,7 +89,7 @@ class RetryBudget:
         *,
         clock: Clock | None = None,
         buckets: int = 10,
-        max_tokens: float | None = 2.0,
+        max_tokens: float | Literal["auto"] | None = "auto",
         token_ratio: float = 0.5,
     ) -> None:
         ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)
@@ -90,7 +98,9 @@ class RetryBudget:
             window, "retry budget window", positive=True, infinite=False, minimum=MIN_WINDOW
         )
         buckets = count(buckets, "retry budget buckets", maximum=MAX_BUCKETS)
-        if max_tokens is not None:
+        if max_tokens == "auto":
+            max_tokens = DEFAULT_MAX_TOKENS if ratio < 1.0 else None
+        elif max_tokens is not None:
             max_tokens = real(max_tokens, "retry budget max_tokens", low=1.0, high=1e9)
         token_ratio = real(token_ratio, "retry budget token_ratio", low=0.0, high=1000.0)
         self.max_tokens = max_tokens

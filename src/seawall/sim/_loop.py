@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from heapq import heappush
 from typing import Any
 
@@ -28,6 +28,11 @@ __all__ = ["VirtualLoop"]
 def _run_handle(handle: asyncio.Handle) -> None:
     if not handle._cancelled:
         handle._run()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a sleep whose task was cancelled meanwhile
+        future.set_result(None)
 
 
 class _Soon(asyncio.Handle):
@@ -122,6 +127,20 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         return self.call_at(self._engine.now + max(delay, 0.0), callback, *args, context=context)
+
+    def sleep(self, delay: float) -> Awaitable[None]:
+        """``asyncio.sleep(delay)`` on this loop: one future, woken straight from the heap.
+
+        Simulated work, think time and backoff are sleeps: a third of a run's events.
+        asyncio's own makes a timer handle and runs a callback in a context to set the
+        future; this sets it directly, with the same heap entry and the same order.
+        """
+        if not delay > 0.0:
+            return asyncio.sleep(0)
+        engine = self._engine
+        future: asyncio.Future[None] = asyncio.Future(loop=self)
+        heappush(engine.heap, (engine.now + delay, next(engine.seq), _wake, future))
+        return future
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         """A cancelled timer stays in the heap and is skipped when due."""

@@ -11,7 +11,6 @@ that is what a request costs in a run of millions of them.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import math
 import random
@@ -28,6 +27,7 @@ from seawall.sim import _checks
 from seawall.sim._calls import bind, request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
+from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import Interval, ServiceStats
 
 __all__ = ["Done", "Service"]
@@ -107,7 +107,7 @@ class Service:
         downstream: Service | None = None,
         policies: list[Any] | None = None,
         make_policy: Callable[[], Any] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
+        loop: VirtualLoop | None = None,
         clock: Clock | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
@@ -293,7 +293,8 @@ class Service:
             budget = cap
         try:
             with deadline(budget, clock=self._clock):
-                await asyncio.sleep(self._draw())
+                assert self._loop is not None
+                await self._loop.sleep(self._draw())
                 downstream = self._downstream
                 assert downstream is not None
                 if policy is None:

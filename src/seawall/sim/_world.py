@@ -477,8 +477,9 @@ async def _client(
     index: int,
 ) -> None:
     runners: dict[Any, Any] = {}  # this client's policy around each way of sending
-    await asyncio.sleep(first())
+    sleep = asyncio.get_running_loop().sleep  # type: ignore[attr-defined]  # VirtualLoop's
+    await sleep(first())
     await _call(engine, target, policy, tally, index, runners)
     while True:
-        await asyncio.sleep(think())
+        await sleep(think())
         await _call(engine, target, policy, tally, index, runners)

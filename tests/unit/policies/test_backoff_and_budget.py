@@ -196,3 +196,13 @@ def test_budget_validation() -> None:
     for bad in ({"max_tokens": 0.5}, {"max_tokens": float("nan")}, {"token_ratio": -1.0}):
         with pytest.raises(seawall.ConfigError):
             seawall.RetryBudget(**bad)  # type: ignore[arg-type]
+
+
+def test_the_reserve_is_on_by_default_and_off_for_a_budget_that_allows_every_retry() -> None:
+    assert seawall.RetryBudget().max_tokens == 2.0
+    assert seawall.RetryBudget(ratio=0.5).max_tokens == 2.0
+    assert seawall.RetryBudget(ratio=10.0).max_tokens is None  # retry every failure
+    assert seawall.RetryBudget(ratio=10.0, max_tokens=4).max_tokens == 4.0
+    for bad in ("on", 0.5, float("nan")):
+        with pytest.raises(seawall.ConfigError):
+            seawall.RetryBudget(max_tokens=bad)  # type: ignore[arg-type]
