@@ -22,9 +22,15 @@ __all__ = ["ServiceError", "Target", "bind", "request"]
 
 
 class Target(Protocol):
-    """What a request needs of a service: its name, and a place to submit to."""
+    """What a request needs of a service: its name, and a place to submit to.
+
+    ``deadlines`` and ``drop_expired`` say whether it reads the deadline that comes with
+    a request; one that does neither is not sent it.
+    """
 
     name: str
+    deadlines: bool
+    drop_expired: bool
 
     def submit(
         self, done: Callable[[bool], object] | None, budget: float | None = None
@@ -49,8 +55,11 @@ async def request(service: Target) -> None:
     (its task is cancelled) stops waiting; the service still works on the request to
     the end, as a server that cannot see its caller leave does.
     """
-    left = remaining()
-    budget = None if left is None else parse_timeout_ms(encode_timeout_ms(left))
+    budget = None
+    if service.deadlines or service.drop_expired:  # a service that reads it
+        left = remaining()
+        if left is not None:
+            budget = parse_timeout_ms(encode_timeout_ms(left))
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def reply(ok: bool) -> None:
