@@ -77,16 +77,16 @@ def test_standard_rides_out_a_flaky_dependency() -> None:
     assert len(clock.sleeps) == 2
 
 
-def test_an_idle_caller_of_a_dead_dependency_stops_retrying_with_a_failure_reserve() -> None:
-    """The retry budget's failure reserve: 4 tokens, -1 per failure, +0.5 per request.
+def test_an_idle_caller_of_a_dead_dependency_stops_retrying_with_the_default_budget() -> None:
+    """The retry budget's failure reserve: 2 tokens, -1 per failed call, +0.5 per good one.
 
-    A caller that sends nothing else cannot tell a flake from an outage: it retries once
-    out of a full reserve, and its next calls to a dependency that keeps failing are
-    not retried. That is what 10,000 such callers may add to a dead one.
+    A caller that sends nothing else cannot tell a flake from an outage: its first failed
+    call retries with every attempt out of a full reserve, and its next calls to a
+    dependency that keeps failing are not retried. That is what 10,000 such callers may
+    add to a dead one.
     """
     clock = FakeClock()
-    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
-    p = seawall.standard("dep", clock=clock, rng=random.Random(1), retry_budget=budget)
+    p = seawall.standard("dep", clock=clock, rng=random.Random(1))
     calls = 0
 
     def down() -> None:
@@ -97,8 +97,8 @@ def test_an_idle_caller_of_a_dead_dependency_stops_retrying_with_a_failure_reser
     for _ in range(5):
         with pytest.raises(ConnectionError):
             p.call(down)
-    assert calls == 2 + 4  # two attempts, then one per call
-    assert p.retry.calls_budget_refused == 5
+    assert calls == 3 + 4  # every attempt of the first call, then one per call
+    assert p.retry.calls_budget_refused == 4
 
 
 def test_open_breaker_stops_retries_and_bulkhead_rejection_is_not_a_failure() -> None:

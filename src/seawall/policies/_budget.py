@@ -10,17 +10,22 @@ withdraws one; ``min_per_second * window`` tokens are always available as a floo
 
 A floor in retries per second is per caller, and callers multiply: 10,000 clients each
 allowed 10 retries/s retry every failure of a dead dependency, however the ratio is
-set. With ``max_tokens`` set (4 is a good value; off by default, because a caller that
-meets a burst of failures then retries less) the budget also throttles as gRPC's retry
-throttling does (gRFC A6): a reserve
-of ``max_tokens`` tokens loses one for each transient failure of an attempt and gains
-``token_ratio`` for each request, and retries are allowed only while it is above half
-full. A flaky dependency (fewer failed attempts than ``token_ratio`` per request) keeps
-it full and retries go on within the ratio and floor; a dead one empties it after a
-retry or two per caller, and then nobody retries until requests refill it. The reserve
-is refilled per request rather than per success (gRPC) because requests are what every
-call already counts, and so that a deploy where a fifth of the replicas fail is still
-retried around.
+set. So the budget also keeps a failure reserve, as gRPC's retry throttling does
+(gRFC A6): ``max_tokens`` tokens (2 by default), one taken by each call whose first
+attempt fails for a reason a retry could fix, ``token_ratio`` (0.5) given back by each
+call that did not fail. A call may start retrying only while the reserve is above half
+full, and once it starts it keeps all of its attempts: the reserve is charged per
+failed *call*, not per attempt, so one unlucky call is retried exactly as configured.
+
+With 2 tokens a caller that sends nothing else gets one retried call per outage of a
+dependency and none after it, until three successes refill the reserve; a busy caller
+of a dead dependency empties it at once and adds no retries at all. A flaky dependency
+(fewer than one failed call in three) keeps it full, and retries go on within the
+ratio and floor. ``max_tokens=None`` turns the reserve off and leaves the ratio and
+floor alone. The default, ``max_tokens="auto"``, is 2 tokens for a budget whose ratio
+is below 1 and no reserve for one of 1 or more: a budget that allows as many retries as
+requests asks for every failure to be retried (an idempotent charge retried through a
+lossy network), and the reserve would refuse exactly those.
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from seawall._clock import SYSTEM_CLOCK, Clock
 from seawall._validate import MAX_BUCKETS, MIN_WINDOW, count, real, seconds
 
-__all__ = ["RetryBudget", "RetryBudgetStats"]
+__all__ = ["DEFAULT_MAX_TOKENS", "RetryBudget", "RetryBudgetStats"]
+
+DEFAULT_MAX_TOKENS = 2.0
+"""The reserve a caller of a dead dependency spends on one retried call per outage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +55,9 @@ class RetryBudgetStats:
 class RetryBudget:
     """Allow retries up to ``ratio`` × requests + ``min_per_second`` × ``window``, per window.
 
-    With ``max_tokens``, only while the failure reserve is above half of it (default
-    ``None``: no reserve).
+    A failed call may start retrying only while the failure reserve (``max_tokens``:
+    2 by default while ``ratio`` < 1; ``None`` for none) is above half full; see the
+    module docstring.
     """
 
     __slots__ = (
@@ -56,6 +66,7 @@ class RetryBudget:
         "_counted",
         "_current",
         "_end",
+        "_failures",
         "_head",
         "_lock",
         "_requests",
@@ -78,7 +89,7 @@ class RetryBudget:
         *,
         clock: Clock | None = None,
         buckets: int = 10,
-        max_tokens: float | None = None,
+        max_tokens: float | Literal["auto"] | None = "auto",
         token_ratio: float = 0.5,
     ) -> None:
         ratio = real(ratio, "retry budget ratio", low=0.0, high=1000.0)
@@ -87,15 +98,19 @@ class RetryBudget:
             window, "retry budget window", positive=True, infinite=False, minimum=MIN_WINDOW
         )
         buckets = count(buckets, "retry budget buckets", maximum=MAX_BUCKETS)
-        if max_tokens is not None:
+        if max_tokens == "auto":
+            max_tokens = DEFAULT_MAX_TOKENS if ratio < 1.0 else None
+        elif max_tokens is not None:
             max_tokens = real(max_tokens, "retry budget max_tokens", low=1.0, high=1e9)
         token_ratio = real(token_ratio, "retry budget token_ratio", low=0.0, high=1000.0)
         self.max_tokens = max_tokens
         self.token_ratio = token_ratio
         self._tokens = 0.0 if max_tokens is None else max_tokens
         # Requests that left the window, so deposits ever made = _counted + _requests;
-        # _seen is how many of them the reserve has been refilled for.
+        # _failures is how many calls failed (charged the reserve); _seen is how many
+        # calls that did not fail the reserve has been refilled for.
         self._counted = 0
+        self._failures = 0
         self._seen = 0
         self.ratio = ratio
         self.min_per_second = min_per_second
@@ -142,35 +157,49 @@ class RetryBudget:
         self._requests += 1
 
     def _refill(self) -> float:
-        """The reserve now, refilled by the requests counted since the last look."""
-        total = self._counted + self._requests
-        if total != self._seen:
+        """The reserve now, refilled by the calls that did not fail since the last look.
+
+        Calls still in flight count as not failed until they fail, which can refill the
+        reserve early by at most the number in flight: ``_seen`` only moves forward, so
+        a call that fails later is not refilled for twice.
+        """
+        good = self._counted + self._requests - self._failures
+        if good > self._seen:
             self._tokens = min(
-                self.max_tokens or 0.0, self._tokens + self.token_ratio * (total - self._seen)
+                self.max_tokens or 0.0, self._tokens + self.token_ratio * (good - self._seen)
             )
-            self._seen = total
+            self._seen = good
         return self._tokens
 
-    def failed(self) -> None:
-        """Count one attempt that failed for a reason a retry could fix (drains the reserve)."""
+    def failed(self) -> bool:
+        """Count one call whose first attempt failed for a reason a retry could fix.
+
+        Returns whether the reserve lets that call retry (it was above half full); the
+        call is charged one token either way. Its later attempts are not charged: a call
+        that may retry keeps all of its attempts, within the ratio and floor.
+        """
         if self.max_tokens is None:
-            return
+            return True
         with self._lock:
             self._advance(self._clock.now())
-            self._tokens = max(0.0, self._refill() - 1.0)
+            self._failures += 1
+            allowed = self._refill() > self.max_tokens / 2
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return allowed
 
     def _available(self) -> float:
         floor = self.min_per_second * self.window
         return self.ratio * self._requests + floor - self._retries
 
     def try_withdraw(self) -> bool:
-        """Take one retry from the budget; ``False`` (and nothing taken) when it is spent."""
+        """Take one retry from the ratio and floor; ``False`` (and nothing taken) when spent.
+
+        The failure reserve is asked once per call, by :meth:`failed`, not here.
+        """
         now = self._clock.now()
         with self._lock:
             bucket = self._advance(now)
             if self._available() < 1.0:
-                return False
-            if self.max_tokens is not None and self._refill() <= self.max_tokens / 2:
                 return False
             bucket[1] += 1
             self._retries += 1

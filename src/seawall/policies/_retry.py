@@ -163,10 +163,12 @@ class Retry(Policy, Scoped):
         """
         reason: RefusalReason
         retryable = self._retryable(exc, outer)
-        if retryable and self.budget is not None:
-            # Every transient failure, the last attempt's too, tells the budget how sick
-            # the dependency is: enough of them and it stops retries (its reserve).
-            self.budget.failed()
+        admitted = True
+        if retryable and attempt == 1 and self.budget is not None:
+            # A call that fails tells the budget once, at its first failure, and the
+            # budget's reserve decides then whether this call retries at all: a call
+            # that may retry keeps every attempt it was configured with.
+            admitted = self.budget.failed()
         if isinstance(exc, Rejected):
             # A policy refused on purpose; say which, in the words an operator searches for.
             reason, why = "rejected", rejection(exc)
@@ -203,6 +205,9 @@ class Retry(Policy, Scoped):
             if left is not None and delay >= left:
                 reason = "deadline"
                 why = f"backoff {delay:.3f}s would end past the deadline ({left:.3f}s left)"
+            elif not admitted:
+                reason = "budget"
+                why = "the retry budget's failure reserve is spent: the dependency keeps failing"
             elif self.budget is not None and not self.budget.try_withdraw():
                 reason, why = "budget", "the retry budget is spent"
             else:

@@ -9,19 +9,28 @@ fallback code react to it as they would in production.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Protocol
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from seawall._deadline import remaining
+from seawall._drive import chain_async
+from seawall.policies._base import Policy
 from seawall.wire import encode_timeout_ms, parse_timeout_ms
 
-__all__ = ["ServiceError", "Target", "request"]
+__all__ = ["ServiceError", "Target", "bind", "request"]
 
 
 class Target(Protocol):
-    """What a request needs of a service: its name, and a place to submit to."""
+    """What a request needs of a service: its name, and a place to submit to.
+
+    ``deadlines`` and ``drop_expired`` say whether it reads the deadline that comes with
+    a request; one that does neither is not sent it.
+    """
 
     name: str
+    deadlines: bool
+    drop_expired: bool
 
     def submit(
         self, done: Callable[[bool], object] | None, budget: float | None = None
@@ -46,8 +55,11 @@ async def request(service: Target) -> None:
     (its task is cancelled) stops waiting; the service still works on the request to
     the end, as a server that cannot see its caller leave does.
     """
-    left = remaining()
-    budget = None if left is None else parse_timeout_ms(encode_timeout_ms(left))
+    budget = None
+    if service.deadlines or service.drop_expired:  # a service that reads it
+        left = remaining()
+        if left is not None:
+            budget = parse_timeout_ms(encode_timeout_ms(left))
     answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
     def reply(ok: bool) -> None:
@@ -58,3 +70,16 @@ async def request(service: Target) -> None:
         raise ServiceError(service.name, refused=True)
     if not await answer:
         raise ServiceError(service.name, refused=False)
+
+
+def bind(policy: Any, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """``fn`` under ``policy``, built once for every call the caller will make with it.
+
+    A seawall policy's ``acall`` assembles its driver on every call; the decorator form
+    assembles it once, and a run of millions of calls through the same few thousand
+    policies spends a tenth of its time on that. The driver is the same either way.
+    Anything else with an ``acall`` is called through it.
+    """
+    if isinstance(policy, Policy):
+        return chain_async(policy._stack(), fn)
+    return functools.partial(policy.acall, fn)

@@ -14,6 +14,7 @@ from typing import Any
 
 from seawall._alarm import Alarm
 from seawall.sim._engine import Engine
+from seawall.sim._loop import VirtualLoop
 
 __all__ = ["WorldClock"]
 
@@ -45,7 +46,11 @@ class WorldClock:
         )
 
     async def asleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0))
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, VirtualLoop):
+            await loop.sleep(seconds)
+        else:
+            await asyncio.sleep(max(seconds, 0.0))
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
         raise RuntimeError(

@@ -47,10 +47,14 @@ __all__ = ["SCENARIOS", "Outcome", "Run", "Scenario", "run_scenario"]
 def _amplification(mode: str, clients: int, seed: int) -> Any:
     world = World(seed=seed)
 
-    # Both with a RetryBudget at every layer: "naive" is its default (10 % plus a floor
-    # of 10 retries/s per caller), "seawall" adds the failure reserve (max_tokens=4).
+    # Both with a RetryBudget at every layer: "naive" has only its ratio and per-caller
+    # floor (10 % plus 10 retries/s, max_tokens=None), "seawall" is the default budget,
+    # whose failure reserve lets each caller start retrying only while it is above half.
     def retry(w: World) -> Any:
-        budget = seawall.RetryBudget(clock=w.clock, max_tokens=None if mode == "naive" else 4.0)
+        if mode == "naive":
+            budget = seawall.RetryBudget(clock=w.clock, max_tokens=None)
+        else:
+            budget = seawall.RetryBudget(clock=w.clock)
         return seawall.Retry(3, budget=budget, clock=w.clock, rng=w.rng)
 
     replicas = max(1, min(10, clients // 10))
@@ -89,11 +93,20 @@ def _amplification(mode: str, clients: int, seed: int) -> Any:
 
 
 def _judge_amplification(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
-    ours = runs["seawall"].metrics["amplification"]
-    theirs = runs["naive"].metrics["amplification"]
-    return ours <= 1.35, (
-        f"leaf calls per request {ours:.2f}x with the failure reserve at 3 layers "
-        f"(target <= 1.35x) vs {theirs:.1f}x with the default budget's per-caller floor"
+    """Each layer below the clients adds at most the SRE book's 10 %, and far less in all.
+
+    A client's first failed call is retried with every attempt out of its full reserve,
+    so the client layer adds (attempts - 1) calls per client per outage: with 0.1
+    requests/s over 60 s that alone is about 1.35x, whatever the layers below do.
+    """
+    ours, theirs = runs["seawall"].metrics, runs["naive"].metrics
+    won = ours["service"] <= 1.1 and ours["leaf"] <= 1.1
+    won = won and ours["amplification"] * 2 <= theirs["amplification"]
+    return won, (
+        f"leaf calls per request {ours['amplification']:.3f}x with the default budget at 3 "
+        f"layers ({ours['gateway']:.3f}x of it one retried call per client, "
+        f"{ours['service'] * ours['leaf']:.3f}x below the clients) vs "
+        f"{theirs['amplification']:.1f}x with the ratio and per-caller floor alone"
     )
 
 
@@ -391,8 +404,8 @@ SCENARIOS: dict[str, Scenario] = {
             "Retry budgets at scale",
             "the leaf fails every call for 60 s behind three layers that retry 3 times "
             "each, a RetryBudget at every layer: leaf calls per top-level request with "
-            "the default budget (naive column) and with its failure reserve, "
-            "max_tokens=4 (seawall column).",
+            "the budget's ratio and per-caller floor alone, max_tokens=None (naive "
+            "column), and with the default budget and its failure reserve (seawall column).",
             60.0,
             lambda _: (0.0, 60.0),
             _amplification,

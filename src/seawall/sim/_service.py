@@ -11,7 +11,6 @@ that is what a request costs in a run of millions of them.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import math
 import random
@@ -25,9 +24,10 @@ from seawall._deadline import deadline
 from seawall._pipeline import Pipeline
 from seawall.policies._breaker import CircuitBreaker
 from seawall.sim import _checks
-from seawall.sim._calls import request
+from seawall.sim._calls import bind, request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
+from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import Interval, ServiceStats
 
 __all__ = ["Done", "Service"]
@@ -69,6 +69,7 @@ class Service:
         "_resized",
         "_responses",
         "_restarted",
+        "_runners",
         "_seq",
         "_series",
         "_server_seconds",
@@ -106,7 +107,7 @@ class Service:
         downstream: Service | None = None,
         policies: list[Any] | None = None,
         make_policy: Callable[[], Any] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
+        loop: VirtualLoop | None = None,
         clock: Clock | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
@@ -129,6 +130,8 @@ class Service:
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
         self._make_policy = make_policy
+        # Each replica policy's driver around ``request``, built at its first call.
+        self._runners: dict[int, tuple[Any, Callable[..., Any]]] = {}
         self._breakers: list[CircuitBreaker] = []
         self._breaker_ids: set[int] = set()
         for policy in policies or ():
@@ -290,13 +293,17 @@ class Service:
             budget = cap
         try:
             with deadline(budget, clock=self._clock):
-                await asyncio.sleep(self._draw())
+                assert self._loop is not None
+                await self._loop.sleep(self._draw())
                 downstream = self._downstream
                 assert downstream is not None
                 if policy is None:
                     await request(downstream)
                 else:
-                    await policy.acall(request, downstream)
+                    bound = self._runners.get(id(policy))
+                    if bound is None or bound[0] is not policy:
+                        bound = self._runners[id(policy)] = (policy, bind(policy, request))
+                    await bound[1](downstream)
         except Exception:
             ok = False
         finally:

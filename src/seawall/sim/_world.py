@@ -19,7 +19,7 @@ from typing import Any
 
 from seawall._errors import ConfigError
 from seawall.sim import _checks
-from seawall.sim._calls import request
+from seawall.sim._calls import bind, request
 from seawall.sim._clock import WorldClock
 from seawall.sim._distributions import Distribution, deterministic
 from seawall.sim._engine import Engine
@@ -215,9 +215,11 @@ class World:
             built = self._build(policy, name)
             tally = self._clients[name] = _Tally(name, 1)
             spawn = self._loop.create_task
+            runners: dict[Any, Any] = {}
 
             def arrive(_: object) -> None:
-                spawn(_call(engine, target, built, tally), context=contextvars.Context())
+                call = _call(engine, target, built, tally, 0, runners)
+                spawn(call, context=contextvars.Context())
                 heappush(
                     heap, (engine.now - mean_gap * log(1.0 - uniform()), next(seq), arrive, None)
                 )
@@ -449,7 +451,12 @@ class _Tally:
 
 
 async def _call(
-    engine: Engine, target: Service, policy: Any, tally: _Tally, index: int = 0
+    engine: Engine,
+    target: Service,
+    policy: Any,
+    tally: _Tally,
+    index: int,
+    runners: dict[Any, Any],
 ) -> None:
     tally.requests += 1
     sent = engine.now
@@ -458,7 +465,10 @@ async def _call(
         if policy is None:
             await send(target)
         else:
-            await policy.acall(send, target)
+            run = runners.get(send)
+            if run is None:
+                run = runners[send] = bind(policy, send)
+            await run(target)
     except Exception:
         tally.failed += 1
     else:
@@ -480,8 +490,10 @@ async def _client(
     tally: _Tally,
     index: int,
 ) -> None:
-    await asyncio.sleep(first())
-    await _call(engine, target, policy, tally, index)
+    runners: dict[Any, Any] = {}  # this client's policy around each way of sending
+    sleep = asyncio.get_running_loop().sleep  # type: ignore[attr-defined]  # VirtualLoop's
+    await sleep(first())
+    await _call(engine, target, policy, tally, index, runners)
     while True:
-        await asyncio.sleep(think())
-        await _call(engine, target, policy, tally, index)
+        await sleep(think())
+        await _call(engine, target, policy, tally, index, runners)

@@ -49,10 +49,12 @@ def test_backoff_validation() -> None:
 def test_budget_holds_retries_to_ratio_times_requests_plus_floor_in_a_storm() -> None:
     """A 100 % failure storm: 1000 requests/s for 10 s, each wanting 2 retries.
 
-    The ratio and floor alone (the default): the failure reserve would stop them all.
+    The ratio and floor alone (``max_tokens=None``): the failure reserve would stop them all.
     """
     clock = FakeClock()
-    budget = seawall.RetryBudget(ratio=0.1, min_per_second=10, window=10.0, clock=clock)
+    budget = seawall.RetryBudget(
+        ratio=0.1, min_per_second=10, window=10.0, clock=clock, max_tokens=None
+    )
     retry = seawall.Retry(
         attempts=3, budget=budget, backoff=seawall.Backoff.constant(0.0), clock=clock
     )
@@ -94,17 +96,21 @@ def _storm(budget: seawall.RetryBudget, clock: FakeClock, requests: int, gap: fl
     return attempts - requests
 
 
-def test_a_dead_dependency_empties_the_reserve_after_one_retry_per_caller() -> None:
+def test_a_dead_dependency_gets_one_retried_call_per_caller_from_the_default_budget() -> None:
     """A caller at 0.1 requests/s: its floor of 10 retries/s never binds; the reserve does.
 
-    The first call retries once out of a full reserve; no call after it retries.
+    The first failed call starts retrying out of a full reserve and keeps both of its
+    retries; no call after it retries, however slowly or quickly the calls come.
     """
+    for requests, gap in ((6, 10.0), (10_000, 0.001)):
+        clock = FakeClock()
+        assert _storm(seawall.RetryBudget(clock=clock), clock, requests, gap) == 2
+
+
+def test_a_bigger_reserve_lets_more_failed_calls_retry_each_with_every_attempt() -> None:
     clock = FakeClock()
     budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
-    assert _storm(budget, clock, requests=6, gap=10.0) == 1
-    clock = FakeClock()
-    budget = seawall.RetryBudget(clock=clock, max_tokens=4.0)
-    assert _storm(budget, clock, requests=10_000, gap=0.001) == 1
+    assert _storm(budget, clock, requests=6, gap=10.0) == 2 * 2  # 4 -> 3 -> 2: two calls
 
 
 def test_a_flaky_dependency_keeps_the_reserve_full() -> None:
@@ -129,19 +135,35 @@ def test_a_flaky_dependency_keeps_the_reserve_full() -> None:
     assert retry.calls_budget_refused == 0
 
 
-def test_the_reserve_refills_with_requests_and_can_be_turned_off() -> None:
+def test_the_reserve_refills_with_calls_that_did_not_fail_and_can_be_turned_off() -> None:
     clock = FakeClock()
     budget = seawall.RetryBudget(clock=clock, max_tokens=4.0, token_ratio=0.5)
-    for _ in range(4):
-        budget.failed()
-    assert not budget.try_withdraw()
-    for _ in range(5):  # 2.5 tokens: above half of 4
+
+    def failing_call() -> bool:
+        budget.deposit()  # every call is counted when it starts
+        return budget.failed()
+
+    assert [failing_call() for _ in range(5)] == [True, True, False, False, False]  # 4 3 2 1 0
+    for _ in range(5):  # five calls that did not fail: 2.5 tokens, above half of 4
         budget.deposit()
-    assert budget.try_withdraw()
-    off = seawall.RetryBudget(clock=clock)  # the default: no reserve
-    for _ in range(100):
-        off.failed()
+    assert failing_call()
+    assert not failing_call()  # 1.5
+    off = seawall.RetryBudget(clock=clock, max_tokens=None)
+    assert all(off.failed() for _ in range(100))
     assert off.try_withdraw()
+
+
+def test_a_call_still_in_flight_refills_the_reserve_only_once() -> None:
+    clock = FakeClock()
+    budget = seawall.RetryBudget(clock=clock)  # 2 tokens, 0.5 per call that did not fail
+    budget.deposit()
+    assert budget.failed()  # 2 -> 1
+    for _ in range(3):
+        budget.deposit()  # three calls in flight, counted as good until they fail
+    assert budget.failed()  # one fails: the other two refill 1 -> 2, then it takes one
+
+    assert not budget.failed()  # and another: 1 is not above half
+    assert not budget.failed()
 
 
 def test_budget_refills_as_the_window_slides() -> None:
@@ -174,3 +196,13 @@ def test_budget_validation() -> None:
     for bad in ({"max_tokens": 0.5}, {"max_tokens": float("nan")}, {"token_ratio": -1.0}):
         with pytest.raises(seawall.ConfigError):
             seawall.RetryBudget(**bad)  # type: ignore[arg-type]
+
+
+def test_the_reserve_is_on_by_default_and_off_for_a_budget_that_allows_every_retry() -> None:
+    assert seawall.RetryBudget().max_tokens == 2.0
+    assert seawall.RetryBudget(ratio=0.5).max_tokens == 2.0
+    assert seawall.RetryBudget(ratio=10.0).max_tokens is None  # retry every failure
+    assert seawall.RetryBudget(ratio=10.0, max_tokens=4).max_tokens == 4.0
+    for bad in ("on", 0.5, float("nan")):
+        with pytest.raises(seawall.ConfigError):
+            seawall.RetryBudget(max_tokens=bad)  # type: ignore[arg-type]
