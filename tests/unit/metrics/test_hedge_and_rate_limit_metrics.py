@@ -7,6 +7,8 @@ import contextlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry, generate_latest
@@ -230,3 +232,42 @@ def test_otel_instruments_carry_hedge_attempts_and_rate_limiter_decisions() -> N
     assert points["seawall.rate_limiter.requests", admitted] == 1
     assert points["seawall.rate_limiter.store_errors", (("name", "limiter-otel"),)] == 0
     assert len(alive) == 2
+
+
+Behaviour = str  # what one attempt does: answer, slow, transient, fatal
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["answer", "slow", "transient", "fatal"]), min_size=3, max_size=3),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(min_value=0, max_value=2),
+)
+def test_every_ended_call_is_counted_once_by_how_it_ended(
+    calls: list[list[Behaviour]], max_hedges: int
+) -> None:
+    clock = FakeClock()
+    hedge = seawall.Hedge(0.05, max_hedges=max_hedges, clock=clock, budget=False)
+
+    async def main() -> None:
+        for plan in calls:
+
+            async def attempt(plan: list[Behaviour] = plan) -> int:
+                what = plan[seawall.current_attempt() - 1]
+                if what == "slow":
+                    await clock.asleep(1.0)
+                elif what == "transient":
+                    raise Busy("refused")
+                elif what == "fatal":
+                    raise KeyError("bad request")
+                return seawall.current_attempt()
+
+            with contextlib.suppress(Busy, KeyError):
+                await hedge.acall(attempt)
+
+    asyncio.run(main())
+    ended = hedge.answered_original + hedge.hedges_won + hedge.failed_hedged
+    assert ended + hedge.failed_unhedged == hedge.calls == len(calls)
