@@ -364,7 +364,10 @@ def _hedge_options(
             f"{{'api.internal': {{'delay': 'p95'}}}}, got {hedge!r}"
         )
     if clone is None:
-        raise ConfigError("hedge is available on the httpx clients (seawall.http.Client)")
+        raise ConfigError(
+            "hedge is available on seawall.http.Client/AsyncClient and seawall.requests; "
+            "not on seawall.aiohttp, whose middleware cannot send one request twice at once"
+        )
     checked: dict[str, dict[str, Any]] = {}
     for host, options in hedge.items():
         if {"clock", "name"} & set(options):

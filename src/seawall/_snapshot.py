@@ -25,6 +25,8 @@ from seawall.policies._breaker import OPEN, CircuitBreaker
 from seawall.policies._bulkhead import Bulkhead
 from seawall.policies._cache import Cache
 from seawall.policies._fallback import Fallback
+from seawall.policies._hedge import Hedge
+from seawall.policies._ratelimit import RateLimiter
 from seawall.policies._retry import Retry
 from seawall.policies._shedder import LoadShedder
 from seawall.policies._timeout import Timeout
@@ -54,11 +56,11 @@ def _thaw(value: Any) -> Any:
 class PolicySnapshot:
     """One policy's state and counters at one instant.
 
-    ``kind`` is ``circuit_breaker``, ``retry``, ``bulkhead``, ``timeout``, ``fallback``,
-    ``load_shedder``, ``cache`` or ``lease``; ``name`` its configured name (a client's
-    per-host policies carry the client's name); ``target`` the ``host:port`` of a client's
-    per-host policy, else ``None``. ``values`` holds the kind's fields, read-only;
-    ``policy["state"]`` reads one of them.
+    ``kind`` is ``circuit_breaker``, ``retry``, ``hedge``, ``bulkhead``, ``timeout``,
+    ``fallback``, ``load_shedder``, ``cache``, ``rate_limiter`` or ``lease``; ``name`` its
+    configured name (a client's per-host policies carry the client's name); ``target``
+    the ``host:port`` of a client's per-host policy, else ``None``. ``values`` holds the
+    kind's fields, read-only; ``policy["state"]`` reads one of them.
     """
 
     kind: str
@@ -131,10 +133,59 @@ def _retry(r: Retry) -> tuple[str, dict[str, Any]]:
             "budget_refused": r.calls_budget_refused,
             "deadline_refused": r.calls_deadline_refused,
         },
-        # seawall does not hedge: "hedge" stays 0 (the JSON format has room for it).
+        # A Retry never hedges; a Hedge reports its hedges under its own kind.
         "attempts": {"original": r.attempts_original, "retry": r.attempts_retry, "hedge": 0},
         "budget_utilization": utilization,
         "timeouts": r.timeouts,
+    }
+
+
+def _budget_utilization(budget: object) -> float | None:
+    if budget is None or not hasattr(budget, "statistics"):
+        return None
+    stats = budget.statistics()
+    retries = getattr(stats, "retries", None)
+    available = getattr(stats, "available", None)
+    if not isinstance(retries, int | float) or not isinstance(available, int | float):
+        return None  # throttling tokens: no share of a window to report
+    allowed = retries + available
+    return min(1.0, retries / allowed) if allowed > 0 else 1.0
+
+
+def _hedge(h: Hedge) -> tuple[str, dict[str, Any]]:
+    # The call outcomes and attempts use the retry's names, so one PromQL query reads
+    # both: gRFC A6 makes hedging and retries two ways of resending the same call.
+    return "hedge", {
+        "calls": {
+            "success_first_try": h.answered_original,
+            "success_after_retry": h.hedges_won,
+            "failed_after_retry": h.failed_hedged,
+            "not_retryable": h.failed_unhedged,
+            "budget_refused": 0,
+            "deadline_refused": 0,
+        },
+        "attempts": {"original": h.attempts_original, "retry": 0, "hedge": h.attempts_hedge},
+        "hedges": {
+            "won": h.hedges_won,
+            "refused": {
+                "budget": h.hedges_budget_refused,
+                "deadline": h.hedges_deadline_refused,
+                "pool": h.hedges_pool_refused,
+            },
+            "losers_cancelled": h.losers_cancelled,
+        },
+        "delay": h.current_delay(),
+        "budget_utilization": _budget_utilization(h.budget),
+    }
+
+
+def _rate_limiter(r: RateLimiter) -> tuple[str, dict[str, Any]]:
+    # Per key counts never: keys are tenants, API keys, routes, an unbounded set.
+    return "rate_limiter", {
+        "requests": {"admitted": r.admitted, "limited": r.limited},
+        "store_errors": r.store_errors,
+        "rate": r.rate,
+        "burst": r.burst,
     }
 
 
@@ -198,6 +249,10 @@ def read(
         reader = _retry
     elif isinstance(policy, Bulkhead):
         reader = _bulkhead
+    elif isinstance(policy, Hedge):
+        reader = _hedge
+    elif isinstance(policy, RateLimiter):
+        reader = _rate_limiter
     elif isinstance(policy, Timeout):
         kind, values = "timeout", {"timeouts": policy.timeouts}
         reader = None
@@ -222,8 +277,8 @@ def read(
 
 # Kinds whose values are counters: two policies with the same labels add up (a client's
 # per-host retry and its single-attempt twin for requests that cannot be replayed).
-_ADDITIVE = frozenset({"retry", "timeout", "fallback", "cache"})
-_LARGEST = frozenset({"budget_utilization"})
+_ADDITIVE = frozenset({"retry", "hedge", "timeout", "fallback", "cache", "rate_limiter"})
+_LARGEST = frozenset({"budget_utilization", "delay", "rate", "burst"})
 
 
 def _sum(a: Any, b: Any, key: str = "") -> Any:

@@ -37,6 +37,7 @@ import requests.adapters
 from seawall._drive import client_attempt
 from seawall._outbound import ClientPolicies, Edge, HTTPStatusError, edge_options, host_key
 from seawall.policies._breaker import CircuitBreaker
+from seawall.policies._hedge import Hedge
 
 __all__ = ["Adapter", "ClientPolicies", "HTTPStatusError", "Session"]
 
@@ -83,6 +84,13 @@ class _Send:
     proxies: Mapping[str, str] | None
 
 
+def _clone(call: _Send) -> _Send:
+    """A copy of the request for a hedge: its own headers, so each attempt is shaped alone."""
+    return _Send(
+        call.request.copy(), call.stream, call.timeout, call.verify, call.cert, call.proxies
+    )
+
+
 class Adapter(requests.adapters.HTTPAdapter):
     """A ``requests`` transport adapter with deadlines, retries, a breaker and a bulkhead
     per host.
@@ -90,9 +98,16 @@ class Adapter(requests.adapters.HTTPAdapter):
     Takes the options of :class:`seawall.http.Transport` (``timeout``,
     ``total_timeout``, ``attempts``, ``backoff``, ``retry_budget``, ``breaker``,
     ``max_concurrent``, ``max_queue``, ``idempotency_keys``, ``raise_for_status``,
-    ``max_hosts``, ``name``, ``clock``, ``rng``), checked here (:class:`~seawall.ConfigError`),
-    plus ``HTTPAdapter``'s pool options. ``max_retries`` is not one: urllib3 never
-    retries under seawall.
+    ``max_hosts``, ``name``, ``clock``, ``rng``, ``hedge``), checked here
+    (:class:`~seawall.ConfigError`), plus ``HTTPAdapter``'s pool options. ``max_retries``
+    is not one: urllib3 never retries under seawall.
+
+    ``hedge`` maps hosts to :class:`~seawall.Hedge` options, as on the httpx client. A
+    ``requests`` call cannot be interrupted, so hedges run on the Hedge's bounded thread
+    pool (``max_workers``, 8 by default) and a loser is abandoned, not cancelled: it runs
+    to its end (within its attempt timeout) and its response is dropped. With every
+    worker busy a request goes unhedged rather than queue (``hedges_pool_refused``).
+    Give ``pool_maxsize`` room for the copies: each needs its own connection.
     """
 
     def __init__(
@@ -103,7 +118,7 @@ class Adapter(requests.adapters.HTTPAdapter):
         pool_block: bool = requests.adapters.DEFAULT_POOLBLOCK,
         **options: Any,
     ) -> None:
-        self._edge = Edge(**edge_options(options), attempt=self._attempt)
+        self._edge = Edge(**edge_options(options), attempt=self._attempt, clone=_clone)
         super().__init__(
             pool_connections=pool_connections,
             pool_maxsize=pool_maxsize,
@@ -118,6 +133,10 @@ class Adapter(requests.adapters.HTTPAdapter):
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""
         return self._edge.breaker_for(_key(url))
+
+    def hedge_for(self, url: str) -> Hedge | None:
+        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
+        return self._edge.hedge_for(_key(url))
 
     def send(
         self,
@@ -199,3 +218,7 @@ class Session(requests.Session):
     def breaker_for(self, url: str) -> CircuitBreaker:
         """The circuit breaker of ``url``'s host: its state and ``statistics()``."""
         return self.adapter.breaker_for(url)
+
+    def hedge_for(self, url: str) -> Hedge | None:
+        """The host's :class:`~seawall.Hedge` (its counters), or None if it is not hedged."""
+        return self.adapter.hedge_for(url)

@@ -78,6 +78,31 @@ TABLE: dict[str, Spec] = {
             "Share of the retry budget spent in its window.",
         ),
         _spec(
+            "seawall_hedge_won_total",
+            "counter",
+            "Hedged calls answered by a hedge rather than the original attempt.",
+            "{call}",
+        ),
+        _spec(
+            "seawall_hedge_refused_total",
+            "counter",
+            "Hedges not started, by reason (budget, deadline, pool).",
+            "{attempt}",
+            "reason",
+        ),
+        _spec(
+            "seawall_hedge_losers_cancelled_total",
+            "counter",
+            "Attempts cancelled or abandoned because another answered first.",
+            "{attempt}",
+        ),
+        _spec(
+            "seawall_hedge_delay_seconds",
+            "gauge",
+            "Seconds a call now waits before its next hedge.",
+            "s",
+        ),
+        _spec(
             "seawall_circuit_breaker_state",
             "gauge",
             "1 for the breaker's current state, 0 for the others.",
@@ -142,6 +167,19 @@ TABLE: dict[str, Spec] = {
             "{request}",
             "result",
         ),
+        _spec(
+            "seawall_rate_limiter_requests_total",
+            "counter",
+            "Requests a rate limiter decided, by decision (never by key).",
+            "{request}",
+            "decision",
+        ),
+        _spec(
+            "seawall_rate_limiter_store_errors_total",
+            "counter",
+            "Requests decided without the store because it failed.",
+            "{request}",
+        ),
         _spec("seawall_lease_leader", "gauge", "1 while this process holds the lease.", "1"),
         _spec(
             "seawall_lease_transitions_total",
@@ -190,10 +228,28 @@ def compute(policies: Iterable[PolicySnapshot]) -> list[Family]:
         elif p.kind == "retry":
             for outcome, n in v["calls"].items():
                 add("seawall_retry_calls_total", base, n, outcome)
-            for kind in ("original", "retry"):  # no hedging in seawall: no hedge series
+            for kind in ("original", "retry"):  # a Retry never hedges
                 add("seawall_retry_attempts_total", base, v["attempts"][kind], kind)
             add("seawall_retry_budget_utilization_ratio", base, v["budget_utilization"])
             add("seawall_timeouts_total", base, v["timeouts"])  # the operation's total
+        elif p.kind == "hedge":
+            # gRFC A6: a hedge takes the retry's place, so its calls and attempts are the
+            # retry series, with attempt_type="hedge" for the copies it sent.
+            for outcome, n in v["calls"].items():
+                add("seawall_retry_calls_total", base, n, outcome)
+            for kind in ("original", "hedge"):
+                add("seawall_retry_attempts_total", base, v["attempts"][kind], kind)
+            add("seawall_retry_budget_utilization_ratio", base, v["budget_utilization"])
+            hedges = v["hedges"]
+            add("seawall_hedge_won_total", base, hedges["won"])
+            for reason, n in hedges["refused"].items():
+                add("seawall_hedge_refused_total", base, n, reason)
+            add("seawall_hedge_losers_cancelled_total", base, hedges["losers_cancelled"])
+            add("seawall_hedge_delay_seconds", base, v["delay"])
+        elif p.kind == "rate_limiter":
+            for decision, n in v["requests"].items():
+                add("seawall_rate_limiter_requests_total", base, n, decision)
+            add("seawall_rate_limiter_store_errors_total", base, v["store_errors"])
         elif p.kind == "bulkhead":
             add("seawall_bulkhead_in_flight", base, v["in_flight"])
             add("seawall_bulkhead_queued", base, v["queued"])

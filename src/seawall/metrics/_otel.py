@@ -4,7 +4,7 @@ Observable (asynchronous) instruments are OpenTelemetry's FunctionCounter: the S
 back when it collects, and the callbacks read one :func:`seawall.snapshot`. Only
 ``opentelemetry-api`` is needed; whatever SDK or exporter the application configured
 receives the values. The names are the Prometheus ones with dots, without ``_total`` (the
-unit says ratio): ``seawall.circuit_breaker.transitions``.
+unit says ratio or seconds): ``seawall.circuit_breaker.transitions``.
 
 OpenTelemetry's API has no asynchronous histogram, so the HTTP duration histograms are
 exposed through Prometheus and the ``/seawall`` snapshot only.
@@ -25,14 +25,23 @@ from seawall.metrics._families import TABLE, Family, compute
 
 __all__ = ["instrument_meter", "otel_name"]
 
-_COMPOUNDS = ("circuit_breaker", "load_shedder", "in_flight", "failure_rate", "attempt_type")
+_COMPOUNDS = (
+    "circuit_breaker",
+    "load_shedder",
+    "rate_limiter",
+    "in_flight",
+    "failure_rate",
+    "attempt_type",
+    "losers_cancelled",
+    "store_errors",
+)
 # One snapshot serves every instrument of one collection.
 _FRESH_FOR = 0.5
 
 
 def otel_name(prometheus: str) -> str:
     """``seawall_circuit_breaker_calls_total`` -> ``seawall.circuit_breaker.calls``."""
-    name = prometheus.removesuffix("_total").removesuffix("_ratio")
+    name = prometheus.removesuffix("_total").removesuffix("_ratio").removesuffix("_seconds")
     for i, word in enumerate(_COMPOUNDS):
         name = name.replace(word, f"\0{i}\0")
     name = name.replace("_", ".")

@@ -230,6 +230,7 @@ def view(
                 "counts": {name: sums.get(name, 0.0) for name in COUNTS},
                 "shed_by_priority": {p: sums.get(f"shed.{p}", 0.0) for p in PRIORITIES},
                 "retries": sums.get("retries", 0.0),
+                "hedges": sums.get("hedges", 0.0),
                 "p50": quantile(0.5, sampler.bounds, buckets),
                 "p99": quantile(0.99, sampler.bounds, buckets),
                 "state": now.state if now is not None else None,

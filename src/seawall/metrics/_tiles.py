@@ -11,7 +11,8 @@ The counts a tile shows, and where they come from:
 
 - *success* and *failure*: the breaker's verdicts when the tile has a breaker (the
   outcome the dependency is judged on); otherwise the retry outcomes (a call that failed
-  after its retries, or was refused a retry, is one failure); otherwise the client's
+  after its retries, or was refused a retry, is one failure), or a hedge's, which has
+  the same outcomes; otherwise the client's
   responses (5xx and network errors fail); otherwise the shedder's admissions;
 - *rejected*: calls the breaker or the bulkhead refused without calling the dependency;
 - *shed*: requests the load shedder refused, at every priority;
@@ -43,7 +44,9 @@ __all__ = [
 TileKey = tuple[str, str | None]
 PRIORITIES = tuple(PRIORITY_RANK)
 COUNTS = ("success", "failure", "timeout", "rejected", "shed", "fallback")
-_KINDS = frozenset({"circuit_breaker", "retry", "bulkhead", "timeout", "fallback", "load_shedder"})
+_KINDS = frozenset(
+    {"circuit_breaker", "retry", "hedge", "bulkhead", "timeout", "fallback", "load_shedder"}
+)
 
 
 def tile_id(key: TileKey) -> str:
@@ -56,7 +59,8 @@ def tile_id(key: TileKey) -> str:
 class Reading:
     """One tile as one snapshot saw it.
 
-    ``counters`` only grow (the :data:`COUNTS`, ``shed.<priority>``, ``retries``);
+    ``counters`` only grow (the :data:`COUNTS`, ``shed.<priority>``, ``retries``,
+    ``hedges``);
     ``latency`` holds the client rows' per-bucket counts, also growing. The rest are
     gauges: the breaker's ``state`` and seconds until it half-opens, the bulkhead's
     ``(in_flight, queued, limit)``, the shedder's limit, in-flight and queue per
@@ -138,6 +142,9 @@ def _reading(
 ) -> Reading:
     counters = dict.fromkeys(COUNTS, 0.0)
     breaker, retry = policies.get("circuit_breaker"), policies.get("retry")
+    hedge = policies.get("hedge")
+    # A hedge takes the retry's place in a pipeline, and reports its calls the same way.
+    retry = retry if retry is not None else hedge
     if breaker is not None:
         calls = breaker.get("calls")
         counters["success"] = _get(calls, "success")
@@ -162,6 +169,8 @@ def _reading(
             counters["failure" if failed else "success"] += _number(row.get("count"))
     if retry is not None:
         counters["retries"] = _get(retry.get("attempts"), "retry")
+    if hedge is not None:
+        counters["hedges"] = _get(hedge.get("attempts"), "hedge")
     bulkhead = policies.get("bulkhead")
     occupancy = None
     if bulkhead is not None:

@@ -136,6 +136,21 @@ def _recording_check() -> Callable[[], bool]:
 _recording = _recording_check()
 
 
+def _span_reader() -> tuple[Callable[[], Any] | None, str]:
+    """(the context variable's ``get``, the span's key), or (None, "") off contextvars."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    key = getattr(_propagation, "_SPAN_KEY", None)
+    if isinstance(variable, ContextVar) and isinstance(key, str):
+        return variable.get, key
+    return None, ""
+
+
+# The unsampled call is the common one and pays this check on every call: read inline in
+# Spans.call, it costs no function call of its own.
+_CONTEXT_GET, _SPAN_KEY = _span_reader()
+
+
 class Spans:
     """What the driver and the edges call while tracing is installed (see :mod:`_drive`)."""
 
@@ -182,7 +197,12 @@ class Spans:
         variants = seg.traced
         if variants is None or variants[0] is not self:
             variants = self._variants(seg, fn, aio=False)
-        if not _recording():
+        get = _CONTEXT_GET
+        if get is not None:
+            span = get().get(_SPAN_KEY)
+            if span is None or not span.is_recording():
+                return variants[1](*args, **kwargs)
+        elif not _recording():
             return variants[1](*args, **kwargs)
         state, *tokens = self._start(seg)
         try:

@@ -112,11 +112,14 @@ class Hedge(Policy):
         "_quantile",
         "_rng",
         "_tokens",
+        "answered_original",
         "attempts_hedge",
         "attempts_original",
         "budget",
         "calls",
         "delay",
+        "failed_hedged",
+        "failed_unhedged",
         "hedges_budget_refused",
         "hedges_deadline_refused",
         "hedges_pool_refused",
@@ -183,6 +186,11 @@ class Hedge(Policy):
         self.hedges_deadline_refused = 0
         self.hedges_pool_refused = 0
         self.losers_cancelled = 0
+        # How each call ended: answered by the original or by a hedge (hedges_won), or
+        # failed with or without a hedge launched. A caller's cancellation is none of them.
+        self.answered_original = 0
+        self.failed_hedged = 0
+        self.failed_unhedged = 0
 
     def __repr__(self) -> str:
         return f"Hedge({self.delay!r}, max_hedges={self.max_hedges}, name={self.name!r})"
@@ -241,10 +249,20 @@ class Hedge(Policy):
         if self._quantile is not None:
             self.latencies.record(now - started)
 
+    def _failed(self, launched: int) -> None:
+        """The call ended with an error after ``launched`` attempts."""
+        if launched > 1:
+            self.failed_hedged += 1
+        else:
+            self.failed_unhedged += 1
+
     def _outcome(self, index: int, error: BaseException | None) -> None:
         """Attempt ``index`` answered (``error`` None) or failed with a transient error."""
-        if error is None and index > 0:
-            self.hedges_won += 1
+        if error is None:
+            if index > 0:
+                self.hedges_won += 1
+            else:
+                self.answered_original += 1
         if self._tokens is not None:
             self._tokens.record(error is None)
 
@@ -308,6 +326,9 @@ class Hedge(Policy):
                 if any(task.done() and i not in seen for i, task in enumerate(attempts)):
                     continue  # ended after the scan above: look again before waiting
                 await clock.wait_future(wake[0], step)
+        except Exception:
+            self._failed(len(attempts))
+            raise
         finally:
             race.close()
             for task in attempts:
@@ -330,7 +351,13 @@ class Hedge(Policy):
             self.hedges_pool_refused += 1
             token = _operation.set(shared)
             try:
-                return fn(*args, **kwargs)
+                value = fn(*args, **kwargs)
+            except Exception:
+                self._failed(1)
+                raise
+            else:
+                self.answered_original += 1
+                return value
             finally:
                 _operation.reset(token)
                 self._observe(started, clock.now())
@@ -381,6 +408,11 @@ class Hedge(Policy):
                 if len(ready) == launched and race.error is not None:
                     raise race.error
                 clock.wait(wake, step)
+        except Exception:
+            with lock:
+                launched = len(outcomes)
+            self._failed(launched)
+            raise
         finally:
             race.close()
             with lock:

@@ -292,13 +292,6 @@ def test_client_hedge_option_is_checked_when_the_client_is_made(option: dict[str
         Client(**option)
 
 
-def test_hedge_is_only_for_the_httpx_clients() -> None:
-    from seawall.requests import Session
-
-    with pytest.raises(seawall.ConfigError, match="httpx"):
-        Session(hedge={"api": {"delay": 0.05}})
-
-
 def test_token_throttle_follows_grfc_a6() -> None:
     throttle = seawall.TokenThrottle(max_tokens=4, token_ratio=0.5)
     assert throttle.try_withdraw()
