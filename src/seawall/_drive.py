@@ -29,7 +29,7 @@ import inspect
 import linecache
 import re
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from logging import DEBUG
 from typing import Any, Protocol, TypeVar, cast
 
@@ -148,10 +148,19 @@ class Tracing:
     and only once :mod:`seawall.metrics` installs its spans does a call go through them.
     """
 
-    __slots__ = ("spans",)
+    __slots__ = ("context", "key", "spans")
 
     def __init__(self) -> None:
         self.spans: Any = None
+        # The span in effect is ``context().get(key)``: two C calls, so a call outside
+        # any recording span goes on in the driver's own frame with no span and no
+        # Python call of tracing's.
+        self.context: Callable[[], Mapping[str, Any]] = _empty
+        self.key = ""
+
+
+def _empty() -> Mapping[str, Any]:
+    return {}
 
 
 tracing = Tracing()
@@ -210,7 +219,9 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
 
     def run(*args: Any, **kwargs: Any) -> Any:
         if TRACE and hook.spans is not None:
-            return hook.spans.call(seg, fn, args, kwargs)
+            span = hook.context().get(hook.key)
+            if span is not None and span.is_recording():
+                return hook.spans.call(seg, fn, args, kwargs)
         outer: Any
         op: Any
         op_token: Any
@@ -470,7 +481,9 @@ def _async_template(seg: Segment, fn: AFn) -> AFn:
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         if TRACE and hook.spans is not None:
-            return await hook.spans.acall(seg, fn, args, kwargs)
+            span = hook.context().get(hook.key)
+            if span is not None and span.is_recording():
+                return await hook.spans.acall(seg, fn, args, kwargs)
         outer: Any
         op: Any
         op_token: Any

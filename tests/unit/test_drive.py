@@ -50,4 +50,4 @@ def test_a_lone_breaker_compiles_to_its_own_steps_and_nothing_else() -> None:
     # hook and seg: the one tracing check (spans only once tracing is installed).
     own = {"b_acquire", "b_now", "b_release", "b_window", "breaker", "fn", "hook", "seg"}
     assert set(code.co_freevars) <= own
-    assert set(code.co_varnames) <= {"args", "kwargs", "gen", "result", "exc", "now"}
+    assert set(code.co_varnames) <= {"args", "kwargs", "gen", "result", "exc", "now", "span"}

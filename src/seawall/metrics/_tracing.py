@@ -146,6 +146,16 @@ def _span_reader() -> tuple[Callable[[], Any] | None, str]:
     return None, ""
 
 
+def _span_context() -> tuple[Callable[[], Any], str]:
+    """How the driver reads the span in effect: ``context().get(key)``.
+
+    Off the default contextvars runtime context, ``context`` asks the public API.
+    """
+    if _CONTEXT_GET is not None:
+        return _CONTEXT_GET, _SPAN_KEY
+    return (lambda: {"span": trace.get_current_span()}), "span"
+
+
 # The unsampled call is the common one and pays this check on every call: read inline in
 # Spans.call, it costs no function call of its own.
 _CONTEXT_GET, _SPAN_KEY = _span_reader()
@@ -575,12 +585,14 @@ def install(tracer_provider: trace.TracerProvider | None = None) -> None:
     tracer = trace.get_tracer("seawall", release, tracer_provider=tracer_provider)
     spans = Spans(tracer)
     set_span_sink(spans.event)
+    _drive.tracing.context, _drive.tracing.key = _span_context()
     _drive.tracing.spans = spans
 
 
 def uninstall() -> None:
     """Turn spans off again: calls run the plain driver, edges send no trace context."""
     _drive.tracing.spans = None
+    _drive.tracing.context, _drive.tracing.key = _drive.Tracing().context, ""
     set_span_sink(None)
 
 
