@@ -26,7 +26,7 @@ from seawall.sim._distributions import (
 )
 from seawall.sim._engine import Engine, Process, Signal, Sleep
 from seawall.sim._result import ClientInterval, ClientStats, Interval, Result, ServiceStats
-from seawall.sim._service import Service
+from seawall.sim._service import Endpoint, Service
 from seawall.sim._world import ClientGroup, PolicyFactory, World
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Deterministic",
     "Distribution",
     "Empirical",
+    "Endpoint",
     "Engine",
     "Exponential",
     "Interval",

@@ -29,8 +29,12 @@ class Target(Protocol):
     """
 
     name: str
-    deadlines: bool
-    drop_expired: bool
+
+    @property
+    def deadlines(self) -> bool: ...
+
+    @property
+    def drop_expired(self) -> bool: ...
 
     def submit(
         self, done: Callable[[bool], object] | None, budget: float | None = None

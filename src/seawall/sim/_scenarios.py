@@ -120,12 +120,16 @@ def _metastable(mode: str, clients: int, seed: int) -> Any:
     db_servers = max(2, round(clients / 200))  # each server serves 25 requests/s
     mean = db_servers / (offered / 0.8)  # rho = 0.8: sized for 1.25 x the offered load
     threads = max(50, clients // 2)
+    # 100 requests/s per replica at every scale (10 replicas at 10,000 clients): what a
+    # replica's policies see (a bulkhead's 64 slots busy, breaker windows filling) is the
+    # same in a test of 1,000 clients as in the full run.
+    replicas = max(1, min(10, clients // 1_000))
     common: dict[str, Any] = {"drop_expired": ours, "deadlines": ours}
     db = world.service("database", servers=db_servers, service_time=exponential(mean), **common)
     service = world.service(
         "service",
         servers=threads,
-        replicas=10,
+        replicas=replicas,
         service_time=deterministic(0.001),
         calls=db,
         policy=protected("database") if ours else naive,
@@ -134,7 +138,7 @@ def _metastable(mode: str, clients: int, seed: int) -> Any:
     gateway = world.service(
         "gateway",
         servers=threads,
-        replicas=10,
+        replicas=replicas,
         service_time=deterministic(0.001),
         calls=service,
         policy=protected("service") if ours else naive,
@@ -352,6 +356,82 @@ def _judge_bad_deploy(runs: dict[str, Run], window: tuple[float, float]) -> tupl
     )
 
 
+# -- slow downstream ----------------------------------------------------------------------
+
+
+def _slow_downstream(mode: str, clients: int, seed: int) -> Any:
+    world = World(seed=seed)
+    ours = mode == "seawall"
+    common: dict[str, Any] = {"drop_expired": ours, "deadlines": ours}
+    # Two dependencies of 20 ms, each at a quarter of its capacity; one slows x20.
+    each = max(2, clients // 250)
+    recs = world.service("recommendations", servers=each, service_time=exponential(0.02), **common)
+    db = world.service("orders-db", servers=each, service_time=exponential(0.02), **common)
+    # One web application: replicas of 200 worker threads (a servlet container's
+    # default) that both endpoints share, 500 requests/s per replica: enough that the
+    # slow endpoint's calls alone, held for their 1 s attempt timeouts, would take every
+    # thread, so what keeps the other endpoint up is a cap on the slow one's share.
+    replicas = max(1, clients // 5_000)
+    api = world.service(
+        "api",
+        servers=200 * replicas,
+        replicas=replicas,
+        service_time=deterministic(0.001),
+        calls={"orders": db, "recommendations": recs},
+        policy={"orders": protected("orders-db"), "recommendations": protected("recommendations")}
+        if ours
+        else naive,
+        **common,
+    )
+    caller = protected("api") if ours else naive
+    half = max(1, clients // 2)
+    think = exponential(1 / RATE)
+    world.clients(
+        half, think_time=think, target=api.endpoints["orders"], policy=caller, name="orders"
+    )
+    world.clients(
+        clients - half,
+        think_time=think,
+        target=api.endpoints["recommendations"],
+        policy=caller,
+        name="recommendations",
+    )
+    start, end = _slow_window(0.0)
+    world.at(start, lambda: recs.slow_down(20.0))
+    world.at(end, lambda: recs.slow_down(1.0))
+
+    def measure(result: Result) -> dict[str, float]:
+        orders = Run(mode, {}, series(result, "orders"), (), 0, 0, 0.0)
+        recommendations = Run(mode, {}, series(result, "recommendations"), (), 0, 0, 0.0)
+        during = [r for r in result.services["api"].series if start <= r.start < end]
+        return {
+            "orders success % before the slowdown": goodput_before(orders, start),
+            "orders success % during (the unrelated endpoint)": goodput_between(orders, start, end),
+            "recommendations success % during": goodput_between(recommendations, start, end),
+            "orders success % after": goodput_after(orders, end),
+            "api requests queued for a thread, peak": max(r.queue_length for r in during),
+            "api calls per client request": result.services["api"].arrivals
+            / max(1, sum(c.requests for c in result.clients.values())),
+        }
+
+    return world, measure, "api"
+
+
+def _slow_window(_: float) -> tuple[float, float]:
+    return (20.0, 60.0)
+
+
+def _judge_slow_downstream(runs: dict[str, Run], window: tuple[float, float]) -> tuple[bool, str]:
+    n, o = runs["naive"].metrics, runs["seawall"].metrics
+    key = "orders success % during (the unrelated endpoint)"
+    won = o[key] >= 99.0 and n[key] < 50.0
+    return won, (
+        f"while recommendations is 20x slower, the orders endpoint, which never calls it, "
+        f"answers {o[key]:.1f} % with a bulkhead per dependency vs {n[key]:.1f} % naive, "
+        f"whose shared worker threads all wait on recommendations"
+    )
+
+
 # -- split brain --------------------------------------------------------------------------
 
 
@@ -439,6 +519,19 @@ SCENARIOS: dict[str, Scenario] = {
             _partition,
             _judge_partition,
             {},
+            deciding="api",
+        ),
+        Scenario(
+            "slow-downstream",
+            "Slow downstream",
+            "an API whose orders and recommendations endpoints share 200 worker threads "
+            "per replica; recommendations slows x20 for 40 s.",
+            90.0,
+            _slow_window,
+            _slow_downstream,
+            _judge_slow_downstream,
+            {},
+            caller="orders",
             deciding="api",
         ),
         Scenario(

@@ -30,7 +30,7 @@ from seawall.sim._engine import Engine
 from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import Interval, ServiceStats
 
-__all__ = ["Done", "Service"]
+__all__ = ["Done", "Endpoint", "Service"]
 
 Done = Callable[[bool], object]
 """Told ``True`` when the request completes (refusals are returned by ``submit``)."""
@@ -69,6 +69,7 @@ class Service:
         "_resized",
         "_responses",
         "_restarted",
+        "_routes",
         "_runners",
         "_seq",
         "_series",
@@ -81,6 +82,7 @@ class Service:
         "delayed",
         "drop_expired",
         "dropped",
+        "endpoints",
         "error_rate",
         "failed",
         "max_deadline",
@@ -112,6 +114,7 @@ class Service:
         max_deadline: float | None = None,
         drop_expired: bool = False,
         deadlines: bool = True,
+        routes: dict[str, Service] | None = None,
     ) -> None:
         self.name = name
         self.servers = servers
@@ -126,6 +129,12 @@ class Service:
         self.error_rate = error_rate
         self._fail = rng.random
         self._downstream = downstream
+        # A service with endpoints: the dependency each endpoint calls, and the endpoints.
+        routes = routes or {}
+        self._routes: tuple[Service, ...] = tuple(routes.values())
+        self.endpoints = {route: Endpoint(self, route, i) for i, route in enumerate(routes)}
+        if routes:
+            self._downstream = self._routes[0]
         # One policy per server replica: a replica takes one from here when it starts a
         # request and puts it back when done, so no two requests share one at once.
         self._idle: list[Any] = list(policies) if policies is not None else [None] * servers
@@ -287,6 +296,14 @@ class Service:
         capped by this service's own ``max_deadline``, as a server edge caps the header.
         """
         ok = True
+        downstream = self._downstream
+        call = policy
+        if self._routes:
+            # One pool of servers, a dependency (and a policy) per endpoint.
+            done = job[2]
+            route = done.route if type(done) is _Routed else 0
+            downstream = self._routes[route]
+            call = None if policy is None else policy[route]
         budget = job[3] if self.deadlines else None
         cap = self.max_deadline
         if cap is not None and (budget is None or cap < budget):
@@ -295,14 +312,13 @@ class Service:
             with deadline(budget, clock=self._clock):
                 assert self._loop is not None
                 await self._loop.sleep(self._draw())
-                downstream = self._downstream
                 assert downstream is not None
-                if policy is None:
+                if call is None:
                     await request(downstream)
                 else:
-                    bound = self._runners.get(id(policy))
-                    if bound is None or bound[0] is not policy:
-                        bound = self._runners[id(policy)] = (policy, bind(policy, request))
+                    bound = self._runners.get(id(call))
+                    if bound is None or bound[0] is not call:
+                        bound = self._runners[id(call)] = (call, bind(call, request))
                     await bound[1](downstream)
         except Exception:
             ok = False
@@ -467,12 +483,62 @@ class Service:
 
 
 def _breakers_in(policy: Any) -> list[CircuitBreaker]:
-    """The circuit breakers in a replica's policy: itself, or the stages of a pipeline."""
+    """The circuit breakers in a replica's policy: itself, or the stages of a pipeline.
+
+    A service with endpoints holds a tuple of policies per replica, one per endpoint.
+    """
+    if isinstance(policy, tuple):
+        return [breaker for each in policy for breaker in _breakers_in(each)]
     if isinstance(policy, CircuitBreaker):
         return [policy]
     if isinstance(policy, Pipeline):
         return [stage for stage in policy.policies if isinstance(stage, CircuitBreaker)]
     return []
+
+
+class Endpoint:
+    """One endpoint of a service whose endpoints call different dependencies.
+
+    Its requests share the service's servers and queue with every other endpoint's, as
+    the handlers of one web application share its worker threads; each calls its own
+    dependency through its own policy. Pass it as the ``target`` of clients or load.
+    """
+
+    __slots__ = ("name", "route", "service")
+
+    def __init__(self, service: Service, name: str, route: int) -> None:
+        self.service = service
+        self.name = f"{service.name}/{name}"
+        self.route = route
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name!r}>"
+
+    @property
+    def deadlines(self) -> bool:
+        """Whether the service reads the deadline a request brings (see :class:`Service`)."""
+        return self.service.deadlines
+
+    @property
+    def drop_expired(self) -> bool:
+        return self.service.drop_expired
+
+    def submit(self, done: Done | None, budget: float | None = None) -> bool:
+        """A request to this endpoint arrives now; False if the service refuses it."""
+        return self.service.submit(_Routed(self.route, done), budget)
+
+
+class _Routed:
+    """An endpoint's answer callback, carrying which endpoint the request is for."""
+
+    __slots__ = ("done", "route")
+
+    def __init__(self, route: int, done: Done | None) -> None:
+        self.route = route
+        self.done = done
+
+    def __call__(self, ok: bool) -> object:
+        return None if self.done is None else self.done(ok)
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:

@@ -13,7 +13,7 @@ import contextvars
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from heapq import heappush
 from typing import Any
 
@@ -25,7 +25,7 @@ from seawall.sim._distributions import Distribution, deterministic
 from seawall.sim._engine import Engine
 from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import ClientInterval, ClientStats, Result
-from seawall.sim._service import Service
+from seawall.sim._service import Endpoint, Service
 
 __all__ = ["ClientGroup", "PolicyFactory", "World"]
 
@@ -59,7 +59,7 @@ class World:
         self._services: dict[str, Service] = {}
         self._clients: dict[str, _Tally] = {}
         self._pending: list[
-            tuple[Service, Callable[[], float], Callable[[], float], Any, _Tally, int]
+            tuple[Service | Endpoint, Callable[[], float], Callable[[], float], Any, _Tally, int]
         ] = []
         self._sources: dict[str, int] = {}
         self._ran = False
@@ -84,8 +84,8 @@ class World:
         service_time: Distribution,
         queue_limit: int | None = None,
         error_rate: float = 0.0,
-        calls: Service | None = None,
-        policy: PolicyFactory | None = None,
+        calls: Service | Mapping[str, Service] | None = None,
+        policy: PolicyFactory | Mapping[str, PolicyFactory] | None = None,
         max_deadline: float | None = None,
         drop_expired: bool = False,
         replicas: int | None = None,
@@ -113,6 +113,12 @@ class World:
         being served for a caller that has given up. ``deadlines=False`` makes a service
         that ignores the budget its callers send (it does not read the header): it works
         and calls downstream with no deadline but what its own policy sets.
+
+        ``calls={"orders": db, "recommendations": recs}`` gives the service endpoints that
+        share its servers and queue, each calling its own dependency, as the handlers of
+        one web application share its worker threads: send requests to
+        ``service.endpoints["orders"]``. ``policy`` is then one factory, built once per
+        endpoint per replica, or a mapping with a factory per endpoint.
         """
         self._not_started()
         if not isinstance(name, str) or not name:
@@ -136,8 +142,16 @@ class World:
         error_rate = _checks.non_negative("error_rate", error_rate)
         if error_rate > 1:
             raise ConfigError(f"error_rate must be within [0, 1], got {error_rate!r}")
-        if calls is not None:
+        routes: dict[str, Service] | None = None
+        if isinstance(calls, Mapping):
+            routes = self._check_routes(name, calls, policy)
+            calls = next(iter(routes.values()))
+        elif calls is not None:
             self._check_target(calls, "calls")
+            if isinstance(policy, Mapping):
+                raise ConfigError(
+                    f"service {name!r} calls one service: pass one policy factory, not a mapping"
+                )
         elif policy is not None:
             raise ConfigError(f"service {name!r} has a policy but calls nothing: pass calls=")
         if replicas is not None:
@@ -147,12 +161,14 @@ class World:
         policies: list[Any] | None = None
         make: Callable[[], Any] | None = None
         if policy is not None:
-            built = [self._build(policy, name) for _ in range(replicas or servers)]
-            policies = [built[index % len(built)] for index in range(servers)]
-            if replicas is None:
-                make = lambda: self._build(policy, name)  # noqa: E731
+            if routes is None:
+                one: PolicyFactory = policy  # type: ignore[assignment]
+                make_one: Callable[[], Any] = lambda: self._build(one, name)  # noqa: E731
             else:
-                make = itertools.cycle(built).__next__
+                make_one = self._route_policies(name, routes, policy)
+            built = [make_one() for _ in range(replicas or servers)]
+            policies = [built[index % len(built)] for index in range(servers)]
+            make = make_one if replicas is None else itertools.cycle(built).__next__
         service = Service(
             self.engine,
             name,
@@ -169,13 +185,14 @@ class World:
             max_deadline=max_deadline,
             drop_expired=drop_expired,
             deadlines=deadlines,
+            routes=routes,
         )
         self._services[name] = service
         return service
 
     def load(
         self,
-        target: Service,
+        target: Service | Endpoint,
         *,
         rate: float,
         policy: PolicyFactory | None = None,
@@ -231,7 +248,7 @@ class World:
         n: int,
         *,
         think_time: Distribution | float,
-        target: Service,
+        target: Service | Endpoint,
         policy: PolicyFactory | None = None,
         name: str = "clients",
         start: Distribution | float | None = None,
@@ -339,13 +356,46 @@ class World:
             )
         return result
 
-    def _source_stream(self, kind: str, target: Service) -> random.Random:
+    def _source_stream(self, kind: str, target: Service | Endpoint) -> random.Random:
         # Numbered per kind and target, so traffic added elsewhere shifts no stream here.
         label = f"{kind}/{target.name}"
         self._sources[label] = number = self._sources.get(label, 0) + 1
         return self._stream(f"{label}/{number}")
 
+    def _check_routes(
+        self, name: str, calls: Mapping[str, Service], policy: object
+    ) -> dict[str, Service]:
+        routes = dict(calls)
+        if not routes or not all(isinstance(route, str) and route for route in routes):
+            raise ConfigError(
+                f"calls of service {name!r} must map endpoint names to services, got {calls!r}"
+            )
+        for route, target in routes.items():
+            self._check_target(target, f"calls[{route!r}]")
+        if isinstance(policy, Mapping) and set(policy) != set(routes):
+            raise ConfigError(
+                f"service {name!r} has endpoints {sorted(routes)} but policies for "
+                f"{sorted(policy)}: give a policy factory for each endpoint"
+            )
+        return routes
+
+    def _route_policies(
+        self,
+        name: str,
+        routes: dict[str, Service],
+        policy: PolicyFactory | Mapping[str, PolicyFactory],
+    ) -> Callable[[], tuple[Any, ...]]:
+        """What builds one replica's policies: one per endpoint, each its own instance."""
+        factories = {
+            route: policy[route] if isinstance(policy, Mapping) else policy for route in routes
+        }
+        return lambda: tuple(
+            self._build(factory, f"{name}/{route}") for route, factory in factories.items()
+        )
+
     def _check_target(self, target: object, argument: str = "target") -> None:
+        if isinstance(target, Endpoint) and argument == "target":
+            target = target.service
         if not isinstance(target, Service) or self._services.get(target.name) is not target:
             raise ConfigError(f"{argument} must be a service of this world, got {target!r}")
 
@@ -452,7 +502,7 @@ class _Tally:
 
 async def _call(
     engine: Engine,
-    target: Service,
+    target: Service | Endpoint,
     policy: Any,
     tally: _Tally,
     index: int,
@@ -476,14 +526,14 @@ async def _call(
     tally.response_sum += engine.now - sent
 
 
-async def _lost(service: Service) -> None:
+async def _lost(service: Service | Endpoint) -> None:
     """A request into a partition: it never arrives and no answer ever comes back."""
     await asyncio.get_running_loop().create_future()
 
 
 async def _client(
     engine: Engine,
-    target: Service,
+    target: Service | Endpoint,
     think: Callable[[], float],
     first: Callable[[], float],
     policy: Any,

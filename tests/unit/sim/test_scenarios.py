@@ -34,7 +34,9 @@ def test_the_default_budget_retries_one_call_per_client_and_nothing_below_in_an_
 
 
 def test_metastable_naive_stays_collapsed_and_seawall_recovers_within_10_s() -> None:
-    outcome = run_scenario("metastable", clients=400, until=70.0)
+    # One replica at 100 requests/s, as each of the ten at 10,000 clients: its bulkheads
+    # fill during the fault, and every slot must come back for seawall to recover.
+    outcome = run_scenario("metastable", clients=1_000, until=70.0)
     naive, ours = outcome.runs["naive"].metrics, outcome.runs["seawall"].metrics
     assert naive["success % before the fault"] == ours["success % before the fault"] == 100.0
     assert naive["success % from 10 s after"] < 10.0
@@ -65,6 +67,28 @@ def test_bad_deploy_is_retried_around_within_the_budget() -> None:
     outcome = run_scenario("bad-deploy", clients=200)
     assert outcome.runs["seawall"].metrics["success %"] >= 99.0
     assert outcome.won, outcome.why
+
+
+def test_slow_downstream_exhausts_naive_threads_while_bulkheads_keep_orders_up(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # One replica at 500 requests/s, as each of the two at 10,000 clients.
+    outcome = run_scenario("slow-downstream", clients=5_000, until=35.0)
+    naive, ours = outcome.runs["naive"].metrics, outcome.runs["seawall"].metrics
+    before, during = (
+        "orders success % before the slowdown",
+        ("orders success % during (the unrelated endpoint)"),
+    )
+    assert naive[before] == ours[before] == 100.0
+    # Naive: recommendations' calls hold every shared worker thread and orders queue
+    # behind them; seawall: recommendations' bulkhead caps its share of the threads.
+    assert naive[during] < 50.0
+    assert naive["api requests queued for a thread, peak"] > 1_000
+    assert ours[during] >= 99.0
+    assert ours["api requests queued for a thread, peak"] == 0
+    assert outcome.won, outcome.why
+    assert main(["sim", "list"]) == 0
+    assert "slow-downstream" in capsys.readouterr().out
 
 
 def test_split_brain_never_has_two_leaders_acting_with_lease_and_fencing() -> None:
