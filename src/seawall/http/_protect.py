@@ -18,6 +18,7 @@ a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
 
 from __future__ import annotations
 
+from asyncio import get_running_loop
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -72,10 +73,14 @@ class Protected(Edge):
         path = scope["path"]
         page = self.pages.get(path)
         if dashboard is not None:
-            if dashboard.serves(path):
+            if path == dashboard.path or path == dashboard.stream_path:
                 await dashboard(scope, receive, send)
                 return
-            dashboard.wake()
+            # Sampling runs as a task on the serving loop: the common request finds it
+            # running there and pays three C calls, not a method call of its own.
+            task = dashboard._task
+            if task is None or task.done() or task.get_loop() is not get_running_loop():
+                dashboard.wake()
         if page is not None:
             await serve_page(page, scope, send)
         elif self.durations and path not in self._probes:
