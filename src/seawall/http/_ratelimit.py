@@ -42,18 +42,26 @@ def caller_key(scope: Scope) -> str:
     return f"addr:{client[0]}" if client else "addr:unknown"
 
 
+def check_rate_limit(limiter: object, key: object, request: str) -> None:
+    """Refuse, at construction, what an edge's ``rate_limit=`` and ``rate_limit_key=`` got.
+
+    ``request`` names what the key function is given ("scope", "environ", ...).
+    """
+    if not isinstance(limiter, RateLimiter):
+        raise ConfigError(f"rate_limit must be a seawall.RateLimiter, got {limiter!r}")
+    if key is not None and not callable(key):
+        raise ConfigError(f"rate_limit_key must be a function of the {request}, got {key!r}")
+    try:
+        check_policy_name(limiter.name)
+    except ConfigError as exc:
+        raise ConfigError(f"rate_limit: {exc}") from None
+
+
 class RateLimitStep:
     """Take one unit of the caller's quota; answer 429 or add the fields to the response."""
 
     def __init__(self, limiter: RateLimiter, key: RateLimitKey | None = None) -> None:
-        if not isinstance(limiter, RateLimiter):
-            raise ConfigError(f"rate_limit must be a seawall.RateLimiter, got {limiter!r}")
-        if key is not None and not callable(key):
-            raise ConfigError(f"rate_limit_key must be a function of the scope, got {key!r}")
-        try:
-            check_policy_name(limiter.name)
-        except ConfigError as exc:
-            raise ConfigError(f"rate_limit: {exc}") from None
+        check_rate_limit(limiter, key, "scope")
         self.limiter = limiter
         self._key = key or caller_key
         self._policy = (b"ratelimit-policy", policy_field(limiter.name, limiter.quota))

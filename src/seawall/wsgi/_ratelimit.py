@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable
 
 from seawall._errors import ConfigError, RateLimited
 from seawall._quota_fields import (
-    check_policy_name,
     limit_field,
     policy_field,
     seconds_until_more,
 )
 from seawall.http._asgi import problem
 from seawall.http._principal import principal_of
+from seawall.http._ratelimit import check_rate_limit
 from seawall.policies._gcra import Verdict
 from seawall.policies._ratelimit import RateLimiter
 from seawall.wsgi._reply import Environ, ExcInfo, Headers, StartResponse, answer
@@ -39,14 +39,7 @@ class WSGIRateLimit:
     """Take one unit of the caller's quota: a 429 answer, or the ``start_response`` to use."""
 
     def __init__(self, limiter: RateLimiter, key: WSGIRateLimitKey | None = None) -> None:
-        if not isinstance(limiter, RateLimiter):
-            raise ConfigError(f"rate_limit must be a seawall.RateLimiter, got {limiter!r}")
-        if key is not None and not callable(key):
-            raise ConfigError(f"rate_limit_key must be a function of the environ, got {key!r}")
-        try:
-            check_policy_name(limiter.name)
-        except ConfigError as exc:
-            raise ConfigError(f"rate_limit: {exc}") from None
+        check_rate_limit(limiter, key, "environ")
         self.limiter = limiter
         self._key = key or caller_key
         self._policy = ("RateLimit-Policy", policy_field(limiter.name, limiter.quota).decode())
