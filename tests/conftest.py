@@ -14,8 +14,22 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import settings
+
+from seawall._pushback import clear
 
 settings.register_profile("seawall", deadline=None)
 settings.register_profile("seawall-ci", deadline=None, derandomize=True, database=None)
 settings.load_profile("seawall-ci" if os.environ.get("CI") == "true" else "seawall")
+
+
+@pytest.fixture(autouse=True)
+def _no_spent_note_between_tests() -> None:
+    """Each test starts without a "retries spent" note on the main thread's context.
+
+    A test that has a retry budget refuse a dead dependency's retries leaves the note in
+    the context it ran in, as one request of a server thread would; the next test is a
+    new request, and its edges must not answer "do not retry" for the last one.
+    """
+    clear()

@@ -8,6 +8,10 @@ tree (``requests.ConnectionError`` is not the builtin ``ConnectionError``), so t
 libraries users call are recognised by their classes' module and name, without
 importing them; :func:`transient`'s docstring has the table, as docs/retries.md does.
 
+An error marked spent (:mod:`seawall._pushback`: a layer below already spent the retries
+this failure deserved, or the server said "do not retry") is never retried, whatever its
+class: only the layer right above a failing dependency retries.
+
 The first class in an exception's MRO that the table names decides, so a library's
 specific class (``requests.SSLError``) wins over its base (``requests.ConnectionError``).
 The decision per class is cached: classifying costs one dict lookup for a class seen
@@ -25,6 +29,7 @@ every other error counts as a failure.
 from __future__ import annotations
 
 from seawall._errors import Rejected
+from seawall._pushback import SPENT
 
 __all__ = [
     "GRPC_OWN_DEADLINE",
@@ -186,6 +191,10 @@ def transient(exc: BaseException) -> bool:
     any library
         a status of 5xx, 408 or 429, read from ``status_code``, ``status`` or
         ``response.status_code``; not: any other status, nor an error without one.
+    spent failures
+        never retried: an error a seawall edge marked spent (its retries were refused
+        below, or its answer said "do not retry": ``X-Request-Retry: no``,
+        ``x-envoy-overloaded``; see :mod:`seawall._pushback`), whatever its class.
 
     The first class in the exception's MRO that a row names decides, so
     ``requests.exceptions.SSLError`` is not retried although it is a
@@ -195,10 +204,14 @@ def transient(exc: BaseException) -> bool:
     if decision is None:
         decision = _decision(type(exc))
     if decision == _RETRY:
-        return True
+        return getattr(exc, SPENT, False) is not True
     if decision == _OTHER:
         status = _status_of(exc)
-        return status is not None and transient_status(status)
+        return (
+            status is not None
+            and transient_status(status)
+            and getattr(exc, SPENT, False) is not True
+        )
     if decision == _UNWRAP:
         reason = getattr(exc, "reason", None)
         return isinstance(reason, BaseException) and transient(reason)

@@ -66,6 +66,7 @@ class RetryBudget:
         "_counted",
         "_current",
         "_end",
+        "_failed",
         "_failures",
         "_head",
         "_lock",
@@ -117,10 +118,12 @@ class RetryBudget:
         self.window = window
         self._clock = clock or SYSTEM_CLOCK
         self._width = window / buckets
-        # Per-bucket [requests, retries]; totals are kept alongside so reads are O(1).
-        self._buckets = [[0, 0] for _ in range(buckets)]
+        # Per-bucket [requests, retries, failed calls]; totals are kept alongside so reads
+        # are O(1).
+        self._buckets = [[0, 0, 0] for _ in range(buckets)]
         self._requests = 0
         self._retries = 0
+        self._failed = 0
         self._head = math.floor(self._clock.now() / self._width)
         self._current = self._buckets[self._head % buckets]
         self._end = (self._head + 1) * self._width
@@ -138,7 +141,8 @@ class RetryBudget:
                 self._counted += bucket[0]
                 self._requests -= bucket[0]
                 self._retries -= bucket[1]
-                bucket[0] = bucket[1] = 0
+                self._failed -= bucket[2]
+                bucket[0] = bucket[1] = bucket[2] = 0
             self._head = index
             self._current = self._buckets[index % len(self._buckets)]
             self._end = (index + 1) * self._width
@@ -178,14 +182,26 @@ class RetryBudget:
         call is charged one token either way. Its later attempts are not charged: a call
         that may retry keeps all of its attempts, within the ratio and floor.
         """
-        if self.max_tokens is None:
-            return True
         with self._lock:
-            self._advance(self._clock.now())
+            self._advance(self._clock.now())[2] += 1
+            self._failed += 1
+            if self.max_tokens is None:
+                return True
             self._failures += 1
             allowed = self._refill() > self.max_tokens / 2
             self._tokens = max(0.0, self._tokens - 1.0)
             return allowed
+
+    def failing(self) -> bool:
+        """Whether the dependency is failing broadly: half or more of the window's calls failed.
+
+        A refused retry of such a dependency is not retried by any layer above either
+        (:mod:`seawall._pushback`); a flaky one (a fifth of its replicas failing) is
+        left to the callers above, whose own budgets may retry around it.
+        """
+        with self._lock:
+            self._advance(self._clock.now())
+            return self._failed > 0 and self._failed * 2 >= self._requests
 
     def _available(self) -> float:
         floor = self.min_per_second * self.window

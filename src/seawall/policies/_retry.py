@@ -13,7 +13,10 @@ The rules:
 * at most ``attempts`` attempts in all, with exponential backoff and jitter;
 * no backoff sleep that would end past the deadline; a ``retry_after`` carried by the
   error is honoured when it fits, and ends the retries when it does not;
-* a shared :class:`~seawall.RetryBudget` can refuse a retry when the dependency is sick.
+* a shared :class:`~seawall.RetryBudget` can refuse a retry when the dependency is sick;
+  such a failure is then *spent* (:mod:`seawall._pushback`): no layer above retries it,
+  and a server edge answers it "do not retry", so only the layer right above a failing
+  dependency retries.
 
 When the retries end, the *last real error* is re-raised, with an exception note that
 says why it was not retried (``add_note``), so tracebacks stay about the real failure.
@@ -40,6 +43,7 @@ from seawall._events import (
     rejection,
 )
 from seawall._operation import current_operation
+from seawall._pushback import SPENT, spend
 from seawall._transient import transient
 from seawall._validate import count, optional_seconds
 from seawall._validate import name as policy_name
@@ -227,6 +231,13 @@ class Retry(Policy, Scoped):
         return None
 
     def _refuse(self, exc: Exception, attempt: int, reason: RefusalReason, why: str) -> None:
+        if (reason == "budget" and self.budget is not None and self.budget.failing()) or (
+            reason == "not_retryable" and getattr(exc, SPENT, False) is True
+        ):
+            # The budget refused a retry of a dependency failing broadly, or the answer
+            # said not to retry: no layer above retries this failure either (see
+            # seawall._pushback).
+            spend(exc)
         if reason == "not_retryable" or (reason == "rejected" and attempt == 1):
             # A policy's refusal (open breaker, full bulkhead) is never retried: the
             # call's outcome is the same as any other error that is not transient.

@@ -4,6 +4,12 @@ A request a service refuses (every place taken) or fails (an injected error) rai
 :class:`ServiceError`, a ``ConnectionError`` with an HTTP-like ``status_code``, so
 ``seawall.transient`` treats it as a real 503 or 500 and the real retry, breaker and
 fallback code react to it as they would in production.
+
+A service whose own call downstream was spent (its retry budget refused the retries, or
+the answer it got said not to retry) answers :data:`NO_RETRY`, and the caller's error is
+marked spent, as a real server edge answers ``X-Request-Retry: no`` and a real client
+edge reads it (:mod:`seawall._pushback`): only the layer right above a failing service
+retries.
 """
 
 from __future__ import annotations
@@ -15,10 +21,18 @@ from typing import Any, Protocol
 
 from seawall._deadline import remaining
 from seawall._drive import chain_async
+from seawall._pushback import SPENT
 from seawall.policies._base import Policy
 from seawall.wire import encode_timeout_ms, parse_timeout_ms
 
-__all__ = ["ServiceError", "Target", "bind", "request"]
+__all__ = ["NO_RETRY", "Answer", "ServiceError", "Target", "bind", "request"]
+
+Answer = int
+"""What a service tells a request's caller: ``True`` (done), ``False`` (failed) or
+:data:`NO_RETRY`."""
+
+NO_RETRY: Answer = 0
+"""A failed answer that says "do not retry": falsy like ``False``, told apart by type."""
 
 
 class Target(Protocol):
@@ -37,17 +51,19 @@ class Target(Protocol):
     def drop_expired(self) -> bool: ...
 
     def submit(
-        self, done: Callable[[bool], object] | None, budget: float | None = None
+        self, done: Callable[[Answer], object] | None, budget: float | None = None
     ) -> bool: ...
 
 
 class ServiceError(ConnectionError):
     """A simulated service refused (503, its queue was full) or failed (500) a request."""
 
-    def __init__(self, service: str, refused: bool) -> None:
+    def __init__(self, service: str, refused: bool, *, spent: bool = False) -> None:
         self.service = service
         self.refused = refused
         self.status_code = 503 if refused else 500
+        if spent:
+            setattr(self, SPENT, True)
         super().__init__(f"{service} {'refused' if refused else 'failed'} the request")
 
 
@@ -64,16 +80,17 @@ async def request(service: Target) -> None:
         left = remaining()
         if left is not None:
             budget = parse_timeout_ms(encode_timeout_ms(left))
-    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
-    def reply(ok: bool) -> None:
+    def reply(ok: Answer) -> None:
         if not answer.done():
             answer.set_result(ok)
 
     if not service.submit(reply, budget):
         raise ServiceError(service.name, refused=True)
-    if not await answer:
-        raise ServiceError(service.name, refused=False)
+    ok = await answer
+    if not ok:
+        raise ServiceError(service.name, refused=False, spent=ok is not False)
 
 
 def bind(policy: Any, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

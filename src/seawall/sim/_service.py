@@ -22,9 +22,10 @@ from typing import Any
 from seawall._clock import Clock
 from seawall._deadline import deadline
 from seawall._pipeline import Pipeline
+from seawall._pushback import answered_spent
 from seawall.policies._breaker import CircuitBreaker
 from seawall.sim import _checks
-from seawall.sim._calls import bind, request
+from seawall.sim._calls import NO_RETRY, Answer, bind, request
 from seawall.sim._distributions import Distribution
 from seawall.sim._engine import Engine
 from seawall.sim._loop import VirtualLoop
@@ -32,8 +33,9 @@ from seawall.sim._result import Interval, ServiceStats
 
 __all__ = ["Done", "Endpoint", "Service"]
 
-Done = Callable[[bool], object]
-"""Told ``True`` when the request completes (refusals are returned by ``submit``)."""
+Done = Callable[[Answer], object]
+"""Told ``True`` when the request completes, ``False`` or ``NO_RETRY`` when it failed
+(refusals are returned by ``submit``)."""
 
 _Job = tuple[float, float, "Done | None", "float | None"]
 """(arrival, start of service, whom to answer, deadline budget in seconds or None)."""
@@ -204,7 +206,7 @@ class Service:
             self._queue.append((now, 0.0, done, budget))
         return True
 
-    def _leave(self, job: _Job, ok: bool | None = None) -> None:
+    def _leave(self, job: _Job, ok: Answer | None = None) -> None:
         """A request's service is over; ``ok=None`` (a leaf) draws its injected error.
 
         One function for both kinds of service, called straight from the event heap for
@@ -295,7 +297,7 @@ class Service:
         The whole of it runs under the request's deadline: the budget that came with it,
         capped by this service's own ``max_deadline``, as a server edge caps the header.
         """
-        ok = True
+        ok: Answer = True
         downstream = self._downstream
         call = policy
         if self._routes:
@@ -320,8 +322,9 @@ class Service:
                     if bound is None or bound[0] is not call:
                         bound = self._runners[id(call)] = (call, bind(call, request))
                     await bound[1](downstream)
-        except Exception:
-            ok = False
+        except Exception as exc:
+            # Spent below (a refused retry, an answer that said so): say "do not retry".
+            ok = NO_RETRY if answered_spent(exc) else False
         finally:
             self._idle.append(policy)
         self._leave(job, ok)
@@ -537,7 +540,7 @@ class _Routed:
         self.route = route
         self.done = done
 
-    def __call__(self, ok: bool) -> object:
+    def __call__(self, ok: Answer) -> object:
         return None if self.done is None else self.done(ok)
 
 

@@ -16,19 +16,19 @@ from seawall.cli import main
 from seawall.sim._scenarios import run_scenario
 
 
-def test_the_default_budget_retries_one_call_per_client_and_nothing_below_in_an_outage() -> None:
+def test_only_the_layer_above_the_dead_leaf_retries_with_the_default_budget() -> None:
     """The default RetryBudget at every layer of three, the leaf down for the whole run.
 
-    Each client's first failed call keeps its 3 attempts (2 retries) and no later call
-    retries; the busy layers below add next to nothing. The ratio and per-caller floor
-    alone multiply the load more than tenfold.
+    The service right above the leaf retries until its budget's reserve runs dry, then
+    answers "do not retry"; the gateway and the clients above it pass that on and never
+    retry, so the dead leaf sees barely more calls than the clients send. The ratio and
+    per-caller floor alone multiply the load more than tenfold.
     """
     outcome = run_scenario("amplification", clients=100)
     ours, theirs = outcome.runs["seawall"].metrics, outcome.runs["naive"].metrics
-    assert ours["gateway"] <= 1 + 2 * 100 / ours["requests"]  # one retried call per client
-    assert ours["service"] <= 1.03
-    assert ours["leaf"] <= 1.03
-    assert ours["amplification"] <= 1.41
+    assert ours["gateway"] <= 1.01  # the clients retry (next to) nothing
+    assert ours["service"] <= 1.05
+    assert ours["amplification"] <= 1.35  # the SRE book's 1.1x per layer, over 3 layers
     assert theirs["amplification"] > 10.0  # 3 layers of 3 attempts, less the cut-off
     assert outcome.won, outcome.why
 
