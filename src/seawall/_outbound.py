@@ -12,7 +12,9 @@ library carries it:
   the callee is told that very budget in ``X-Request-Timeout-Ms``, the attempt in
   ``X-Request-Attempt`` and the priority in ``X-Request-Priority``;
 * only network errors and 5xx/408/429 are retried (:func:`seawall.transient`), never
-  other 4xx; ``Retry-After`` is honoured when it fits the deadline;
+  other 4xx, nor a 5xx whose server said "do not retry" (``X-Request-Retry: no``, or
+  Envoy's ``x-envoy-overloaded``): a layer below already spent the retries it deserved;
+  ``Retry-After`` is honoured when it fits the deadline;
 * GET/HEAD/OPTIONS/PUT/DELETE/TRACE are idempotent and retried; POST/PATCH are retried
   only with an ``Idempotency-Key``, which the edge adds (one UUID per logical request,
   the same on every attempt) unless the caller set one or turned keys off;
@@ -46,6 +48,7 @@ from seawall._hosts import HostPolicies
 from seawall._operation import current_attempt, current_operation
 from seawall._pipeline import Pipeline
 from seawall._priority import current_priority
+from seawall._pushback import SPENT, no_retry_answer
 from seawall._transient import transient, transient_status
 from seawall._validate import name as policy_name
 from seawall.policies._backoff import Backoff
@@ -340,7 +343,10 @@ class Edge:
         if spans is not None:
             spans.client_status(status)
         if transient_status(status):
-            raise HTTPStatusError(request, response, parse_retry_after(retry_after))
+            error = HTTPStatusError(request, response, parse_retry_after(retry_after))
+            if status >= 500 and no_retry_answer(response.headers):
+                setattr(error, SPENT, True)  # the server said not to retry: seawall._pushback
+            raise error
         return response
 
 

@@ -37,13 +37,16 @@ from typing import Any
 __all__ = [
     "ENVOY_OVERLOADED_HEADER",
     "NO_RETRY",
+    "NO_RETRY_FIELD",
     "RETRY_HEADER",
     "SPENT",
     "answered_spent",
     "clear",
     "no_retry_answer",
+    "noted",
     "spend",
     "spent",
+    "with_no_retry",
 ]
 
 SPENT = "_seawall_retries_spent"
@@ -52,6 +55,8 @@ SPENT = "_seawall_retries_spent"
 RETRY_HEADER = "x-request-retry"
 """The HTTP response header a server sends on a 5xx that must not be retried."""
 NO_RETRY = "no"
+NO_RETRY_FIELD = (RETRY_HEADER.encode(), NO_RETRY.encode())
+"""The header as an ASGI (and raw) byte pair."""
 ENVOY_OVERLOADED_HEADER = "x-envoy-overloaded"
 
 # The note on the request's context: set only when a call is spent, read (and cleared)
@@ -85,6 +90,11 @@ def answered_spent(error: BaseException | None = None) -> bool:
     return error is not None and spent(error)
 
 
+def noted() -> bool:
+    """Whether a call made for the request being served here was spent (not cleared)."""
+    return _spent.get()
+
+
 def clear() -> None:
     """Drop the note of a request that recovered from a spent call (a fallback answered).
 
@@ -107,3 +117,8 @@ def no_retry_answer(headers: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() == NO_RETRY:
         return True
     return headers.get(ENVOY_OVERLOADED_HEADER) is not None
+
+
+def with_no_retry(start: Any) -> Any:
+    """An ASGI ``http.response.start`` message with ``X-Request-Retry: no`` added."""
+    return {**start, "headers": [*start.get("headers", ()), NO_RETRY_FIELD]}

@@ -13,6 +13,10 @@ For every call the interceptor:
   form of ``Retry-After``. The health service is never shed: a busy replica is not a
   dead one.
 
+A unary-response call whose handler failed after a call it made downstream was spent
+ends with ``grpc-retry-pushback-ms: -1`` (gRFC A6: do not retry), so only the layer
+right above a failing dependency retries (:mod:`seawall.grpc._pushback`).
+
 Before all that, a :class:`~seawall.RateLimiter` (``rate_limit=``) may hold each caller
 to its quota: a call over it is answered RESOURCE_EXHAUSTED with
 ``grpc-retry-pushback-ms`` (the exact wait) and the HTTP edge's ``ratelimit`` and
@@ -37,6 +41,7 @@ from seawall._drive import tracing
 from seawall._durations import RPC_SERVER, rpc_labels
 from seawall._quota_fields import check_policy_name, limit_field, policy_field
 from seawall.grpc._plain import drained, invoke
+from seawall.grpc._pushback import after_answer, after_error
 from seawall.grpc._status import PUSHBACK_KEY
 from seawall.http._principal import principal_of
 from seawall.policies._gcra import Verdict
@@ -345,10 +350,15 @@ class ServerInterceptor(grpc.ServerInterceptor):
             admission = admit(context, name)
             try:
                 with deadline(edge.budget(context)), priority(name):
-                    return inner(request, context)
+                    result = inner(request, context)
+            except Exception as exc:
+                after_error(context, exc)  # "do not retry" for a spent call
+                raise
             finally:
                 if admission is not None:
                     admission.__exit__(None, None, None)
+            after_answer(context)  # also clears a note before the thread's next call
+            return result
 
         return _rebuild(handler, kind, unary)
 
@@ -418,10 +428,14 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
                     result = await invoke(inner, kind, request, context)
                     if inspect.isawaitable(result):
                         result = await result
-                    return result
+            except Exception as exc:
+                after_error(context, exc)  # "do not retry" for a spent call
+                raise
             finally:
                 if admission is not None:
                     await admission.__aexit__(None, None, None)
+            after_answer(context)
+            return result
 
         return _rebuild(handler, kind, unary)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from seawall._pushback import SPENT
 from seawall._transient import GRPC_OWN_DEADLINE, GRPC_PUSHBACK, dependency_failed, transient
 
 __all__ = [
@@ -76,6 +77,8 @@ def remember(exc: BaseException, pushback: float | None, own_deadline: bool) -> 
         setattr(exc, GRPC_OWN_DEADLINE, own_deadline)
         if pushback is not None and pushback >= 0.0:
             exc.retry_pushback = pushback  # type: ignore[attr-defined]  # Retry's next delay
+        elif pushback is not None:  # "do not retry": spent below (seawall._pushback)
+            setattr(exc, SPENT, True)
     except AttributeError:  # an error type with __slots__: judged by its code alone
         pass
 

@@ -17,6 +17,12 @@ frame, with one scan of the headers and one send wrapper:
    conflicts, stored responses), which has its own, rarer, path;
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
+A 5xx answer to a request whose call downstream was spent (its retry budget refused the
+retries of a dependency failing broadly, or the answer said so) carries
+``X-Request-Retry: no``, whether the handler rendered it or let the error escape (the
+edge answers such an error 500 itself): only the layer right above a failing
+dependency retries (:mod:`seawall._pushback`).
+
 A *rate limit* (``rate_limit``), when configured, runs between the probes and the
 deadline: see :mod:`seawall.http._ratelimit`.
 
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
@@ -46,6 +53,7 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
+from seawall._pushback import NO_RETRY_FIELD, answered_spent, with_no_retry
 from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, overloaded, send_problem
 from seawall.policies._timeout import RequestTimeout
 from seawall.wire import budget_from_headers
@@ -225,6 +233,7 @@ class Edge:
         admission: Admission | None = None
         permit = False  # a fixed limit's permit, taken without an Admission object
         failure: BaseException | None = None
+        spent = False
         try:
             if rank >= 0:
                 shedder = self.shedder
@@ -284,7 +293,14 @@ class Edge:
                 raise  # not this edge's deadline to answer
         except BaseException as exc:
             failure = exc
-            raise
+            if (
+                response.started
+                or not self._wraps
+                or not isinstance(exc, Exception)
+                or not answered_spent(exc)
+            ):
+                raise
+            spent = True  # answered below: 500, "do not retry" (seawall._pushback)
         finally:
             if token is not None:
                 timeout.leave(token, alarm)
@@ -301,6 +317,12 @@ class Edge:
             # Too late to change the status: abort so the client sees a broken response
             # rather than a complete-looking truncated one.
             raise failure
+        if spent:
+            logger.error("%s %s failed", scope.get("method"), path, exc_info=failure)
+            await send_problem(
+                send, 500, "Dependency failing", str(failure), headers=[NO_RETRY_FIELD]
+            )
+            return
         logger.info("%s %s: %s", scope.get("method"), path, failure)
         await send_problem(
             send, 504, "Deadline exceeded", f"the handler ran past its {budget:.3f}s budget"
@@ -328,6 +350,10 @@ class _Response:
         # per message (ASGI asks only that send return an awaitable).
         if message["type"] == "http.response.start":
             self.started = True
+            # A 5xx after a downstream call was spent, or for a spent error on its way
+            # out (a framework renders it in its except block): "do not retry".
+            if message["status"] >= 500 and answered_spent(sys.exception()):
+                message = with_no_retry(message)
             if self.names and self._header is not None:
                 headers = list(message.get("headers", []))
                 headers.append((self._header, ", ".join(sorted(self.names)).encode()))

@@ -12,6 +12,10 @@ The same steps, order and wire conventions as the ASGI edge (:mod:`seawall.http`
 4. *idempotency*: keyed requests go through :mod:`seawall.wsgi._keyed`;
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
+A 5xx answer to a request whose call downstream was spent carries ``X-Request-Retry:
+no``, whether the handler rendered it or let the error escape (answered 500 here), as
+on the ASGI edge (:mod:`seawall._pushback`).
+
 A *rate limit*, when configured, runs between the probes and the deadline
 (:mod:`seawall.wsgi._ratelimit`).
 
@@ -38,7 +42,8 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import _current as _priority_scope
 from seawall._priority import rank_of
-from seawall.http._asgi import overloaded
+from seawall._pushback import NO_RETRY, RETRY_HEADER, answered_spent, clear
+from seawall.http._asgi import overloaded, problem
 from seawall.http._health import Health, probe_reply
 from seawall.policies._timeout import RequestTimeout
 from seawall.wire import (
@@ -66,6 +71,8 @@ _BUDGET_KEYS = tuple(
     for name in (TIMEOUT_HEADER, GRPC_TIMEOUT_HEADER, ENVOY_TIMEOUT_HEADER)
 )
 _SPENT = "the request's budget was spent"
+_NO_RETRY = ("X-Request-Retry", NO_RETRY)
+_NO_RETRY_RAW = (RETRY_HEADER.encode(), NO_RETRY.encode())
 
 
 class WSGIEdge:
@@ -189,6 +196,8 @@ class WSGIEdge:
                 _close(result)
                 raise late
             if not held.sent:
+                if held.status[:1] == "5" and answered_spent():  # seawall._pushback
+                    held.headers = [*held.headers, _NO_RETRY]
                 held.commit(("X-Degraded", ", ".join(sorted(names))) if names else None)
             return result
         except DeadlineExceeded as exc:
@@ -202,10 +211,20 @@ class WSGIEdge:
                 "Deadline exceeded",
                 f"the handler ran past its {budget:.3f}s budget",
             )
+        except Exception as exc:
+            failure = exc
+            if held.sent or not answered_spent(exc):
+                raise
+            logger.error("%s %s failed", method, path, exc_info=exc)
+            headers, body = problem(500, "Dependency failing", str(exc), headers=[_NO_RETRY_RAW])
+            return answer(start_response, 500, headers, body)
         except BaseException as exc:
             failure = exc
             raise
         finally:
+            # One thread serves request after request in one context: a note left by a
+            # request that recovered from a spent call must not reach the next one.
+            clear()
             timeout.leave(token, None)
             if timeout._events:
                 flush(timeout)
