@@ -12,6 +12,9 @@ and out (no generated code). The request's ``ops`` say what each node does, by n
 ``pushback:MS:N``   answer RESOURCE_EXHAUSTED with ``grpc-retry-pushback-ms: MS`` N times
 ``slow:S``          take S seconds, then answer
 ``seen``            report every attempt recorded for ``tag``
+``down``            answer UNAVAILABLE, always
+``guard``           record the attempt, call the downstream node; if that fails, end the
+                    call UNAVAILABLE itself (a handler rendering its own error)
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ def _decide(name: str, op: str, tag: str, context: Any) -> tuple[str, Any]:
         ms, _, times = arg.partition(":")
         if count <= int(times):
             return "fail", _pushback(context, ms)
+    if kind == "down":
+        return "fail", (grpc.StatusCode.UNAVAILABLE, "down")
     if kind == "hang":
         return "sleep", (5.0, {})
     if kind == "slow":
@@ -107,6 +112,13 @@ def sync_handler(name: str, downstream: grpc.Channel | None) -> Any:
                 return _report(name, context, arrived, down=json.loads(call(request)))
             except (grpc.RpcError, seawall.SeawallError) as exc:
                 return _report(name, context, arrived, down_error=_down_error(exc))
+        if op == "guard":
+            assert call is not None
+            _record(tag, context)
+            try:
+                return _report(name, context, arrived, down=json.loads(call(request)))
+            except (grpc.RpcError, seawall.SeawallError) as exc:
+                context.abort(grpc.StatusCode.UNAVAILABLE, _down_error(exc))
         action, arg = _decide(name, op, tag, context)
         if action == "fail":
             context.abort(*arg)
@@ -135,6 +147,17 @@ def aio_handler(name: str, downstream: grpc.aio.Channel | None) -> Any:
                 return _report(name, context, arrived, down=json.loads(await call(request)))
             except (grpc.RpcError, seawall.SeawallError) as exc:
                 return _report(name, context, arrived, down_error=_down_error(exc))
+        if op == "guard":
+            assert call is not None
+            _record(tag, context)
+            try:
+                return _report(name, context, arrived, down=json.loads(await call(request)))
+            except (grpc.RpcError, seawall.SeawallError) as exc:
+                # grpc.aio's abort() sends the status at once; setting the code and
+                # returning lets the server edge add its "do not retry" to it.
+                context.set_code(grpc.StatusCode.UNAVAILABLE)
+                context.set_details(_down_error(exc))
+                return b""
         action, arg = _decide(name, op, tag, context)
         if action == "fail":
             await context.abort(*arg)

@@ -122,3 +122,37 @@ def test_with_call_returns_the_call_too(chain: Chain) -> None:
         response, call = channel.unary_unary(METHOD).with_call(request)
     assert json.loads(response)["node"] == "C"
     assert call.code() is grpc.StatusCode.OK
+
+
+def test_only_the_layer_above_a_dead_service_retries(chain: Chain) -> None:
+    """Three layers over real servers: this test's seawall channel (Retry(3) and the
+    default budget) -> node A (sync) -> node B, which is down. A calls B through its own
+    seawall channel: once A's budget has judged B to be failing broadly it refuses A's
+    retries, and A's UNAVAILABLE carries ``grpc-retry-pushback-ms: -1``. The caller
+    above A then tries A exactly once."""
+    ops = {"A": "guard", "B": "down"}
+    with grpc.insecure_channel(chain.a.target, options=seawall.grpc.NO_RETRIES) as raw:
+        call = raw.unary_unary(METHOD)
+        pushback = None
+        for _ in range(20):  # A's window may hold earlier tests' calls that succeeded
+            request = json.dumps({"ops": ops, "tag": str(uuid.uuid4())}).encode()
+            with pytest.raises(grpc.RpcError) as failure:
+                call(request, timeout=5.0)
+            assert failure.value.code() is grpc.StatusCode.UNAVAILABLE
+            metadata = dict(failure.value.trailing_metadata() or ())
+            pushback = metadata.get(seawall.grpc.PUSHBACK_KEY)
+            if pushback is not None:
+                break
+        assert pushback == "-1"
+
+        tag = str(uuid.uuid4())
+        request = json.dumps({"ops": ops, "tag": tag}).encode()
+        with pytest.raises(grpc.RpcError) as failure:
+            ask_raw = seawall.grpc.channel(chain.a.target, timeout=5.0, total_timeout=5.0)
+            with ask_raw as channel, seawall.deadline(3.0):
+                channel.unary_unary(METHOD)(request)
+        assert failure.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert "not retried after attempt 1" in "\n".join(failure.value.__notes__)
+        seen = json.loads(call(json.dumps({"ops": {"A": "seen"}, "tag": tag}).encode()))
+        # the caller tried A exactly once (the raw "seen" call itself has no attempt)
+        assert [s["attempt"] for s in seen["seen"]] == ["1", None]
