@@ -147,10 +147,9 @@ def test_only_the_layer_above_a_dead_service_retries(chain: Chain) -> None:
 
         tag = str(uuid.uuid4())
         request = json.dumps({"ops": ops, "tag": tag}).encode()
-        with pytest.raises(grpc.RpcError) as failure:
-            ask_raw = seawall.grpc.channel(chain.a.target, timeout=5.0, total_timeout=5.0)
-            with ask_raw as channel, seawall.deadline(3.0):
-                channel.unary_unary(METHOD)(request)
+        guarded = seawall.grpc.channel(chain.a.target, timeout=5.0, total_timeout=5.0)
+        with guarded as channel, seawall.deadline(3.0), pytest.raises(grpc.RpcError) as failure:
+            channel.unary_unary(METHOD)(request)
         assert failure.value.code() is grpc.StatusCode.UNAVAILABLE
         assert "not retried after attempt 1" in "\n".join(failure.value.__notes__)
         seen = json.loads(call(json.dumps({"ops": {"A": "seen"}, "tag": tag}).encode()))
