@@ -90,9 +90,8 @@ def answered_spent(error: BaseException | None = None) -> bool:
     return error is not None and spent(error)
 
 
-def noted() -> bool:
-    """Whether a call made for the request being served here was spent (not cleared)."""
-    return _spent.get()
+noted = _spent.get
+"""Whether a call made for the request being served here was spent (one C call)."""
 
 
 def clear() -> None:

@@ -6,7 +6,7 @@ ends with a negative pushback in its trailing metadata, which gRFC A6 defines as
 retry": only the layer right above a failing dependency retries (see
 :mod:`seawall._pushback`). Whatever trailing metadata the handler set is kept.
 
-Both checks run only after a failure, or after an answer when a spent call left its note.
+Both run only after a failure, or after an answer when a spent call left its note.
 On ``grpc.aio`` a handler's ``await context.abort(...)`` sends the status at once, before
 the edge can add to it: such a handler should ``context.set_code(...)`` and return, or
 let the error escape.
@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from seawall._pushback import answered_spent, noted
+from seawall._pushback import answered_spent
 from seawall.grpc._status import PUSHBACK_KEY
 
 __all__ = ["after_answer", "after_error", "refuse_retries"]
@@ -46,10 +46,9 @@ def after_error(context: Any, error: BaseException) -> None:
 
 
 def after_answer(context: Any) -> None:
-    """The handler returned: a note left by a spent call counts if it set an error code."""
-    if not noted():
+    """The handler returned and a spent call left its note: it counts with an error code."""
+    if not answered_spent():  # read once: the thread's next call starts clean
         return
-    answered_spent()  # read once
     try:
         code = context.code()
     except Exception:  # a context without code(): no error code to go with

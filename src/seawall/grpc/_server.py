@@ -39,6 +39,7 @@ import grpc.aio
 from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
 from seawall._drive import tracing
 from seawall._durations import RPC_SERVER, rpc_labels
+from seawall._pushback import noted
 from seawall._quota_fields import check_policy_name, limit_field, policy_field
 from seawall.grpc._plain import drained, invoke
 from seawall.grpc._pushback import after_answer, after_error
@@ -357,7 +358,8 @@ class ServerInterceptor(grpc.ServerInterceptor):
             finally:
                 if admission is not None:
                     admission.__exit__(None, None, None)
-            after_answer(context)  # also clears a note before the thread's next call
+            if noted():  # also cleared before the thread's next call
+                after_answer(context)
             return result
 
         return _rebuild(handler, kind, unary)
@@ -434,7 +436,8 @@ class AsyncServerInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if admission is not None:
                     await admission.__aexit__(None, None, None)
-            after_answer(context)
+            if noted():
+                after_answer(context)
             return result
 
         return _rebuild(handler, kind, unary)

@@ -42,7 +42,7 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import _current as _priority_scope
 from seawall._priority import rank_of
-from seawall._pushback import NO_RETRY, RETRY_HEADER, answered_spent, clear
+from seawall._pushback import NO_RETRY, RETRY_HEADER, answered_spent, clear, noted
 from seawall.http._asgi import overloaded, problem
 from seawall.http._health import Health, probe_reply
 from seawall.policies._timeout import RequestTimeout
@@ -224,7 +224,8 @@ class WSGIEdge:
         finally:
             # One thread serves request after request in one context: a note left by a
             # request that recovered from a spent call must not reach the next one.
-            clear()
+            if noted():
+                clear()
             timeout.leave(token, None)
             if timeout._events:
                 flush(timeout)
