@@ -35,6 +35,7 @@ from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
+    "DEPENDENCY_FAILING",
     "ENVOY_OVERLOADED_HEADER",
     "NO_RETRY",
     "NO_RETRY_FIELD",
@@ -58,6 +59,12 @@ NO_RETRY = "no"
 NO_RETRY_FIELD = (RETRY_HEADER.encode(), NO_RETRY.encode())
 """The header as an ASGI (and raw) byte pair."""
 ENVOY_OVERLOADED_HEADER = "x-envoy-overloaded"
+DEPENDENCY_FAILING = (
+    "Dependency failing",
+    "a dependency of this service is failing; retrying this request will not help",
+)
+"""Title and detail of the 500 an edge answers for a spent error that escaped its handler
+(never the error's own text: it may name internal hosts)."""
 
 # The note on the request's context: set only when a call is spent, read (and cleared)
 # by the server edge that answers the request.

@@ -53,7 +53,7 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import PRIORITY_RANK
 from seawall._priority import _current as _priority_scope
-from seawall._pushback import NO_RETRY_FIELD, answered_spent, with_no_retry
+from seawall._pushback import DEPENDENCY_FAILING, NO_RETRY_FIELD, answered_spent, with_no_retry
 from seawall.http._asgi import ASGIApp, Message, Receive, Scope, Send, overloaded, send_problem
 from seawall.policies._timeout import RequestTimeout
 from seawall.wire import budget_from_headers
@@ -319,9 +319,7 @@ class Edge:
             raise failure
         if spent:
             logger.error("%s %s failed", scope.get("method"), path, exc_info=failure)
-            await send_problem(
-                send, 500, "Dependency failing", str(failure), headers=[NO_RETRY_FIELD]
-            )
+            await send_problem(send, 500, *DEPENDENCY_FAILING, headers=[NO_RETRY_FIELD])
             return
         logger.info("%s %s: %s", scope.get("method"), path, failure)
         await send_problem(

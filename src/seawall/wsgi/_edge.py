@@ -42,7 +42,14 @@ from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
 from seawall._priority import _current as _priority_scope
 from seawall._priority import rank_of
-from seawall._pushback import NO_RETRY, RETRY_HEADER, answered_spent, clear, noted
+from seawall._pushback import (
+    DEPENDENCY_FAILING,
+    NO_RETRY,
+    RETRY_HEADER,
+    answered_spent,
+    clear,
+    noted,
+)
 from seawall.http._asgi import overloaded, problem
 from seawall.http._health import Health, probe_reply
 from seawall.policies._timeout import RequestTimeout
@@ -216,7 +223,7 @@ class WSGIEdge:
             if held.sent or not answered_spent(exc):
                 raise
             logger.error("%s %s failed", method, path, exc_info=exc)
-            headers, body = problem(500, "Dependency failing", str(exc), headers=[_NO_RETRY_RAW])
+            headers, body = problem(500, *DEPENDENCY_FAILING, headers=[_NO_RETRY_RAW])
             return answer(start_response, 500, headers, body)
         except BaseException as exc:
             failure = exc
