@@ -55,6 +55,8 @@ class Recorder:
                 extra.append((b"retry-after", query["retry_after"].encode()))
             if query.get("close"):
                 extra.append((b"connection", b"close"))
+            if query.get("no_retry"):
+                extra.append((b"x-request-retry", b"no"))
         payload = json.dumps({"attempt": len(self.seen[key])}).encode()
         start = {"type": "http.response.start", "status": status}
         start["headers"] = [(b"content-type", b"application/json"), *extra]

@@ -51,12 +51,13 @@ def test_a_400_is_tried_once_and_exhausted_retries_return_the_last_answer(
     async def main() -> list[tuple[int, Any]]:
         async with seawall.aiohttp.ClientSession(clock=FakeClock()) as session:
             answers = []
-            for path in ("ah-400?n=5&status=400", "ah-last?n=9"):
+            for path in ("ah-400?n=5&status=400", "ah-last?n=9", "ah-no-retry?n=9&no_retry=1"):
                 async with session.get(f"{url}/fail/{path}") as response:
                     answers.append((response.status, await response.json()))
             return answers
 
-    assert _run(main) == [(400, {"attempt": 1}), (503, {"attempt": 3})]
+    # a 503 that says "X-Request-Retry: no" is tried once, as a 400 is
+    assert _run(main) == [(400, {"attempt": 1}), (503, {"attempt": 3}), (503, {"attempt": 1})]
     assert len(app.seen["ah-400"]) == 1
 
 

@@ -43,6 +43,14 @@ def test_a_400_is_tried_once(recorder: Server) -> None:
     assert len(app.seen["rq-400"]) == 1
 
 
+def test_a_503_that_says_do_not_retry_is_tried_once(recorder: Server) -> None:
+    url, app, _ = recorder
+    with seawall.requests.Session(clock=FakeClock()) as session:
+        response = session.get(f"{url}/fail/rq-no-retry?n=5&no_retry=1")
+    assert response.status_code == 503
+    assert len(app.seen["rq-no-retry"]) == 1
+
+
 def test_exhausted_retries_return_the_last_answer_or_raise(recorder: Server) -> None:
     url, _, _ = recorder
     with seawall.requests.Session(clock=FakeClock()) as session:
