@@ -490,7 +490,7 @@ SCENARIOS: dict[str, Scenario] = {
             "each, a RetryBudget at every layer: leaf calls per top-level request with "
             "the budget's ratio and per-caller floor alone, max_tokens=None, every failed "
             "answer retried (naive column), and with the default budget, its failure "
-            "reserve and its \"do not retry\" answers (seawall column).",
+            'reserve and its "do not retry" answers (seawall column).',
             60.0,
             lambda _: (0.0, 60.0),
             _amplification,
