@@ -211,7 +211,8 @@ class World:
         """
         self._not_started()
         self._check_target(target)
-        if not isinstance(name, str) or not name:
+        if policy is None and (not isinstance(name, str) or not name):
+            # With a policy the name is a client group's, checked as one below.
             raise ConfigError(f"a load needs a non-empty name, got {name!r}")
         mean_gap = 1.0 / _checks.positive("rate", rate)
         self._open_rate += float(rate)

@@ -164,3 +164,19 @@ def test_response_time_percentiles_of_mm1_are_the_exponential_quantiles() -> Non
     assert_matches(
         "p99", batches(result, "q", lambda row: row.p99), math.log(100) / 0.5, within=0.05
     )
+
+
+def test_a_calling_service_holds_its_server_for_its_work_and_its_call() -> None:
+    # A thread per request: the front's response is its own 10 ms plus the M/M/1 answer
+    # of the database it calls (lambda = 0.25, mu = 1: W = 4/3), and its utilization law
+    # counts the whole hold, call included.
+    world = sim.World(seed=5)
+    db = world.service("db", service_time=sim.exponential(1.0))
+    front = world.service("front", servers=50, service_time=sim.deterministic(0.01), calls=db)
+    world.load(front, rate=0.25)
+    until = 260_000.0
+    result = world.run(until=until, interval=until / (BATCHES + 1))
+    assert_operational_laws(result)
+    w_db = 1 / (1.0 - 0.25)
+    assert_matches("W db", batches(result, "db", lambda row: row.mean_response), w_db)
+    assert_matches("W front", batches(result, "front", lambda row: row.mean_response), 0.01 + w_db)

@@ -159,8 +159,6 @@ anything = st.one_of(
 )
 
 
-
-
 def mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Valid two times in three: a bad argument must get past the ones checked before it."""
     return st.one_of(valid, valid, anything)
