@@ -65,9 +65,10 @@ def run_open(
 def assert_operational_laws(result: sim.Result) -> None:
     """Little's law and the utilization law on every service of a run, to 1 %.
 
-    Little: L = X * W. Utilization: U = X * S / c, where S is the time a completed
-    request held a server (its response less its wait in the queue). Both hold for any
-    arrivals and any service times, so a miss is bookkeeping, not randomness.
+    Little: L = X * W, and on the queue alone Lq = X * Wq. Utilization: U = X * S / c,
+    where S is the time a completed request held a server (its response less its wait
+    in the queue). They hold for any arrivals and any service times, so a miss is
+    bookkeeping, not randomness.
     """
     for stats in result.services.values():
         if not stats.completed:
@@ -75,6 +76,9 @@ def assert_operational_laws(result: sim.Result) -> None:
         assert stats.mean_in_system == pytest.approx(
             stats.throughput * stats.mean_response, rel=0.01
         ), f"Little's law on {stats.name}"
+        assert stats.mean_queue_length == pytest.approx(
+            stats.throughput * stats.mean_wait, rel=0.01, abs=1e-9
+        ), f"Little's law on the queue of {stats.name}"
         held = stats.mean_response - stats.mean_wait
         assert stats.utilization == pytest.approx(
             stats.throughput * held / stats.servers, rel=0.01

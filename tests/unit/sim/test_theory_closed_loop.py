@@ -77,3 +77,20 @@ def test_think_time_distribution_does_not_change_the_answer_and_the_law_holds() 
     x = result.services["q"].throughput
     assert seen.mean_response == pytest.approx(clients / x - 4.0, rel=0.005)
     assert seen.failed == 0
+
+
+def test_fixed_times_give_the_exact_schedule() -> None:
+    # Three clients send at once at 0 to one server taking 0.5 s; each thinks 1 s after
+    # its answer. They are answered at 0.5, 1.0 and 1.5, come back at 1.5, 2.0 and 2.5,
+    # and from then on each arrives as the server frees: every response is 0.5 s and the
+    # server never idles. By 14.9 s: 3 + 26 answered (at 2.0, 2.5, ..., 14.5).
+    world = sim.World(seed=0)
+    server = world.service("q", service_time=sim.deterministic(0.5))
+    world.clients(3, think_time=1.0, target=server, start=0.0)
+    result = world.run(until=14.9)
+    stats = result.services["q"]
+    assert stats.completed == 29
+    assert stats.mean_response == pytest.approx((0.5 + 1.0 + 1.5 + 26 * 0.5) / 29)
+    assert stats.mean_wait == pytest.approx((0.5 + 1.0) / 29)
+    assert stats.utilization == pytest.approx(1.0)
+    assert result.clients["clients"].requests == 3 + 27  # the one sent at 14.5 is in service
