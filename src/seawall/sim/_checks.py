@@ -38,10 +38,12 @@ def non_negative(name: str, value: object) -> float:
     return number
 
 
-def count(name: str, value: object, minimum: int) -> int:
-    """``value`` if it is an int (not a bool) >= ``minimum``."""
+def count(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    """``value`` if it is an int (not a bool) within ``minimum``..``maximum``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum:,}, got {value!r}")
     return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -42,8 +43,23 @@ def _check(scenario: str, clients: int, seed: int, until: float | None) -> str |
     return None
 
 
+def _unwritable(path: Path | None) -> str | None:
+    """Why the report cannot go to ``path``, found before a run that may take minutes."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"cannot write the report: {path} is a directory"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot write the report: {exc}"
+    if not os.access(path.parent, os.W_OK):
+        return f"cannot write the report: {path.parent} is not writable"
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
-    problem = _check(args.scenario, args.clients, args.seed, args.until)
+    problem = _check(args.scenario, args.clients, args.seed, args.until) or _unwritable(args.report)
     if problem:
         return _fail(problem)
     outcome = run_scenario(args.scenario, args.clients, args.seed, args.until)
@@ -113,14 +129,18 @@ def _sweep(args: argparse.Namespace) -> int:
     if not 1 <= len(values) <= 20:
         return _fail(f"--values takes 1 to 20 values, got {len(values)}")
     for value in values:
+        # A whole number first: int() of a NaN or an infinity raises rather than answers.
+        if args.parameter in ("clients", "seed") and not value.is_integer():
+            return _fail(f"{args.parameter} takes whole numbers, got {value:g}")
         clients = int(value) if args.parameter == "clients" else args.clients
         seed = int(value) if args.parameter == "seed" else args.seed
         until = value if args.parameter == "until" else args.until
-        if args.parameter in ("clients", "seed") and value != int(value):
-            return _fail(f"{args.parameter} takes whole numbers, got {value:g}")
         problem = _check(args.scenario, clients, seed, until)
         if problem:
             return _fail(problem)
+    problem = _unwritable(args.report)
+    if problem:
+        return _fail(problem)
     outcomes = sweep(
         args.scenario, args.parameter, values, args.clients, args.seed, args.until, args.workers
     )

@@ -3,7 +3,10 @@
 A distribution is a value (frozen, comparable, printable) that hands out a *sampler*
 bound to one random stream: the hot loop then pays one call per draw, and two
 components never share a stream, so adding a service does not change what another one
-draws.
+draws. Each knows its mean and variance, the two moments queueing formulas take
+(Pollaczek-Khinchine's M/G/1 wait needs E[S^2] = variance + mean^2), and checks its
+parameters however it is built: a negative or NaN duration would run and report
+numbers that mean nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import bisect
 import itertools
 import math
 import random
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +52,11 @@ class Distribution:
         """The expected value, which queueing formulas take as 1/mu."""
         raise NotImplementedError
 
+    @property
+    def variance(self) -> float:
+        """The variance of one draw, in seconds squared."""
+        raise NotImplementedError
+
     def sampler(self, rng: random.Random) -> Sampler:
         """A function returning one draw per call, from ``rng``."""
         raise NotImplementedError
@@ -59,9 +68,16 @@ class Deterministic(Distribution):
 
     value: float
 
+    def __post_init__(self) -> None:
+        _checks.non_negative("deterministic value", self.value)
+
     @property
     def mean(self) -> float:
         return self.value
+
+    @property
+    def variance(self) -> float:
+        return 0.0
 
     def sampler(self, rng: random.Random) -> Sampler:
         value = self.value
@@ -74,9 +90,16 @@ class Exponential(Distribution):
 
     mean_value: float
 
+    def __post_init__(self) -> None:
+        _checks.positive("exponential mean", self.mean_value)
+
     @property
     def mean(self) -> float:
         return self.mean_value
+
+    @property
+    def variance(self) -> float:
+        return self.mean_value * self.mean_value
 
     def sampler(self, rng: random.Random) -> Sampler:
         uniform = rng.random
@@ -93,9 +116,18 @@ class Uniform(Distribution):
     low: float
     high: float
 
+    def __post_init__(self) -> None:
+        low = _checks.non_negative("uniform low", self.low)
+        if _checks.non_negative("uniform high", self.high) < low:
+            raise ConfigError(f"uniform needs low <= high, got low={low!r}, high={self.high!r}")
+
     @property
     def mean(self) -> float:
         return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
 
     def sampler(self, rng: random.Random) -> Sampler:
         uniform = rng.random
@@ -114,9 +146,21 @@ class LogNormal(Distribution):
     mean_value: float
     sigma: float
 
+    def __post_init__(self) -> None:
+        mean = _checks.positive("lognormal mean", self.mean_value)
+        sigma = _checks.positive("lognormal sigma", self.sigma)
+        if mean > 1e9 or sigma > 10:
+            raise ConfigError(
+                f"lognormal needs mean <= 1e9 s and sigma <= 10, got {mean!r}, {sigma!r}"
+            )
+
     @property
     def mean(self) -> float:
         return self.mean_value
+
+    @property
+    def variance(self) -> float:
+        return math.expm1(self.sigma * self.sigma) * self.mean_value * self.mean_value
 
     def sampler(self, rng: random.Random) -> Sampler:
         mu = math.log(self.mean_value) - self.sigma * self.sigma / 2.0
@@ -132,9 +176,30 @@ class Mixture(Distribution):
     weights: tuple[float, ...]
     parts: tuple[Distribution, ...]
 
+    def __post_init__(self) -> None:
+        if not self.parts or len(self.weights) != len(self.parts):
+            raise ConfigError(
+                f"a mixture needs one weight per part and at least one part, got "
+                f"{len(self.weights)} weights for {len(self.parts)} parts"
+            )
+        for part in self.parts:
+            if not isinstance(part, Distribution):
+                raise ConfigError(f"a mixture part must be a distribution, got {part!r}")
+        total = math.fsum(_checks.non_negative("mixture weight", w) for w in self.weights)
+        if abs(total - 1.0) > 1e-9:
+            raise ConfigError(f"mixture weights must sum to 1, got {total!r}")
+
     @property
     def mean(self) -> float:
         return math.fsum(w * p.mean for w, p in zip(self.weights, self.parts, strict=True))
+
+    @property
+    def variance(self) -> float:
+        # The law of total variance: the parts' own spread plus the spread of their means.
+        mean = self.mean
+        pairs = zip(self.weights, self.parts, strict=True)
+        second = math.fsum(w * (p.variance + p.mean * p.mean) for w, p in pairs)
+        return max(0.0, second - mean * mean)
 
     def sampler(self, rng: random.Random) -> Sampler:
         cumulative = list(itertools.accumulate(self.weights))
@@ -151,9 +216,20 @@ class Empirical(Distribution):
 
     values: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.values, tuple) or not self.values:
+            raise ConfigError("empirical needs a non-empty tuple of observed values")
+        for value in self.values:
+            _checks.non_negative("empirical value", value)
+
     @property
     def mean(self) -> float:
         return math.fsum(self.values) / len(self.values)
+
+    @property
+    def variance(self) -> float:
+        # Resampling draws each observed value with equal chance: the population variance.
+        return statistics.pvariance(self.values)
 
     def sampler(self, rng: random.Random) -> Sampler:
         values = self.values
@@ -199,10 +275,18 @@ def mixture(parts: Iterable[tuple[float, Distribution | float]]) -> Mixture:
 
     Weights are relative (they are normalised); a bare number is a fixed duration.
     """
-    pairs = list(parts)
+    try:
+        pairs = [(weight, part) for weight, part in parts]
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"a mixture takes (weight, distribution or seconds) pairs, got {parts!r}"
+        ) from None
     if not pairs:
         raise ConfigError("a mixture needs at least one (weight, distribution) part")
     weights = [_checks.positive("mixture weight", weight) for weight, _ in pairs]
+    largest = max(weights)
+    # Relative weights: scaled by the largest first, so huge ones cannot overflow the sum.
+    weights = [weight / largest for weight in weights]
     total = math.fsum(weights)
     return Mixture(
         tuple(weight / total for weight in weights),
@@ -222,8 +306,10 @@ def bimodal(
 
 def empirical(values: Sequence[float]) -> Empirical:
     """Resample uniformly from ``values`` (seconds; at least one, all finite and >= 0)."""
-    if isinstance(values, (str, bytes)):
-        raise ConfigError("empirical values must be a sequence of numbers of seconds")
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(
+            f"empirical values must be a sequence of numbers of seconds, got {values!r}"
+        )
     checked = tuple(_checks.non_negative("empirical value", value) for value in values)
     if not checked:
         raise ConfigError("empirical needs at least one observed value")

@@ -32,6 +32,13 @@ __all__ = ["ClientGroup", "PolicyFactory", "World"]
 # Open-loop requests one run may be asked to offer: the 10,000-client scenarios offer
 # about 10^5-10^6; a billion takes hours at the engine's speed.
 MAX_ARRIVALS = 1e9
+# Servers of one service, and clients of one group: each is an entry the world keeps in
+# memory for the whole run, and the 1,000,000-client scenarios use half a million servers.
+# Ten million is beyond what a run on one machine holds; a bigger number is a slip.
+MAX_SERVERS = MAX_CLIENTS = 10_000_000
+# Time-series rows of one run: a row per interval of every service is kept, and no plot
+# shows a million points; more comes from an interval given in the wrong unit.
+MAX_ROWS = 1_000_000
 
 PolicyFactory = Callable[["World"], Any]
 """Builds one caller's policy from the world (its ``clock`` and ``rng``)."""
@@ -125,12 +132,8 @@ class World:
             raise ConfigError(f"a service needs a non-empty name, got {name!r}")
         if name in self._services:
             raise ConfigError(f"there is already a service named {name!r}")
-        if not isinstance(service_time, Distribution):
-            raise ConfigError(
-                f"service_time must be a distribution such as sim.exponential(mean=0.01), "
-                f"got {service_time!r}"
-            )
-        servers = _checks.count("servers", servers, minimum=1)
+        _check_distribution("service_time", service_time)
+        servers = _checks.count("servers", servers, minimum=1, maximum=MAX_SERVERS)
         if queue_limit is not None:
             queue_limit = _checks.count("queue_limit", queue_limit, minimum=0)
         if max_deadline is not None:
@@ -208,6 +211,9 @@ class World:
         """
         self._not_started()
         self._check_target(target)
+        if policy is None and (not isinstance(name, str) or not name):
+            # With a policy the name is a client group's, checked as one below.
+            raise ConfigError(f"a load needs a non-empty name, got {name!r}")
         mean_gap = 1.0 / _checks.positive("rate", rate)
         self._open_rate += float(rate)
         uniform = self._source_stream("load", target).random
@@ -265,14 +271,18 @@ class World:
         """
         self._not_started()
         self._check_target(target)
-        n = _checks.count("n", n, minimum=1)
+        n = _checks.count("n", n, minimum=1, maximum=MAX_CLIENTS)
         self._check_group(name)
-        if not isinstance(think_time, Distribution):
+        if isinstance(think_time, Distribution):
+            _check_distribution("think_time", think_time)
+        else:
             think_time = deterministic(_checks.non_negative("think_time", think_time))
         think = think_time.sampler(self._source_stream("clients", target))
         first = think
         if start is not None:
-            if not isinstance(start, Distribution):
+            if isinstance(start, Distribution):
+                _check_distribution("start", start)
+            else:
                 start = deterministic(_checks.non_negative("start", start))
             first = start.sampler(self._source_stream("start", target))
         policies = [None if policy is None else self._build(policy, name) for _ in range(n)]
@@ -312,6 +322,11 @@ class World:
                 f" (at most {MAX_ARRIVALS:.0g} per run): lower a rate or until"
             )
         width = horizon / 100 if interval is None else _checks.positive("interval", interval)
+        if horizon / width > MAX_ROWS:
+            raise ConfigError(
+                f"interval={width:g} cuts until={horizon:g} into {horizon / width:.3g} rows"
+                f" (at most {MAX_ROWS:,}): widen the interval"
+            )
         self._ran = True
         services = list(self._services.values())
         engine = self.engine
@@ -417,6 +432,19 @@ class World:
     def _not_started(self) -> None:
         if self._ran:
             raise ConfigError("this world has already run; build a new World for another run")
+
+
+def _check_distribution(argument: str, value: object) -> None:
+    """A duration the world can draw from: a distribution that implements ``sampler``."""
+    if not isinstance(value, Distribution):
+        raise ConfigError(
+            f"{argument} must be a distribution such as sim.exponential(mean=0.01), got {value!r}"
+        )
+    if type(value).sampler is Distribution.sampler or type(value).mean is Distribution.mean:
+        raise ConfigError(
+            f"{argument}: {type(value).__name__} does not define mean and sampler(); use "
+            f"sim.exponential, sim.lognormal, ... or a Distribution subclass that does"
+        )
 
 
 class ClientGroup:
