@@ -307,7 +307,14 @@ class Target:
         compression: Any,
     ) -> Any:
         budget, own = self._timeout(timeout)
-        sent = self._metadata(metadata, True, method.path)
+        op = _operation.get()
+        if metadata or op is None or not self.idempotency_keys or tracing.spans is not None:
+            sent = self._metadata(metadata, True, method.path)
+        else:  # the common attempt, inside its retry: only seawall's own metadata to send
+            level = _priority.get()
+            sent = [(IDEMPOTENCY_KEY, op.key), (ATTEMPT_HEADER, str(op.attempt))]
+            if level is not None:
+                sent.insert(1, (PRIORITY_HEADER, level))
         started = time.perf_counter()
         try:
             result = call(request, budget, sent, credentials, wait_for_ready, compression)
