@@ -23,7 +23,9 @@ __all__ = ["GuardedChannel"]
 
 
 class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
-    def __init__(self, raw: Any, intercepted: Any, send: Callable[..., Any], method: RpcMethod):
+    def __init__(
+        self, raw: Any, intercepted: Any, send: Callable[..., Any], method: RpcMethod
+    ) -> None:
         self._raw = raw
         self._intercepted = intercepted
         self._send = send
