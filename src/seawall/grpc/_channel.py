@@ -17,68 +17,19 @@ from typing import Any
 import grpc
 
 from seawall._outbound import ClientPolicies
-from seawall.grpc._client import Target, _SyncDetails
+from seawall.grpc._client import RpcMethod, Target
 
 __all__ = ["GuardedChannel"]
 
 
-class _Answered:
-    """A finished call as the attempt sees it: ``result()`` is the response."""
-
-    __slots__ = ("call", "response")
-
-    def __init__(self, response: Any, call: Any) -> None:
-        self.response = response
-        self.call = call
-
-    def result(self) -> Any:
-        return self.response
-
-
 class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
-    def __init__(self, raw: Any, intercepted: Any, send: Callable[..., Any], method: str) -> None:
+    def __init__(
+        self, raw: Any, intercepted: Any, send: Callable[..., Any], method: RpcMethod
+    ) -> None:
         self._raw = raw
         self._intercepted = intercepted
         self._send = send
         self._method = method
-
-    def _plain(self, details: Any, request: Any) -> _Answered:
-        # grpcio's __call__ skips building the call object that with_call returns
-        response = self._raw(
-            request,
-            timeout=details.timeout,
-            metadata=details.metadata,
-            credentials=details.credentials,
-            wait_for_ready=details.wait_for_ready,
-            compression=details.compression,
-        )
-        return _Answered(response, None)
-
-    def _with_call(self, details: Any, request: Any) -> _Answered:
-        response, call = self._raw.with_call(
-            request,
-            timeout=details.timeout,
-            metadata=details.metadata,
-            credentials=details.credentials,
-            wait_for_ready=details.wait_for_ready,
-            compression=details.compression,
-        )
-        return _Answered(response, call)
-
-    def _invoke(
-        self,
-        continuation: Callable[[Any, Any], _Answered],
-        request: Any,
-        timeout: float | None,
-        metadata: Any,
-        credentials: Any,
-        wait_for_ready: bool | None,
-        compression: Any,
-    ) -> _Answered:
-        details = _SyncDetails(
-            self._method, timeout, metadata, credentials, wait_for_ready, compression
-        )
-        return self._send(continuation, details, request)  # type: ignore[no-any-return]
 
     def __call__(
         self,
@@ -89,9 +40,17 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> Any:
-        return self._invoke(
-            self._plain, request, timeout, metadata, credentials, wait_for_ready, compression
-        ).response
+        # grpcio's __call__ skips building the call object that with_call returns
+        return self._send(
+            self._raw,
+            self._method,
+            request,
+            timeout,
+            metadata,
+            credentials,
+            wait_for_ready,
+            compression,
+        )
 
     def with_call(
         self,
@@ -102,10 +61,16 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):  # type: ignore[type-arg]
         wait_for_ready: bool | None = None,
         compression: Any = None,
     ) -> tuple[Any, Any]:
-        answered = self._invoke(
-            self._with_call, request, timeout, metadata, credentials, wait_for_ready, compression
+        return self._send(  # type: ignore[no-any-return]
+            self._raw.with_call,
+            self._method,
+            request,
+            timeout,
+            metadata,
+            credentials,
+            wait_for_ready,
+            compression,
         )
-        return answered.response, answered.call
 
     def future(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         return self._intercepted.future(request, *args, **kwargs)
@@ -129,8 +94,8 @@ class GuardedChannel(grpc.Channel):
         return _UnaryUnary(
             self._raw.unary_unary(method, *args, **kwargs),
             self._intercepted.unary_unary(method, *args, **kwargs),
-            self.target.sender(method),
-            method,
+            self.target.caller(),
+            RpcMethod(self.target, method),
         )
 
     def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:

@@ -43,21 +43,21 @@ from seawall import (
     DeadlineExceeded,
     Pipeline,
     RetryBudget,
-    current_attempt,
-    current_priority,
     downstream_timeout,
-    idempotency_key,
     standard,
 )
 from seawall._catalog import enroll, target_label
 from seawall._drive import client_attempt, tracing
 from seawall._durations import RPC_CLIENT, rpc_labels
+from seawall._operation import FirstAttempt, Operation, new_key
+from seawall._operation import _current as _operation
 from seawall._outbound import ClientPolicies
+from seawall._priority import _current as _priority
 from seawall._validate import name as policy_name
 from seawall.grpc._status import breaker_failure, parse_pushback, remember, retryable
 from seawall.wire import ATTEMPT_HEADER, PRIORITY_HEADER
 
-__all__ = ["IDEMPOTENCY_KEY", "NO_RETRIES", "Target"]
+__all__ = ["IDEMPOTENCY_KEY", "NO_RETRIES", "RpcMethod", "Target"]
 
 IDEMPOTENCY_KEY = "idempotency-key"
 # grpcio's own retry layer would retry beneath seawall's and multiply attempts.
@@ -89,6 +89,27 @@ def _positive(name: str, value: object) -> float:
 
 def _method_name(method: str | bytes) -> str:
     return method.decode("utf-8", "replace") if isinstance(method, bytes) else method
+
+
+def _key_of(op: Operation | FirstAttempt | None) -> str:
+    """The operation's idempotency key (a fresh one outside any retry)."""
+    return new_key() if op is None else op.key
+
+
+class RpcMethod:
+    """One method of a target as its attempts are counted: the path and its labels.
+
+    Made once per multi-callable, so a call neither splits the path nor builds the
+    labels of ``rpc.client.duration`` again.
+    """
+
+    __slots__ = ("labels", "ok", "path")
+
+    def __init__(self, target: Target, method: str | bytes) -> None:
+        self.path = _method_name(method)
+        service, name = rpc_labels(self.path)
+        self.labels = (target.name, target.label, service, name)
+        self.ok = (*self.labels, grpc.StatusCode.OK.value[0])
 
 
 class Target:
@@ -159,6 +180,7 @@ class Target:
         pipeline = Pipeline(self.retry, self.breaker, self.bulkhead)
         self._send: Callable[..., Any] = pipeline(self._attempt)
         self._asend: Callable[..., Awaitable[Any]] = pipeline(self._aattempt)
+        self._call: Callable[..., Any] = pipeline(self._direct)
 
     def policies(self) -> ClientPolicies:
         """This target's retry, breaker and bulkhead, labelled as their metrics are."""
@@ -172,6 +194,16 @@ class Target:
         """The asyncio twin of :meth:`sender`."""
         return self._asend
 
+    def caller(self) -> Callable[..., Any]:
+        """The retried, guarded sync attempt of a call made with grpcio's own arguments.
+
+        ``caller()(call, method, request, timeout, metadata, credentials,
+        wait_for_ready, compression)`` runs ``call`` (a multi-callable or its
+        ``with_call``) as :meth:`sender` runs a continuation, with no call details built
+        per call: what :func:`~seawall.grpc.channel` runs for unary calls.
+        """
+        return self._call
+
     # -- one attempt ---------------------------------------------------------------------
 
     def shape(self, details: Any, *, key: bool, aio: bool) -> tuple[Any, bool]:
@@ -181,31 +213,8 @@ class Target:
         or its deadline) rather than the per-attempt cap: a DEADLINE_EXCEEDED then means
         the caller is out of time, and is not retried.
         """
-        budget = downstream_timeout(self.timeout)
-        assert budget is not None  # the cap is never None
-        if budget <= 0.0:
-            raise DeadlineExceeded("no time left for the RPC")
-        own = budget < self.timeout
-        given = details.timeout
-        if given is not None and given <= budget:
-            budget, own = given, True
-        metadata: list[tuple[str, Any]] = []
-        sent: dict[str, Any] = {}
-        for k, v in details.metadata or ():
-            name = k.lower()
-            if name in _OURS:
-                sent[name] = v  # the caller's own key or priority wins; the attempt is ours
-            else:
-                metadata.append((k, v))
-        if key and self.idempotency_keys:
-            metadata.append((IDEMPOTENCY_KEY, sent.get(IDEMPOTENCY_KEY) or idempotency_key()))
-        priority = sent.get(PRIORITY_HEADER) or current_priority()
-        if priority is not None:
-            metadata.append((PRIORITY_HEADER, priority))
-        metadata.append((ATTEMPT_HEADER, str(current_attempt())))
-        spans = tracing.spans
-        if spans is not None:
-            spans.client_rpc(metadata, _method_name(details.method), self.target)
+        budget, own = self._timeout(details.timeout)
+        metadata = self._metadata(details.metadata, key, _method_name(details.method))
         if aio:
             shaped: Any = grpc.aio.ClientCallDetails(
                 details.method,
@@ -225,6 +234,47 @@ class Target:
             )
         return shaped, own
 
+    def _timeout(self, given: float | None) -> tuple[float, bool]:
+        """This attempt's timeout, and whether it is the caller's own (see :meth:`shape`)."""
+        budget = downstream_timeout(self.timeout)
+        assert budget is not None  # the cap is never None
+        if budget <= 0.0:
+            raise DeadlineExceeded("no time left for the RPC")
+        own = budget < self.timeout
+        if given is not None and given <= budget:
+            budget, own = given, True
+        return budget, own
+
+    def _metadata(self, given: Any, key: bool, method: str) -> list[tuple[str, Any]]:
+        """The attempt's metadata: the caller's, then key, priority, attempt and trace.
+
+        The caller's own idempotency key or priority wins; the attempt number is ours.
+        """
+        op = _operation.get()
+        if given:
+            metadata: list[tuple[str, Any]] = []
+            sent: dict[str, Any] = {}
+            for k, v in given:
+                name = k.lower()
+                if name in _OURS:
+                    sent[name] = v
+                else:
+                    metadata.append((k, v))
+            if key and self.idempotency_keys:
+                caller_key = sent.get(IDEMPOTENCY_KEY)
+                metadata.append((IDEMPOTENCY_KEY, caller_key or _key_of(op)))
+            level = sent.get(PRIORITY_HEADER) or _priority.get()
+        else:
+            metadata = [(IDEMPOTENCY_KEY, _key_of(op))] if key and self.idempotency_keys else []
+            level = _priority.get()
+        if level is not None:
+            metadata.append((PRIORITY_HEADER, level))
+        metadata.append((ATTEMPT_HEADER, "1" if op is None else str(op.attempt)))
+        spans = tracing.spans
+        if spans is not None:
+            spans.client_rpc(metadata, method, self.target)
+        return metadata
+
     def observe(self, method: Any, code: grpc.StatusCode, seconds: float) -> None:
         """Count one attempt of ``method`` that ended with ``code`` in ``rpc.client.duration``."""
         service, name = rpc_labels(_method_name(method))
@@ -243,6 +293,37 @@ class Target:
             raise
         self.observe(details.method, grpc.StatusCode.OK, time.perf_counter() - started)
         return outcome
+
+    @client_attempt("rpc")
+    def _direct(
+        self,
+        call: Callable[..., Any],
+        method: RpcMethod,
+        request: Any,
+        timeout: float | None,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> Any:
+        budget, own = self._timeout(timeout)
+        op = _operation.get()
+        if metadata or op is None or not self.idempotency_keys or tracing.spans is not None:
+            sent = self._metadata(metadata, True, method.path)
+        else:  # the common attempt, inside its retry: only seawall's own metadata to send
+            level = _priority.get()
+            sent = [(IDEMPOTENCY_KEY, op.key), (ATTEMPT_HEADER, str(op.attempt))]
+            if level is not None:
+                sent.insert(1, (PRIORITY_HEADER, level))
+        started = time.perf_counter()
+        try:
+            result = call(request, budget, sent, credentials, wait_for_ready, compression)
+        except grpc.RpcError as exc:
+            RPC_CLIENT.record((*method.labels, _code(exc).value[0]), time.perf_counter() - started)
+            remember(exc, parse_pushback(_trailing(exc)), own)
+            raise
+        RPC_CLIENT.record(method.ok, time.perf_counter() - started)
+        return result
 
     @client_attempt("rpc")
     async def _aattempt(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:

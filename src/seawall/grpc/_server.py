@@ -37,8 +37,13 @@ import grpc
 import grpc.aio
 
 from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
+from seawall._clock import SYSTEM_CLOCK
+from seawall._deadline import _current as _deadline
+from seawall._deadline import nearest
 from seawall._drive import tracing
 from seawall._durations import RPC_SERVER, rpc_labels
+from seawall._priority import PRIORITY_RANK
+from seawall._priority import _current as _priority
 from seawall._pushback import noted
 from seawall._quota_fields import check_policy_name, limit_field, policy_field
 from seawall.grpc._plain import drained, invoke
@@ -60,10 +65,23 @@ __all__ = [
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 _KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 _CACHE_LIMIT = 4096
+_UNKNOWN = int(grpc.StatusCode.UNKNOWN.value[0])
 
 
 def call_priority(metadata: Sequence[Any] | None, default: str = "normal") -> str:
     """The priority a call's metadata asks for; ``default`` when absent or malformed."""
+    # grpcio hands metadata over as (key, value) pairs with lower-case keys: one pass
+    # over them settles the common case; anything else takes the careful reading.
+    try:
+        for key, value in metadata or ():
+            if key == PRIORITY_HEADER:
+                return _level(value, default)
+            if key.__class__ is not str or not key.islower():
+                break
+        else:
+            return default
+    except (TypeError, ValueError):
+        pass
     for item in metadata or ():
         key = getattr(item, "key", None)
         value = getattr(item, "value", None)
@@ -73,11 +91,15 @@ def call_priority(metadata: Sequence[Any] | None, default: str = "normal") -> st
             except (TypeError, ValueError):
                 continue
         if isinstance(key, str) and key.lower() == PRIORITY_HEADER:
-            if isinstance(value, bytes):
-                value = value.decode("latin-1")
-            text = value.strip().lower() if isinstance(value, str) else ""
-            return text if text in PRIORITIES else default
+            return _level(value, default)
     return default
+
+
+def _level(value: Any, default: str) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = value.strip().lower() if isinstance(value, str) else ""
+    return text if text in PRIORITIES else default
 
 
 def caller_key(context: Any) -> str:
@@ -164,6 +186,8 @@ class _Edge:
             left = context.time_remaining()
         except Exception:  # a context without a deadline API: the server's own cap
             left = None
+        if left.__class__ is float and 0.0 <= left <= self.max_timeout:
+            return left  # the caller's deadline, within the cap
         if not isinstance(left, (int, float)) or not math.isfinite(left):
             return self.max_timeout
         return max(0.0, min(float(left), self.max_timeout))
@@ -197,12 +221,12 @@ class _Edge:
         self, handler: Any, method: Any, wrap: Callable[[Any, str, bool, bool], Any]
     ) -> Any:
         """``handler`` wrapped once per handler object, not once per call."""
-        kind = _kind(handler)
-        if kind is None:
-            return handler
         cached = self._cache.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
+        kind = _kind(handler)
+        if kind is None:
+            return handler
         result = _traced(wrap(handler, kind, self.sheds(method), self.limits(method)), kind, method)
         if len(self._cache) >= _CACHE_LIMIT:  # handlers made per call must not grow it
             self._cache.clear()
@@ -245,12 +269,8 @@ def _traced(handler: Any, kind: str, method: Any) -> Any:
 
         return _rebuild(handler, kind, aserved)
 
-    def served(request: Any, context: Any) -> Any:
-        started = time.perf_counter()
-        spans = tracing.spans
-        span, token = (None, None)
-        if spans is not None:
-            span, token = spans.rpc_server(context.invocation_metadata(), path)
+    def spanned(request: Any, context: Any, spans: Any, started: float) -> Any:
+        span, token = spans.rpc_server(context.invocation_metadata(), path)
         error: BaseException | None = None
         try:
             return inner(request, context)
@@ -258,9 +278,21 @@ def _traced(handler: Any, kind: str, method: Any) -> Any:
             error = exc
             raise
         finally:
-            if spans is not None:
-                spans.rpc_server_end(span, token, error, context)
+            spans.rpc_server_end(span, token, error, context)
             observe(context, error, started)
+
+    def served(request: Any, context: Any) -> Any:
+        started = time.perf_counter()
+        spans = tracing.spans
+        if spans is not None:
+            return spanned(request, context, spans, started)
+        try:
+            result = inner(request, context)
+        except BaseException as exc:
+            observe(context, exc, started)
+            raise
+        observe(context, None, started)
+        return result
 
     return _rebuild(handler, kind, served)
 
@@ -272,11 +304,13 @@ def _final_code(context: Any, error: BaseException | None) -> int:
         code = context.code()
     except Exception:  # a context without code(): judge by the outcome alone
         code = None
+    if code is None:
+        return 0 if error is None else _UNKNOWN
     if isinstance(code, grpc.StatusCode):
         return int(code.value[0])
     if isinstance(code, int) and not isinstance(code, bool):
         return code
-    return 0 if error is None else int(grpc.StatusCode.UNKNOWN.value[0])
+    return 0 if error is None else _UNKNOWN
 
 
 def _rebuild(
@@ -346,17 +380,30 @@ class ServerInterceptor(grpc.ServerInterceptor):
 
             return _rebuild(handler, kind, streaming)
 
+        shedder = edge.shedder if shed else None
+        fixed = shedder is not None and shedder.fixed
+
         def unary(request: Any, context: Any) -> Any:
             name = edge.priority_of(context)
-            admission = admit(context, name)
+            # A fixed limit with room admits at once, with no permit object to carry.
+            permit = fixed and not limit and shedder.enter_now(PRIORITY_RANK[name])  # type: ignore[union-attr]
+            admission = None if permit else admit(context, name)
             try:
-                with deadline(edge.budget(context)), priority(name):
+                # The scopes are set directly: the budget and the level are already checked.
+                token = _deadline.set(nearest(edge.budget(context), SYSTEM_CLOCK)[0])
+                level = _priority.set(name)
+                try:
                     result = inner(request, context)
+                finally:
+                    _priority.reset(level)
+                    _deadline.reset(token)
             except Exception as exc:
                 after_error(context, exc)  # "do not retry" for a spent call
                 raise
             finally:
-                if admission is not None:
+                if permit:
+                    shedder.leave_now()  # type: ignore[union-attr]
+                elif admission is not None:
                     admission.__exit__(None, None, None)
             if noted():  # also cleared before the thread's next call
                 after_answer(context)

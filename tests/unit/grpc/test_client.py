@@ -241,3 +241,80 @@ def test_channels_refuse_grpcio_retries() -> None:
         seawall.grpc.channel("127.0.0.1:1", options=[("grpc.enable_retries", 1)])
     with pytest.raises(seawall.ConfigError):
         seawall.grpc.channel("127.0.0.1:1", options=["grpc.enable_retries"])  # type: ignore[list-item]
+
+
+class Sent(NamedTuple):
+    request: bytes
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+class RawMethod:
+    """A grpcio multi-callable stand-in: answers from a script of errors, records calls."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.seen: list[Sent] = []
+
+    def __call__(
+        self,
+        request: bytes,
+        timeout: float | None = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: bool | None = None,
+        compression: Any = None,
+    ) -> bytes:
+        self.seen.append(Sent(request, timeout, metadata, credentials, wait_for_ready, compression))
+        if self.errors:
+            raise self.errors.pop(0)
+        return request
+
+    def with_call(self, request: bytes, *args: Any, **kwargs: Any) -> tuple[bytes, str]:
+        return self(request, *args, **kwargs), "the call"
+
+
+class RawChannel:
+    def __init__(self, method: RawMethod) -> None:
+        self.method = method
+
+    def unary_unary(self, path: str, *args: Any, **kwargs: Any) -> RawMethod:
+        return self.method
+
+
+def test_the_channel_runs_a_unary_call_through_the_targets_policies() -> None:
+    from seawall._durations import RPC_CLIENT
+    from seawall.grpc._channel import GuardedChannel
+
+    clock = FakeClock()
+    raw = RawMethod(Failed(grpc.StatusCode.UNAVAILABLE))
+    target = seawall.grpc.Target("svc:50051", name="direct", clock=clock)
+    channel = GuardedChannel(RawChannel(raw), target, RawChannel(raw))  # type: ignore[arg-type]
+    call = channel.unary_unary("/svc.Direct/M")
+    with seawall.deadline(10.0, clock=clock), seawall.priority("high"):
+        answer = call(b"q", metadata=[("other", "v")], compression=grpc.Compression.Gzip)
+    assert answer == b"q"
+    first, second = raw.seen
+    assert [dict(s.metadata)["x-request-attempt"] for s in raw.seen] == ["1", "2"]
+    assert dict(first.metadata)["idempotency-key"] == dict(second.metadata)["idempotency-key"]
+    assert {dict(s.metadata)["x-request-priority"] for s in raw.seen} == {"high"}
+    assert dict(first.metadata)["other"] == "v"
+    assert first.timeout == 1.0  # the per-attempt cap
+    assert first.compression is grpc.Compression.Gzip
+    assert call.with_call(b"w", timeout=0.25) == (b"w", "the call")
+    assert raw.seen[-1].timeout == 0.25
+    counted = {key[3:]: series.count for key, series in RPC_CLIENT.items() if key[0] == "direct"}
+    assert counted == {("M", 14): 1, ("M", 0): 2}
+
+
+def test_a_call_outside_any_retry_gets_a_fresh_version_4_key() -> None:
+    import uuid
+
+    keys = {seawall.idempotency_key() for _ in range(200)}
+    assert len(keys) == 200
+    for key in keys:
+        parsed = uuid.UUID(key)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, key)

@@ -233,3 +233,51 @@ def test_streaming_responses_run_inside_the_scopes() -> None:
     assert [p for p, _ in items] == ["critical", "critical"]
     assert all(left is not None and left <= 1.0 for _, left in items)
     assert shedder.statistics().inflight == 0
+
+
+def test_a_fixed_limit_with_room_admits_without_a_permit_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shedder = seawall.LoadShedder("in-place", limit=2, max_queue=0)
+    interceptor = seawall.grpc.server_interceptor(shedder=shedder)
+
+    def no_permits(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a call with room took a permit object")
+
+    monkeypatch.setattr(seawall.LoadShedder, "admit", no_permits)
+
+    def failing(request: bytes, context: Any) -> Any:
+        raise ValueError("the handler failed")
+
+    def inside(request: bytes, context: Any) -> Any:
+        return shedder.statistics().inflight, seen()
+
+    inflight, (level, _) = run(
+        interceptor, (("x-request-priority", "low"),), Context(1.0), behaviour=inside
+    )
+    assert (inflight, level) == (1, "low")
+    with pytest.raises(ValueError):
+        run(interceptor, (), Context(1.0), behaviour=failing)
+    stats = shedder.statistics()
+    assert stats.inflight == 0
+    assert stats.admitted == {"critical": 0, "high": 0, "normal": 1, "low": 1}
+
+
+_priority_keys = st.sampled_from(
+    ["x-request-priority", "X-Request-Priority", "X-REQUEST-PRIORITY", "user-agent", "Other", ""]
+)
+_priority_values = st.sampled_from(["low", " High ", "critical", "urgent", ""]) | st.binary(
+    max_size=8
+)
+
+
+@given(st.lists(st.tuples(_priority_keys, _priority_values), max_size=5))
+def test_the_first_priority_entry_decides_whatever_its_case(metadata: list[Any]) -> None:
+    expected = "normal"
+    for key, value in metadata:
+        if key.lower() == "x-request-priority":
+            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            level = text.strip().lower()
+            expected = level if level in PRIORITIES else "normal"
+            break
+    assert seawall.grpc.call_priority(metadata) == expected
