@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -35,6 +36,9 @@ class Target(Protocol):
 
     @property
     def drop_expired(self) -> bool: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None: ...
 
     def submit(
         self, done: Callable[[bool], object] | None, budget: float | None = None
@@ -64,7 +68,7 @@ async def request(service: Target) -> None:
         left = remaining()
         if left is not None:
             budget = parse_timeout_ms(encode_timeout_ms(left))
-    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    answer: asyncio.Future[bool] = Future(loop=service.loop)  # the world's loop, not looked up
 
     def reply(ok: bool) -> None:
         if not answer.done():

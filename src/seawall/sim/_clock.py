@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from asyncio import current_task
+from heapq import heappush
 from typing import Any
 
 from seawall._alarm import Alarm
@@ -27,10 +29,15 @@ class WorldClock:
     every simulated request at once.
     """
 
-    __slots__ = ("_armed", "_engine")
+    __slots__ = ("_armed", "_engine", "_heap", "_loop", "_seq")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, loop: VirtualLoop) -> None:
         self._engine = engine
+        self._heap = engine.heap
+        self._seq = engine.seq
+        # The world's loop, named rather than looked up: asking asyncio for the running
+        # loop costs a system call (it checks the process id), once per wait and alarm.
+        self._loop = loop
         self._armed: dict[int, Alarm] = {}
 
     def __repr__(self) -> str:
@@ -46,10 +53,10 @@ class WorldClock:
         )
 
     async def asleep(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        if isinstance(loop, VirtualLoop):
+        loop = self._loop
+        if loop.running:
             await loop.sleep(seconds)
-        else:
+        else:  # outside the world's run: a real wait on whatever loop runs
             await asyncio.sleep(max(seconds, 0.0))
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
@@ -69,15 +76,16 @@ class WorldClock:
         The alarm fires at exactly ``when`` (no timer-wheel rounding): on virtual time a
         deadline costs one heap entry, and an exact instant keeps runs reproducible.
         """
-        task = asyncio.current_task()
+        task = current_task(self._loop) or asyncio.current_task()
         if task is None:
             raise RuntimeError("seawall timeouts need to run inside an asyncio task")
         alarm = Alarm(when, task)
         # Disarming removes the alarm from this dict (the driver does it inline); what is
-        # still in it when its time comes fires.
-        alarm._bucket = self._armed
-        self._armed[id(alarm)] = alarm
-        self._engine.at(when, self._due, alarm)
+        # still in it when its time comes fires, and what is not is skipped when due.
+        armed = alarm._bucket = self._armed
+        armed[id(alarm)] = alarm
+        now = self._engine.now
+        heappush(self._heap, (when if when > now else now, next(self._seq), self._due, alarm))
         return alarm
 
     def _due(self, alarm: Alarm) -> None:

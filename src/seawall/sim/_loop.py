@@ -91,6 +91,9 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._engine = engine
         self.errors: list[dict[str, Any]] = []
         self._previous: asyncio.AbstractEventLoop | None = None
+        # Whether this is the running loop (between enter and leave): what simulated code
+        # reads instead of asking asyncio, which costs a system call each time.
+        self.running = False
 
     # time and scheduling -------------------------------------------------------------
 
@@ -174,10 +177,12 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         """Become the running loop of this thread while the engine runs."""
         self._previous = asyncio._get_running_loop()
         asyncio._set_running_loop(self)
+        self.running = True
 
     def leave(self) -> None:
         asyncio._set_running_loop(self._previous)
         self._previous = None
+        self.running = False
 
     # errors --------------------------------------------------------------------------
 

@@ -170,6 +170,11 @@ class Service:
     def __repr__(self) -> str:
         return f"<Service {self.name!r} servers={self.servers} queue_limit={self.queue_limit}>"
 
+    @property
+    def loop(self) -> VirtualLoop | None:
+        """The world's event loop, on which a request to this service waits for its answer."""
+        return self._loop
+
     def submit(self, done: Done | None, budget: float | None = None) -> bool:
         """A request arrives now; False if every place is taken and it is refused.
 
@@ -522,6 +527,10 @@ class Endpoint:
     @property
     def drop_expired(self) -> bool:
         return self.service.drop_expired
+
+    @property
+    def loop(self) -> VirtualLoop | None:
+        return self.service.loop
 
     def submit(self, done: Done | None, budget: float | None = None) -> bool:
         """A request to this endpoint arrives now; False if the service refuses it."""
