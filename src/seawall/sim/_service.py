@@ -19,8 +19,8 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
-from seawall._clock import Clock
-from seawall._deadline import deadline
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import Deadline, _current
 from seawall._pipeline import Pipeline
 from seawall.policies._breaker import CircuitBreaker
 from seawall.sim import _checks
@@ -313,21 +313,29 @@ class Service:
         cap = self.max_deadline
         if cap is not None and (budget is None or cap < budget):
             budget = cap
+        # ``with deadline(budget)``, opened directly: the budget is already a whole number
+        # of milliseconds or a checked cap, and the task's context is fresh, so no scope
+        # encloses this one and there is nothing to validate or to take the minimum of.
+        token = None
+        if budget is not None:
+            clock = self._clock or SYSTEM_CLOCK
+            token = _current.set(Deadline(clock.now() + budget, clock, budget))
         try:
-            with deadline(budget, clock=self._clock):
-                assert self._loop is not None
-                await self._loop.sleep(self._draw())
-                assert downstream is not None
-                if call is None:
-                    await request(downstream)
-                else:
-                    bound = self._runners.get(id(call))
-                    if bound is None or bound[0] is not call:
-                        bound = self._runners[id(call)] = (call, bind(call, request))
-                    await bound[1](downstream)
+            assert self._loop is not None
+            await self._loop.sleep(self._draw())
+            assert downstream is not None
+            if call is None:
+                await request(downstream)
+            else:
+                bound = self._runners.get(id(call))
+                if bound is None or bound[0] is not call:
+                    bound = self._runners[id(call)] = (call, bind(call, request))
+                await bound[1](downstream)
         except Exception:
             ok = False
         finally:
+            if token is not None:
+                _current.reset(token)
             self._idle.append(policy)
         self._leave(job, ok)
 
