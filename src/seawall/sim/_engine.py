@@ -63,6 +63,11 @@ class Engine:
         """Run ``action(arg)`` ``delay`` virtual seconds from now."""
         self.at(self.now + delay if delay > 0 else self.now, action, arg)
 
+    def discard(self) -> None:
+        """Drop every action still scheduled: the run they belonged to is over."""
+        self.heap.clear()
+        self.ready.clear()
+
     def sleep(self, delay: float) -> Sleep:
         """An awaitable that resumes the awaiting process ``delay`` seconds later."""
         return Sleep(delay)

@@ -393,6 +393,11 @@ class Service:
             self._queue_area += (size - self._busy) * elapsed
         self._last = now
 
+    def discard(self) -> None:
+        """The run is over: let go of the requests still queued (their callers are gone)."""
+        self._queue.clear()
+        self._runners.clear()
+
     def restart(self, downtime: float) -> None:
         """Restart the service now: it is down for ``downtime`` seconds, then up, empty.
 
