@@ -358,6 +358,7 @@ class World:
                 # otherwise wait for a full collection to scan it: seconds, after a
                 # run that left a long queue behind.
                 engine.discard()
+                self.clock.discard()
                 for service in services:
                     service.discard()
         if loop.errors:
