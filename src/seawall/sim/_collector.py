@@ -50,7 +50,8 @@ def sparse_collection() -> Iterator[None]:
     with _lock:
         if _runs == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(*_sparse(_saved))
+            if _saved[0]:  # a threshold of 0 is collection switched off: left so
+                gc.set_threshold(*_sparse(_saved))
         _runs += 1
     try:
         yield

@@ -56,3 +56,14 @@ def test_runs_in_two_threads_restore_the_schedule_once_both_end() -> None:
     release.set()
     thread.join(5.0)
     assert gc.get_threshold() == before
+
+
+def test_collection_switched_off_by_a_zero_threshold_stays_off_during_a_run() -> None:
+    before = gc.get_threshold()
+    gc.set_threshold(0, *before[1:])
+    try:
+        with sparse_collection():
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
