@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
+from asyncio import Future
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -23,9 +25,9 @@ from seawall._deadline import remaining
 from seawall._drive import chain_async
 from seawall._pushback import SPENT
 from seawall.policies._base import Policy
-from seawall.wire import encode_timeout_ms, parse_timeout_ms
+from seawall.wire import _MS_MAX_VALUE
 
-__all__ = ["NO_RETRY", "Answer", "ServiceError", "Target", "bind", "request"]
+__all__ = ["NO_RETRY", "Answer", "ServiceError", "Target", "bind", "request", "whole_ms"]
 
 Answer = int
 """What a service tells a request's caller: ``True`` (done), ``False`` (failed) or
@@ -49,6 +51,9 @@ class Target(Protocol):
 
     @property
     def drop_expired(self) -> bool: ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None: ...
 
     def submit(
         self, done: Callable[[Answer], object] | None, budget: float | None = None
@@ -79,8 +84,8 @@ async def request(service: Target) -> None:
     if service.deadlines or service.drop_expired:  # a service that reads it
         left = remaining()
         if left is not None:
-            budget = parse_timeout_ms(encode_timeout_ms(left))
-    answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+            budget = whole_ms(left)
+    answer: asyncio.Future[Answer] = Future(loop=service.loop)  # the world's loop, not looked up
 
     def reply(ok: Answer) -> None:
         if not answer.done():
@@ -91,6 +96,18 @@ async def request(service: Target) -> None:
     ok = await answer
     if not ok:
         raise ServiceError(service.name, refused=False, spent=ok is not False)
+
+
+def whole_ms(seconds: float) -> float:
+    """``seconds`` as it arrives through ``X-Request-Timeout-Ms``: whole ms, rounded down.
+
+    The arithmetic of ``parse_timeout_ms(encode_timeout_ms(seconds))`` without the text
+    in between (and its regular expression), which every hop of a run would pay for.
+    """
+    ms = seconds * 1000.0
+    if ms >= _MS_MAX_VALUE:
+        return _MS_MAX_VALUE / 1000.0
+    return max(0, math.floor(ms)) / 1000.0
 
 
 def bind(policy: Any, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

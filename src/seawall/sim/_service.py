@@ -19,8 +19,8 @@ from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
-from seawall._clock import Clock
-from seawall._deadline import deadline
+from seawall._clock import SYSTEM_CLOCK, Clock
+from seawall._deadline import Deadline, _current
 from seawall._pipeline import Pipeline
 from seawall._pushback import answered_spent
 from seawall.policies._breaker import CircuitBreaker
@@ -172,6 +172,11 @@ class Service:
     def __repr__(self) -> str:
         return f"<Service {self.name!r} servers={self.servers} queue_limit={self.queue_limit}>"
 
+    @property
+    def loop(self) -> VirtualLoop | None:
+        """The world's event loop, on which a request to this service waits for its answer."""
+        return self._loop
+
     def submit(self, done: Done | None, budget: float | None = None) -> bool:
         """A request arrives now; False if every place is taken and it is refused.
 
@@ -310,22 +315,30 @@ class Service:
         cap = self.max_deadline
         if cap is not None and (budget is None or cap < budget):
             budget = cap
+        # ``with deadline(budget)``, opened directly: the budget is already a whole number
+        # of milliseconds or a checked cap, and the task's context is fresh, so no scope
+        # encloses this one and there is nothing to validate or to take the minimum of.
+        token = None
+        if budget is not None:
+            clock = self._clock or SYSTEM_CLOCK
+            token = _current.set(Deadline(clock.now() + budget, clock, budget))
         try:
-            with deadline(budget, clock=self._clock):
-                assert self._loop is not None
-                await self._loop.sleep(self._draw())
-                assert downstream is not None
-                if call is None:
-                    await request(downstream)
-                else:
-                    bound = self._runners.get(id(call))
-                    if bound is None or bound[0] is not call:
-                        bound = self._runners[id(call)] = (call, bind(call, request))
-                    await bound[1](downstream)
+            assert self._loop is not None
+            await self._loop.sleep(self._draw())
+            assert downstream is not None
+            if call is None:
+                await request(downstream)
+            else:
+                bound = self._runners.get(id(call))
+                if bound is None or bound[0] is not call:
+                    bound = self._runners[id(call)] = (call, bind(call, request))
+                await bound[1](downstream)
         except Exception as exc:
             # Spent below (a refused retry, an answer that said so): say "do not retry".
             ok = NO_RETRY if answered_spent(exc) else False
         finally:
+            if token is not None:
+                _current.reset(token)
             self._idle.append(policy)
         self._leave(job, ok)
 
@@ -382,6 +395,11 @@ class Service:
         if size > self._busy:
             self._queue_area += (size - self._busy) * elapsed
         self._last = now
+
+    def discard(self) -> None:
+        """The run is over: let go of the requests still queued (their callers are gone)."""
+        self._queue.clear()
+        self._runners.clear()
 
     def restart(self, downtime: float) -> None:
         """Restart the service now: it is down for ``downtime`` seconds, then up, empty.
@@ -525,6 +543,10 @@ class Endpoint:
     @property
     def drop_expired(self) -> bool:
         return self.service.drop_expired
+
+    @property
+    def loop(self) -> VirtualLoop | None:
+        return self.service.loop
 
     def submit(self, done: Done | None, budget: float | None = None) -> bool:
         """A request to this endpoint arrives now; False if the service refuses it."""

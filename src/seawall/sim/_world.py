@@ -21,6 +21,7 @@ from seawall._errors import ConfigError
 from seawall.sim import _checks
 from seawall.sim._calls import bind, request
 from seawall.sim._clock import WorldClock
+from seawall.sim._collector import sparse_collection
 from seawall.sim._distributions import Distribution, deterministic
 from seawall.sim._engine import Engine
 from seawall.sim._loop import VirtualLoop
@@ -60,9 +61,9 @@ class World:
         self.seed = _checks.count("seed", seed, minimum=0)
         self.engine = Engine()
         self.rng = self._stream("world")
-        self.clock = WorldClock(self.engine)
         # The loop has no I/O: its I/O methods stay abstract, never called.
         self._loop = VirtualLoop(self.engine)  # type: ignore[abstract]
+        self.clock = WorldClock(self.engine, self._loop)
         self._services: dict[str, Service] = {}
         self._clients: dict[str, _Tally] = {}
         self._pending: list[
@@ -335,35 +336,46 @@ class World:
         rows = max(1, math.ceil(horizon / width - 1e-9))
         start = 0.0
         loop = self._loop
-        loop.enter()
-        try:
-            for target, think, first, policy, tally, index in self._pending:
-                coroutine = _client(engine, target, think, first, policy, tally, index)
-                loop.create_task(coroutine, context=contextvars.Context())
-            self._pending.clear()
-            for row in range(1, rows + 1):
-                end = horizon if row == rows else row * width
-                engine.run(end)
+        with sparse_collection():
+            loop.enter()
+            try:
+                for target, think, first, policy, tally, index in self._pending:
+                    coroutine = _client(engine, target, think, first, policy, tally, index)
+                    loop.create_task(coroutine, context=contextvars.Context())
+                self._pending.clear()
+                for row in range(1, rows + 1):
+                    end = horizon if row == rows else row * width
+                    engine.run(end)
+                    for service in services:
+                        service.close_interval(start, end)
+                    for tally in self._clients.values():
+                        tally.close_interval(start, end)
+                    start = end
+                result = Result(
+                    seed=self.seed,
+                    until=horizon,
+                    events=engine.events,
+                    services={service.name: service.stats(horizon) for service in services},
+                    clients={name: tally.stats() for name, tally in self._clients.items()},
+                )
+                # The horizon cuts requests off mid-flight: cancel their tasks and let them
+                # unwind now, so none is left half-run for the garbage collector to report.
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                engine.run(horizon)
+            finally:
+                loop.leave()
+                # A world runs once: what the horizon left pending (timers, queued
+                # requests) is let go of now, so that reference counting frees it at
+                # once. The world itself sits in reference cycles (its services and the
+                # policy factories that close over it), and everything it held would
+                # otherwise wait for a full collection to scan it: seconds, after a
+                # run that left a long queue behind.
+                engine.discard()
+                self.clock.discard()
                 for service in services:
-                    service.close_interval(start, end)
-                for tally in self._clients.values():
-                    tally.close_interval(start, end)
-                start = end
-            result = Result(
-                seed=self.seed,
-                until=horizon,
-                events=engine.events,
-                services={service.name: service.stats(horizon) for service in services},
-                clients={name: tally.stats() for name, tally in self._clients.items()},
-            )
-            # The horizon cuts requests off mid-flight: cancel their tasks and let them
-            # unwind now, so none is left half-run for the garbage collector to report.
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            engine.run(horizon)
-        finally:
-            loop.leave()
+                    service.discard()
         if loop.errors:
             context = loop.errors[0]
             raise RuntimeError(f"simulated code failed: {context.get('message')}") from context.get(
@@ -556,7 +568,7 @@ async def _call(
 
 async def _lost(service: Service | Endpoint) -> None:
     """A request into a partition: it never arrives and no answer ever comes back."""
-    await asyncio.get_running_loop().create_future()
+    await asyncio.Future(loop=service.loop)
 
 
 async def _client(
@@ -569,7 +581,9 @@ async def _client(
     index: int,
 ) -> None:
     runners: dict[Any, Any] = {}  # this client's policy around each way of sending
-    sleep = asyncio.get_running_loop().sleep  # type: ignore[attr-defined]  # VirtualLoop's
+    loop = target.loop
+    assert isinstance(loop, VirtualLoop)
+    sleep = loop.sleep
     await sleep(first())
     await _call(engine, target, policy, tally, index, runners)
     while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from heapq import heappush
 from typing import Any
 
 import pytest
@@ -20,6 +21,31 @@ def test_actions_run_in_time_order_and_ties_in_scheduling_order() -> None:
     engine.after(0.5, lambda tag: seen.append((engine.now, tag)), "early")
     assert engine.run(until=10.0) == 4
     assert seen == [(0.5, "early"), (1.0, "first"), (1.0, "second"), (2.0, "late")]
+
+
+def test_what_is_due_now_waits_in_the_ready_queue_not_the_heap() -> None:
+    engine = Engine()
+    engine.run(until=1.0)
+    engine.at(1.0, print)
+    engine.after(0.0, print)
+    assert (len(engine.heap), len(engine.ready)) == (0, 2)
+
+
+def test_one_instant_runs_heap_and_ready_entries_in_scheduling_order() -> None:
+    engine = Engine()
+    seen: list[str] = []
+
+    def first(_: object) -> None:
+        seen.append("first")
+        engine.at(engine.now, seen.append, "made now")  # the ready queue
+        # A hot path pushing for "now" itself (a service time of zero): on the heap.
+        heappush(engine.heap, (engine.now, next(engine.seq), seen.append, "pushed now"))
+
+    engine.at(1.0, first)
+    engine.at(1.0, seen.append, "second")  # scheduled before "made now": runs before it
+    engine.at(2.0, seen.append, "later")
+    engine.run(until=5.0)
+    assert seen == ["first", "second", "made now", "pushed now", "later"]
 
 
 def test_run_stops_at_until_keeps_later_actions_and_ends_the_clock_there() -> None:

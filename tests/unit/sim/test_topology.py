@@ -393,3 +393,37 @@ def test_a_service_that_ignores_deadlines_calls_downstream_without_one() -> None
     assert seen == [None]
     with pytest.raises(ConfigError, match="deadlines"):
         World(seed=0).service("x", service_time=deterministic(0.1), deadlines=1)  # type: ignore[arg-type]
+
+
+def test_simulated_calls_and_waits_never_ask_asyncio_for_the_running_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Asking costs a system call per request and per deadline; the world names its loop.
+    asked: list[int] = []
+    real = asyncio.get_running_loop
+
+    def counting() -> asyncio.AbstractEventLoop:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counting)
+    monkeypatch.setattr(asyncio.events, "get_running_loop", counting)
+    world = World(seed=0)
+    leaf = world.service("leaf", servers=2, service_time=exponential(0.05), error_rate=0.3)
+    gateway = world.service(
+        "gateway",
+        servers=4,
+        service_time=deterministic(0.001),
+        calls=leaf,
+        policy=lambda w: seawall.standard("leaf", kind="rpc", clock=w.clock, rng=w.rng),
+    )
+    lost = world.clients(
+        6,
+        think_time=exponential(1.0),
+        target=gateway,
+        policy=lambda w: seawall.standard("gateway", kind="rpc", clock=w.clock, rng=w.rng),
+    )
+    world.at(5.0, lambda: lost.partition(0.5))
+    result = world.run(until=20.0)
+    assert result.clients["clients"].failed > 0  # timeouts, retries and partitions ran
+    assert asked == []

@@ -345,3 +345,13 @@ def test_a_cache_flush_reaches_every_clients_cache_through_the_group() -> None:
     world.at(5.5, flush)
     stats = world.run(until=10.0, interval=1.0).services["config"]
     assert [row.offered for row in stats.series] == [20, 0, 0, 0, 0, 0, 20, 0, 0, 0]
+
+
+def test_a_finished_run_lets_go_of_its_pending_timers_and_queued_requests() -> None:
+    # Freed at once by reference counting, not left for a full collection to scan.
+    world = World(seed=0)
+    db = world.service("db", servers=1, service_time=exponential(mean=1.0))
+    world.load(db, rate=5.0)  # overloaded: the queue grows for the whole run
+    result = world.run(until=20.0)
+    assert result.services["db"].series[-1].queue_length > 10
+    assert (world.engine.heap, list(world.engine.ready), len(db._queue)) == ([], [], 0)
