@@ -30,9 +30,12 @@ from typing import Any
 
 from seawall._errors import ConfigError
 
-__all__ = ["Engine", "Process", "Signal", "Sleep"]
+__all__ = ["STALL", "Engine", "Process", "Signal", "Sleep"]
 
 Action = Callable[[Any], object]
+
+STALL = 10_000_000
+"""Actions at one virtual instant beyond which a run is taken to be stuck there."""
 
 
 class Engine:
@@ -78,11 +81,13 @@ class Engine:
         self.at(self.now, process.step, None)
         return process
 
-    def run(self, until: float) -> int:
+    def run(self, until: float, *, stall: int = STALL) -> int:
         """Run every action due up to and including ``until``; return how many ran.
 
         The clock ends at ``until`` even when the heap empties earlier, so time-weighted
-        statistics cover the whole horizon.
+        statistics cover the whole horizon. More than ``stall`` actions at one virtual
+        instant is a model whose time cannot advance (zero think time against zero service
+        time, say): a :class:`ConfigError` says so instead of running forever.
         """
         if not isinstance(until, (int, float)) or isinstance(until, bool) or math.isnan(until):
             raise ConfigError(f"until must be a number of virtual seconds, got {until!r}")
@@ -94,7 +99,17 @@ class Engine:
         next_ready = ready.popleft
         now = self.now
         ran = 0
+        instant = now
+        limit = stall
         while True:
+            if ran >= limit:
+                if now == instant:
+                    raise ConfigError(
+                        f"virtual time does not advance: more than {stall:,} actions at "
+                        f"t={now:g} (a zero think time against a zero service time?)"
+                    )
+                instant = now
+                limit = ran + stall
             # What is due now runs first, in sequence order: the ready queue, merged with
             # heap entries that fall on this instant (scheduled earlier for it, or for
             # "now" with a delay too small to move a float).

@@ -23,7 +23,7 @@ from seawall.sim._calls import bind, request
 from seawall.sim._clock import WorldClock
 from seawall.sim._collector import sparse_collection
 from seawall.sim._distributions import Distribution, deterministic
-from seawall.sim._engine import Engine
+from seawall.sim._engine import STALL, Engine
 from seawall.sim._loop import VirtualLoop
 from seawall.sim._result import ClientInterval, ClientStats, Result
 from seawall.sim._service import Endpoint, Service
@@ -342,10 +342,14 @@ class World:
                 for target, think, first, policy, tally, index in self._pending:
                     coroutine = _client(engine, target, think, first, policy, tally, index)
                     loop.create_task(coroutine, context=contextvars.Context())
+                # Legitimately busy instants grow with the model (every client starts at
+                # t=0); a stuck one runs on without end.
+                size = len(self._pending) + sum(getattr(s, "servers", 0) for s in services)
+                stall = max(STALL, 100 * size)
                 self._pending.clear()
                 for row in range(1, rows + 1):
                     end = horizon if row == rows else row * width
-                    engine.run(end)
+                    engine.run(end, stall=stall)
                     for service in services:
                         service.close_interval(start, end)
                     for tally in self._clients.values():

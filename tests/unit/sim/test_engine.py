@@ -124,3 +124,23 @@ def test_a_process_waiting_on_something_else_is_refused_by_name() -> None:
     engine.spawn(confused())
     with pytest.raises(TypeError, match="'soon'"):
         engine.run(until=1.0)
+
+
+def test_a_model_stuck_at_one_instant_is_refused_instead_of_running_forever() -> None:
+    engine = Engine()
+
+    def again(_: object) -> None:
+        engine.at(engine.now, again, None)
+
+    engine.at(0.5, again, None)
+    with pytest.raises(ConfigError, match=r"virtual time does not advance.*t=0\.5"):
+        engine.run(10.0, stall=1_000)
+
+
+def test_many_actions_spread_over_time_are_not_a_stall() -> None:
+    engine = Engine()
+    ran: list[float] = []
+    for step in range(5_000):
+        engine.at(step * 0.001, lambda _: ran.append(engine.now), None)
+    assert engine.run(10.0, stall=1_000) == 5_000
+    assert len(ran) == 5_000
