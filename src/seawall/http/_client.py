@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 _PHASES = ("connect", "read", "write", "pool")
+_UNSET = dict.fromkeys(_PHASES)  # what a client made with timeout=None gives each request
 
 
 def _key(url: httpx.URL | str) -> str:
@@ -76,7 +77,7 @@ def _shape(edge: Edge, request: httpx.Request) -> None:
     given = request.extensions.get("timeout")
     if budget is None:  # nothing bounds the attempt: httpx waits as told
         request.extensions["timeout"] = given or dict.fromkeys(_PHASES)
-    elif given:
+    elif given and given != _UNSET:
         request.extensions["timeout"] = {
             phase: budget if (t := given.get(phase)) is None or t > budget else t
             for phase in _PHASES
