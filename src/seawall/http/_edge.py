@@ -18,7 +18,10 @@ frame, with one scan of the headers and one send wrapper:
 5. *degraded*: names that :func:`seawall.partial` left out become ``X-Degraded``.
 
 A *rate limit* (``rate_limit``), when configured, runs between the probes and the
-deadline: see :mod:`seawall.http._ratelimit`.
+deadline: see :mod:`seawall.http._ratelimit`. The pages :func:`~seawall.http.protect`
+serves (``/metrics``, ``/seawall``, the dashboard) are answered with the probes, found by
+the same single lookup; and the request's duration, when counted, is read from the one
+send wrapper, so showing the service costs no frame of its own either.
 
 The deadline's cancellation alarm is armed where the handler first suspends: an alarm can
 only interrupt a coroutine at a suspension point, so a handler that finishes without
@@ -91,6 +94,9 @@ class Edge:
     shedding on, except for the ``unshed`` paths; ``keyed`` is the app that serves
     requests the idempotency middleware must see (``methods`` with a key, or for which
     ``requires_key`` says one is needed); ``degraded_header`` turns X-Degraded on.
+    ``answers`` maps more paths to the app that answers them before every step (pages);
+    ``dashboard`` is served the same way and sampled on the serving loop; ``durations``
+    counts every other request in ``http.server.request.duration``.
     """
 
     def __init__(
