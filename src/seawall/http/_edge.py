@@ -140,6 +140,8 @@ class Edge:
             else None
         )
         self._unshed = unshed
+        # A fixed limit's permits are taken without an Admission (read once: it never changes).
+        self._fixed = shedder is not None and shedder.fixed
         self._keyed = keyed
         self._methods = methods if keyed is not None else frozenset()
         self._requires_key = requires_key
@@ -276,7 +278,7 @@ class Edge:
                 if rank >= 0:
                     shedder = self.shedder
                     assert shedder is not None
-                    if shedder.fixed and shedder.enter_now(rank):
+                    if self._fixed and shedder.enter_now(rank):
                         permit = True
                     else:
                         admission = shedder.admit(_LEVELS[rank])
