@@ -313,13 +313,14 @@ class Edge:
         return dependency.single
 
     def shape(
-        self, headers: MutableMapping[str, Any], method: str = "GET", url: str = ""
+        self, headers: MutableMapping[str, Any], method: str = "GET", url: object = ""
     ) -> float | None:
         """Set this attempt's wire headers; return its timeout (None: nothing bounds it).
 
         Raises :class:`~seawall.DeadlineExceeded` when no time is left to send anything.
         With tracing installed, the attempt's span is described (``method``, ``url``) and
-        its trace context goes out in ``traceparent``.
+        its trace context goes out in ``traceparent``; ``url`` (a string or the library's
+        URL object) is only turned into a string then.
         """
         budget = downstream_timeout(self.timeout)
         if budget is not None and budget >= UNBOUNDED:
@@ -334,7 +335,7 @@ class Edge:
             headers[PRIORITY_HEADER] = priority
         spans = tracing.spans
         if spans is not None:
-            spans.client_request(headers, method, url)
+            spans.client_request(headers, method, str(url))
         return budget
 
     def judge(self, request: Any, response: Any, status: int, retry_after: str | None) -> Any:

@@ -36,6 +36,7 @@ from seawall._outbound import (
     parse_retry_after,
     split_options,
 )
+from seawall._transient import transient_status
 from seawall.policies._breaker import CircuitBreaker
 from seawall.policies._hedge import Hedge
 
@@ -50,20 +51,33 @@ __all__ = [
 ]
 
 _PHASES = ("connect", "read", "write", "pool")
+_UNSET = dict.fromkeys(_PHASES)  # what a client made with timeout=None gives each request
 
 
 def _key(url: httpx.URL | str) -> str:
-    url = httpx.URL(url)
+    if type(url) is not httpx.URL:  # a request's URL is parsed already
+        url = httpx.URL(url)
     return host_key(url.scheme, url.host, url.port)
+
+
+# Where a request carries its host's registry key from handle_request to its attempts
+# (and to their copies, for a hedge): reading it from the URL again costs more than the
+# rest of the attempt's bookkeeping.
+_HOST = "seawall.host"
+
+
+def _host(request: httpx.Request) -> str:
+    key = request.extensions.get(_HOST)
+    return key if key is not None else _key(request.url)
 
 
 def _shape(edge: Edge, request: httpx.Request) -> None:
     """This attempt's wire headers, and its budget as httpx's four phase timeouts."""
-    budget = edge.shape(request.headers, request.method, str(request.url))
+    budget = edge.shape(request.headers, request.method, request.url)
     given = request.extensions.get("timeout")
     if budget is None:  # nothing bounds the attempt: httpx waits as told
         request.extensions["timeout"] = given or dict.fromkeys(_PHASES)
-    elif given:
+    elif given and given != _UNSET:
         request.extensions["timeout"] = {
             phase: budget if (t := given.get(phase)) is None or t > budget else t
             for phase in _PHASES
@@ -92,12 +106,15 @@ def _judged(
     closes it (in its own way, sync or async) before raising.
     """
     if response is None:
-        edge.observe(request.method, _key(request.url), None, time.perf_counter() - started)
+        edge.observe(request.method, _host(request), None, time.perf_counter() - started)
         return None
     status = response.status_code
-    edge.observe(request.method, _key(request.url), status, time.perf_counter() - started)
+    edge.observe(request.method, _host(request), status, time.perf_counter() - started)
+    # Retry-After only matters on a status that is retried: reading a header costs more
+    # than the rest of judging.
+    retry_after = response.headers.get("retry-after") if transient_status(status) else None
     try:
-        edge.judge(request, response, status, response.headers.get("retry-after"))
+        edge.judge(request, response, status, retry_after)
     except HTTPStatusError as exc:
         return exc
     return None
@@ -159,7 +176,8 @@ class Transport(_Hosts, httpx.BaseTransport):
         return response
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        send = self._edge.prepare(request.method, _key(request.url), request.headers)
+        key = request.extensions[_HOST] = _key(request.url)
+        send = self._edge.prepare(request.method, key, request.headers)
         request.read()  # buffer the body so every attempt can send it again
         try:
             return cast(httpx.Response, send(request))
@@ -196,7 +214,8 @@ class AsyncTransport(_Hosts, httpx.AsyncBaseTransport):
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        send = self._edge.prepare(request.method, _key(request.url), request.headers)
+        key = request.extensions[_HOST] = _key(request.url)
+        send = self._edge.prepare(request.method, key, request.headers)
         await request.aread()
         try:
             return cast(httpx.Response, await send(request))

@@ -10,7 +10,8 @@ idempotency key.
 ``metrics_registry`` of the application's (prometheus_client) is served with seawall's
 collector added instead.
 
-Every other request is counted in ``http.server.request.duration``, labelled by the route
+Every other request is counted in ``http.server.request.duration`` by the edge itself
+(:mod:`seawall.http._edge`, in the send wrapper it already has), labelled by the route
 template the framework matched (``scope["route"].path`` in Starlette and FastAPI; never
 the raw path) or ``other``.
 """
@@ -18,15 +19,13 @@ the raw path) or ``other``.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from seawall._durations import SERVER, method_label, route_label
 from seawall._errors import ConfigError
-from seawall.http._asgi import Message, Receive, Scope, Send
+from seawall.http._asgi import Scope, Send
 
-__all__ = ["Page", "endpoints", "observed", "serve_page"]
+__all__ = ["Page", "endpoints", "serve_page"]
 
 
 Page = Callable[[], tuple[bytes, bytes]]
@@ -108,31 +107,3 @@ async def serve_page(page: Page, scope: Scope, send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
-
-
-async def observed(
-    app: Callable[[Scope, Receive, Send], Awaitable[None]],
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Run ``app`` and count the request in ``http.server.request.duration``."""
-    started = time.perf_counter()
-    status = 0
-
-    def capture(message: Message) -> Awaitable[None]:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        return send(message)
-
-    try:
-        await app(scope, receive, capture)
-    except BaseException:
-        status = status or 500  # the server answers 500 for a handler that raised
-        raise
-    finally:
-        SERVER.record(
-            (route_label(scope), method_label(scope["method"]), status),
-            time.perf_counter() - started,
-        )

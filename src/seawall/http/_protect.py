@@ -18,9 +18,7 @@ a :class:`Protected` app whose ``health`` and ``shedder`` are reachable
 
 from __future__ import annotations
 
-from asyncio import get_running_loop
-from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from seawall._clock import Clock
@@ -29,10 +27,10 @@ from seawall._priority import PRIORITY_RANK
 from seawall.http._asgi import ASGIApp, Receive, Scope, Send
 from seawall.http._checks import asgi_app, positive_seconds
 from seawall.http._degraded import DegradedMiddleware
-from seawall.http._edge import Edge
+from seawall.http._edge import Answer, Edge
 from seawall.http._health import Health, probe_paths
 from seawall.http._idempotency import IdempotencyMiddleware
-from seawall.http._observe import Page, endpoints, observed, serve_page
+from seawall.http._observe import Page, endpoints, serve_page
 from seawall.http._principal import DEFAULT_SESSION_COOKIES, Principal, session_cookie_names
 from seawall.http._ratelimit import RateLimitKey, RateLimitStep
 from seawall.http._shedding import PROBE_PATHS, Priorities, RouteRules
@@ -43,7 +41,6 @@ from seawall.stores._base import IdempotencyStore
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from seawall.metrics._dashboard import Dashboard
 
 __all__ = ["Protected", "check_options", "protect"]
 
@@ -51,42 +48,12 @@ __all__ = ["Protected", "check_options", "protect"]
 class Protected(Edge):
     """An ASGI app wrapped by :func:`protect`; exposes its ``health`` and ``shedder``.
 
-    ``inner`` is the app that was protected.
+    ``inner`` is the app that was protected; ``dashboard`` is the live dashboard (or
+    None), whose page and stream are answered before every step, like ``/metrics`` and
+    ``/seawall``: a stream lasts minutes, so no deadline may cut it nor duration count it.
     """
 
     health: Health
-    # Pages answered before every other step (/metrics, /seawall), and whether requests
-    # are counted in http.server.request.duration.
-    pages: Mapping[str, Page] = MappingProxyType({})
-    durations = False
-    # The live dashboard's page and stream, answered before every step like the pages:
-    # a stream lasts minutes, so no deadline may cut it nor duration count it.
-    dashboard: Dashboard | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        dashboard = self.dashboard
-        if scope["type"] != "http":
-            if dashboard is not None and scope["type"] == "lifespan":
-                receive = dashboard.lifespan(receive)
-            await Edge.__call__(self, scope, receive, send)
-            return
-        path = scope["path"]
-        page = self.pages.get(path)
-        if dashboard is not None:
-            if path == dashboard.path or path == dashboard.stream_path:
-                await dashboard(scope, receive, send)
-                return
-            # Sampling runs as a task on the serving loop: the common request finds it
-            # running there and pays three C calls, not a method call of its own.
-            task = dashboard._task
-            if task is None or task.done() or task.get_loop() is not get_running_loop():
-                dashboard.wake()
-        if page is not None:
-            await serve_page(page, scope, send)
-        elif self.durations and path not in self._probes:
-            await observed(super().__call__, scope, receive, send)
-        else:
-            await Edge.__call__(self, scope, receive, send)
 
     @property
     def inner(self) -> ASGIApp:
@@ -223,11 +190,18 @@ def protect(
         requires_key=keyed.required if keyed is not None else None,
         degraded_header=b"x-degraded",
         rate_limit=limit,
+        answers={path: _page_answer(page) for path, page in pages.items()},
+        dashboard=dashboard,
+        durations=request_durations,
     )
-    protected.pages = pages
-    protected.durations = request_durations
-    protected.dashboard = dashboard
     return protected
+
+
+def _page_answer(page: Page) -> Answer:
+    def answer(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        return serve_page(page, scope, send)
+
+    return answer
 
 
 _STORE_OPERATIONS = ("claim", "complete", "release")

@@ -343,14 +343,22 @@ class LoadShedder(Policy):
         state = self._state
         fixed = self._thresholds
         threshold = fixed[rank] if fixed is not None else state.threshold(rank)
-        with self._lock:
+        lock = self._lock  # a bound acquire/release: cheaper than ``with`` on every request
+        lock.acquire()
+        try:
             return state.admit_below(rank, threshold)
+        finally:
+            lock.release()
 
     def leave_now(self) -> None:
         """Give back a permit without a sample (fixed limits): no clock unless work queued."""
         state = self._state
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             woken = state.drain(self._clock.now()) if state.leave() else None
+        finally:
+            lock.release()
         if woken:
             _wake(woken)
 

@@ -77,6 +77,41 @@ def test_requests_are_timed_by_route_template_never_the_raw_path() -> None:
     assert sum(rows["/orders/{order_id}", "GET", 200]["counts"]) == 2
 
 
+def test_every_answer_is_timed_with_the_status_the_caller_got() -> None:
+    """The edge's own answers count as the handler's do; probes and pages are not timed."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/boom":
+            raise RuntimeError("handler bug")
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def run() -> list[int]:
+        shedder = seawall.LoadShedder("observe-status", limit=1, max_queue=0)
+        limiter = seawall.RateLimiter("observe-status", rate=1.0, burst=4)
+        protected = protect(app, shedder=shedder, idempotency=False, rate_limit=limiter)
+        transport = httpx.ASGITransport(protected, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            statuses = [(await client.get("/ok")).status_code]
+            statuses.append(
+                (await client.get("/ok", headers={"X-Request-Timeout-Ms": "x"})).status_code
+            )
+            with shedder.admit("critical"):  # the only slot is taken
+                statuses.append(
+                    (await client.get("/ok", headers={"X-Request-Priority": "low"})).status_code
+                )
+            statuses.append((await client.get("/boom")).status_code)
+            statuses.append((await client.get("/ok")).status_code)  # over the quota
+            statuses.append((await client.get("/livez")).status_code)
+            statuses.append((await client.get("/metrics")).status_code)
+        return statuses
+
+    _durations.SERVER.clear()
+    assert asyncio.run(run()) == [201, 400, 503, 500, 429, 200, 200]
+    counted = sorted((r["status"], r["count"]) for r in _durations.SERVER.rows())
+    assert counted == [(201, 1), (400, 1), (429, 1), (500, 1), (503, 1)]
+
+
 def test_request_durations_can_be_turned_off() -> None:
     _durations.SERVER.clear()
     _get(protect(_orders(), request_durations=False), "/orders/1")

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import seawall
 import seawall.http
 import seawall.metrics
-from seawall import _drive
+from seawall import _drive, _durations
 from seawall.testing import FakeClock
 
 
@@ -258,6 +258,23 @@ def test_client_attempts_carry_traceparent_to_a_server_span(
 
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def test_a_traced_request_is_timed_once(exporter: InMemorySpanExporter) -> None:
+    _durations.SERVER.clear()
+    app = seawall.http.protect(_app, idempotency=False)
+
+    async def main() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/items", headers={"traceparent": TRACEPARENT})
+        return response.status_code
+
+    assert asyncio.run(main()) == 200
+    assert [s.kind for s in exporter.get_finished_spans()] == [SpanKind.SERVER]
+    assert [(r["method"], r["status"], r["count"]) for r in _durations.SERVER.rows()] == [
+        ("GET", 200, 1)
+    ]
 
 
 def test_a_shed_request_is_an_event_on_its_server_span(exporter: InMemorySpanExporter) -> None:
