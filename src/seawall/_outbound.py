@@ -32,7 +32,6 @@ import email.utils
 import inspect
 import random
 import time
-import uuid
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
@@ -45,7 +44,7 @@ from seawall._drive import tracing
 from seawall._durations import CLIENT, method_label
 from seawall._errors import ConfigError, DeadlineExceeded, SeawallError
 from seawall._hosts import HostPolicies
-from seawall._operation import current_attempt, current_operation
+from seawall._operation import current_attempt, current_operation, new_key
 from seawall._pipeline import Pipeline
 from seawall._priority import current_priority
 from seawall._pushback import SPENT, no_retry_answer
@@ -307,7 +306,7 @@ class Edge:
                 return dependency.single
             # The caller's own retry (if any) owns the logical operation; else a new key.
             op = current_operation()
-            headers[IDEMPOTENCY_HEADER] = op.key if op is not None else str(uuid.uuid4())
+            headers[IDEMPOTENCY_HEADER] = op.key if op is not None else new_key()
         if method in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in headers:
             return dependency.retrying
         return dependency.single
