@@ -9,14 +9,34 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar
 
-__all__ = ["mark_degraded"]
+__all__ = ["Collector", "mark_degraded"]
 
-# Opened per request by the seawall.http edge (a plain set/reset: hot path).
-_names: ContextVar[set[str] | None] = ContextVar("seawall_degraded", default=None)
+
+class Collector:
+    """Where one request's degraded names go: ``names`` stays None until one is marked.
+
+    Most answers are whole, so an edge opens a collector without building a set: the
+    set is made by the first mark. An edge may subclass it (its response wrapper is the
+    collector) so opening one allocates nothing.
+    """
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: set[str] | None = None) -> None:
+        self.names = names
+
+
+# Opened per request by the edges (a plain set/reset: hot path). Tasks the request starts
+# copy the context, so marks made in them reach the same collector.
+_names: ContextVar[Collector | None] = ContextVar("seawall_degraded", default=None)
 
 
 def mark_degraded(names: Iterable[str]) -> None:
     """Record that the answer being built left out ``names`` (no-op without a collector)."""
     collector = _names.get()
     if collector is not None:
-        collector.update(names)
+        found = collector.names
+        if found is None:
+            collector.names = set(names)
+        else:
+            found.update(names)

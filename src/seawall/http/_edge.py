@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._degraded import _names
+from seawall._degraded import Collector, _names
 from seawall._drive import TRACED, tracing
 from seawall._durations import BUCKETS, SERVER, UNMATCHED, method_label, route_label
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
@@ -307,7 +307,7 @@ class Edge:
                 ptoken = (
                     _priority_scope.set(_LEVELS[rank]) if rank >= 0 and rank != _NORMAL else None
                 )
-                ntoken = _names.set(response.names) if marks else None
+                ntoken = _names.set(response) if marks else None
                 try:
                     handler = self._keyed if keyed else self.app
                     assert handler is not None
@@ -408,19 +408,21 @@ _LEVELS = tuple(PRIORITY_RANK)
 _NORMAL = PRIORITY_RANK["normal"]
 
 
-class _Response:
+class _Response(Collector):
     """The one send wrapper: the status, whether the response started, X-Degraded on it.
+
+    It is the request's degraded-names collector too, so opening one allocates nothing.
 
     ``answer`` sends the edge's own problem answers (400, 503, 504) around the wrapper:
     no X-Degraded on them, and only the handler's start counts as ``started``.
     """
 
-    __slots__ = ("_send", "header", "names", "started", "status")
+    __slots__ = ("_send", "header", "started", "status")
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.header: bytes | None = None
-        self.names: set[str] = set()
+        self.names = None  # a set once something is marked degraded
         self.started = False
         self.status = 0  # none sent yet
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._degraded import _names
+from seawall._degraded import Collector, _names
 from seawall._drive import TRACED, tracing
 from seawall._errors import DeadlineExceeded, HeaderError, LoadShed
 from seawall._events import flush
@@ -188,7 +188,7 @@ class WSGIEdge:
                         return refuse(start_response, status, title, detail, retry_after=retry)
             ptoken = _priority_scope.set(level) if level not in (None, "normal") else None
             names: set[str] = set()
-            ntoken = _names.set(names)
+            ntoken = _names.set(Collector(names))
             try:
                 if keyed:
                     assert self._keyed is not None
