@@ -13,17 +13,17 @@ __all__ = ["Collector", "mark_degraded"]
 
 
 class Collector:
-    """Where one request's degraded names go: ``names`` stays None until one is marked.
+    """Where one request's degraded names go: ``names`` is None until one is marked.
 
     Most answers are whole, so an edge opens a collector without building a set: the
-    set is made by the first mark. An edge may subclass it (its response wrapper is the
-    collector) so opening one allocates nothing.
+    set is made by the first mark. The opener sets ``names`` (None, or a set it wants
+    filled); there is no ``__init__`` so that opening one runs no Python frame, and an
+    edge may subclass it (its response wrapper is the collector) to allocate nothing.
     """
 
     __slots__ = ("names",)
 
-    def __init__(self, names: set[str] | None = None) -> None:
-        self.names = names
+    names: set[str] | None
 
 
 # Opened per request by the edges (a plain set/reset: hot path). Tasks the request starts

