@@ -2,7 +2,10 @@
 
 :class:`AdmissionState` is a pure state machine fed clock readings; it waits for nothing
 and takes no lock (its :class:`~seawall.LoadShedder` holds one around every step). What
-each rule means is told in :mod:`seawall.policies._shedder`.
+each rule means is told in :mod:`seawall.policies._shedder`. The one step taken on every
+request, a permit below a priority's share and its return, is written out in the
+shedder's ``enter_now``/``leave_now`` under its lock: a method call there costs as much
+as the step.
 """
 
 from __future__ import annotations
@@ -88,19 +91,6 @@ class AdmissionState:
 
     def can_start(self, rank: int) -> bool:
         return self.inflight < self.threshold(rank)
-
-    def admit_below(self, rank: int, threshold: int) -> bool:
-        """Admit a call of ``rank`` if fewer than ``threshold`` are in flight; no queueing."""
-        if self.inflight < threshold:
-            self.inflight += 1
-            self.admitted[rank] += 1
-            return True
-        return False
-
-    def leave(self) -> bool:
-        """A call ended with no sample for the limit; True if queued calls may now start."""
-        self.inflight -= 1
-        return self.queued > 0
 
     def try_admit(
         self, rank: int, now: float, max_wait: float | None

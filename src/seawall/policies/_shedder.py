@@ -338,10 +338,10 @@ class LoadShedder(Policy):
         """Take a permit for a call of ``rank`` if there is room below its share, at once.
 
         The common case, for edges that hold no :class:`Admission` per request: with a
-        fixed limit a permit taken here is given back with :meth:`leave_now`. This is
-        :meth:`AdmissionState.admit_below` written out under one bound acquire/release:
-        it runs twice per request on every edge, where a frame and a ``with`` block each
-        cost about as much as the decision itself.
+        fixed limit a permit taken here is given back with :meth:`leave_now`. The step
+        (one compare and increment of :class:`AdmissionState`'s counters) is written out
+        under one bound acquire/release: it runs on every request of every edge, where a
+        further frame or a ``with`` block costs about as much as the decision itself.
         """
         state = self._state
         fixed = self._thresholds
@@ -361,7 +361,8 @@ class LoadShedder(Policy):
     def leave_now(self) -> None:
         """Give back a permit without a sample (fixed limits): no clock unless work queued.
 
-        :meth:`AdmissionState.leave` written out under the lock, as :meth:`enter_now`.
+        Written out under the lock as :meth:`enter_now`; queued calls that may now start
+        are started by :meth:`AdmissionState.drain`.
         """
         state = self._state
         lock = self._lock
