@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, _current, seconds_of
+from seawall._deadline import Deadline, _current, nearest, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import Event, TimedOut
 from seawall._validate import name as policy_name
@@ -120,22 +120,10 @@ class RequestTimeout(Scoped):
         self._events: list[Event] = []  # recorded facts, emitted by the edge
 
     def enter(self, budget: float) -> tuple[Deadline, Token[Deadline | None]] | None:
-        """The request's scope, entered, and its token; None if an enclosing scope is spent.
-
-        :func:`~seawall._deadline.nearest`, inlined: this runs on every request a server
-        edge takes.
-        """
-        clock = self._clock
-        now = clock.now()
-        when = now + budget
-        parent = _current.get()
-        if parent is not None:
-            far = parent.when if parent.clock is clock else now + parent.remaining()
-            if far < when:
-                when = far
-        if when <= now:
+        """The request's scope, entered, and its token; None if an enclosing scope is spent."""
+        scope, now = nearest(budget, self._clock)
+        if scope.when <= now:
             return None
-        scope = Deadline(when, clock, budget)
         return scope, _current.set(scope)
 
     def leave(self, token: Token[Deadline | None], alarm: Alarm | None) -> None:
