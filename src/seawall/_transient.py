@@ -29,7 +29,7 @@ every other error counts as a failure.
 from __future__ import annotations
 
 from seawall._errors import Rejected
-from seawall._pushback import SPENT
+from seawall._pushback import spent
 
 __all__ = [
     "GRPC_OWN_DEADLINE",
@@ -204,14 +204,10 @@ def transient(exc: BaseException) -> bool:
     if decision is None:
         decision = _decision(type(exc))
     if decision == _RETRY:
-        return getattr(exc, SPENT, False) is not True
+        return not spent(exc)
     if decision == _OTHER:
         status = _status_of(exc)
-        return (
-            status is not None
-            and transient_status(status)
-            and getattr(exc, SPENT, False) is not True
-        )
+        return status is not None and transient_status(status) and not spent(exc)
     if decision == _UNWRAP:
         reason = getattr(exc, "reason", None)
         return isinstance(reason, BaseException) and transient(reason)

@@ -43,7 +43,7 @@ from seawall._events import (
     rejection,
 )
 from seawall._operation import current_operation
-from seawall._pushback import SPENT, spend
+from seawall._pushback import spend, spent
 from seawall._transient import transient
 from seawall._validate import count, optional_seconds
 from seawall._validate import name as policy_name
@@ -232,7 +232,7 @@ class Retry(Policy, Scoped):
 
     def _refuse(self, exc: Exception, attempt: int, reason: RefusalReason, why: str) -> None:
         if (reason == "budget" and self.budget is not None and self.budget.failing()) or (
-            reason == "not_retryable" and getattr(exc, SPENT, False) is True
+            reason == "not_retryable" and spent(exc)
         ):
             # The budget refused a retry of a dependency failing broadly, or the answer
             # said not to retry: no layer above retries this failure either (see
