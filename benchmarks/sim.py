@@ -34,9 +34,9 @@ Method
     row measures the policies' cost, not a different queue; customers per wall second
     do not depend on the scale of virtual time.
 
-Target (exit status 1 when missed): seawall.sim with no policy >= 1.0x SimPy's
-customers/s. The row with ``standard()`` is reported with its ratio to SimPy (the issue
-asks >= 0.5x) but not gated here: its cost is the policy driver's, not the engine's.
+Targets (exit status 1 when either is missed): seawall.sim with no policy >= 1.0x
+SimPy's customers/s, and with ``standard()`` on every call >= 0.5x SimPy's (bare)
+customers/s.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from seawall import sim
 
 LAMBDA, MU, SERVERS = 8.0, 1.0, 10
 TARGET = 1.0
+STANDARD_TARGET = 0.5
 
 
 def run_simpy(until: float, seed: int) -> tuple[int, int, float, float]:
@@ -175,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ratio seawall.sim / SimPy customers/s: {ratio:.2f}x (target >= {TARGET:.1f}x) {verdict}"
     )
-    print(f"ratio seawall.sim with standard() / SimPy customers/s: {standard_ratio:.2f}x")
+    standard_verdict = "ok" if standard_ratio >= STANDARD_TARGET else "MISSED"
+    print(
+        f"ratio seawall.sim with standard() / SimPy customers/s: {standard_ratio:.2f}x"
+        f" (target >= {STANDARD_TARGET:.1f}x) {standard_verdict}"
+    )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 out,
             )
-    return 0 if ratio >= TARGET else 1
+    return 0 if ratio >= TARGET and standard_ratio >= STANDARD_TARGET else 1
 
 
 if __name__ == "__main__":
