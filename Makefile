@@ -37,6 +37,8 @@ bench: $(STAMP)
 	timeout $(BENCH_LIMIT) $(BIN)/python -m benchmarks.requests_overhead
 	timeout $(BENCH_LIMIT) $(BIN)/python benchmarks/wsgi_overhead.py
 	timeout $(BENCH_LIMIT) $(BIN)/python benchmarks/grpc_overhead.py
+	$(BIN)/python benchmarks/sim.py
+	$(BIN)/python benchmarks/sim.py --metastable
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -37,6 +37,10 @@ Method
 Targets (exit status 1 when either is missed): seawall.sim with no policy >= 1.0x
 SimPy's customers/s, and with ``standard()`` on every call >= 0.5x SimPy's (bare)
 customers/s.
+
+``--metastable`` instead runs the built-in metastable scenario at 10,000 clients (both
+configurations, 120 virtual seconds each) and exits 1 if it takes more than 120 s of wall
+time in all, or if its verdict is not a seawall win.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import random
 import statistics
 import sys
@@ -132,13 +137,50 @@ ROWS: dict[str, Callable[[float, int], tuple[int, int, float, float]]] = {
 }
 
 
+METASTABLE_LIMIT = 120.0  # wall seconds for both configurations of the scenario
+
+
+def metastable(clients: int) -> int:
+    """The scenario at scale, timed as a user runs it: 0 when fast enough and won."""
+    from seawall.sim._scenarios import run_scenario
+
+    outcome = run_scenario("metastable", clients)
+    wall = sum(run.wall for run in outcome.runs.values())
+    for run in outcome.runs.values():
+        print(
+            f"{run.mode}: {run.wall:.1f} s wall, {run.events:,} events"
+            f" ({run.events / run.wall:,.0f}/s), {run.requests:,} requests"
+        )
+    fast = wall <= METASTABLE_LIMIT
+    print(
+        f"metastable at {clients:,} clients: {wall:.1f} s wall in all"
+        f" (target <= {METASTABLE_LIMIT:.0f} s) {'ok' if fast else 'MISSED'};"
+        f" verdict: {'seawall wins' if outcome.won else 'NOT WON'}: {outcome.why}"
+    )
+    return 0 if fast and outcome.won else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run")
     parser.add_argument("--until", type=float, default=None, help="virtual seconds per run")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--metastable",
+        type=int,
+        nargs="?",
+        const=10_000,
+        metavar="CLIENTS",
+        help="time the metastable scenario instead (default 10,000 clients)",
+    )
     args = parser.parse_args(argv)
+    if args.metastable is not None:
+        if args.metastable < 1:
+            print("sim.py: --metastable needs at least 1 client", file=sys.stderr)
+            return 2
+        logging.getLogger("seawall").setLevel(logging.ERROR)  # a breaker per caller
+        return metastable(args.metastable)
     until = args.until or (2_000.0 if args.quick else 20_000.0)
     repeats = args.repeats or (3 if args.quick else 7)
     if until <= 0 or repeats < 1:
