@@ -384,6 +384,12 @@ class Edge:
                 response.status = 500  # what the server answers for a handler that raised
             raise
         finally:
+            # The response is the request's X-Degraded collector, so contexts copied while
+            # the request ran reach it: the server's keep-alive timer, scheduled inside the
+            # last send, keeps its copy for the keep-alive timeout even once cancelled. Let
+            # go of the server's send, or each request's whole connection cycle would stay
+            # alive that long and pile up in the garbage collector's older generations.
+            response._send = _ended
             if durations:
                 # route_label() and Durations.record() inlined: this runs on every request.
                 route = scope.get("route")
@@ -406,6 +412,10 @@ _STANDARD_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"
 _SERIES = SERVER._series
 _LEVELS = tuple(PRIORITY_RANK)
 _NORMAL = PRIORITY_RANK["normal"]
+
+
+async def _ended(message: Message) -> None:
+    raise RuntimeError(f"ASGI message {message.get('type')!r} sent after the request ended")
 
 
 class _Response(Collector):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import types
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -85,6 +86,68 @@ def test_every_scope_is_closed_after_the_request() -> None:
         return [seawall.remaining(), seawall.current_priority()]
 
     assert asyncio.run(go()) == [None, None]
+
+
+class _ServerSend:
+    """A server's send that, like uvicorn's, schedules its keep-alive timer in the last send.
+
+    ``loop.call_later`` copies the current context into the timer, and the timer keeps
+    it (cancelled or not) until the loop drops it.
+    """
+
+    def __init__(self, timers: list[asyncio.TimerHandle]) -> None:
+        self.timers = timers
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            self.timers.append(asyncio.get_running_loop().call_later(3600, lambda: None))
+
+
+@pytest.mark.parametrize("suspends", [False, True])
+def test_a_context_copied_during_the_request_does_not_keep_the_server_send(
+    suspends: bool,
+) -> None:
+    async def handler(scope: Scope, receive: Any, send: Any) -> None:
+        if suspends:
+            await asyncio.sleep(0)
+        await ok(scope, receive, send)
+
+    async def go() -> tuple[bool, bool]:
+        app = seawall.http.protect(handler)
+        timers: list[asyncio.TimerHandle] = []
+        server_send = _ServerSend(timers)
+        gone = weakref.ref(server_send)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await app(_scope(), receive, server_send)
+        del server_send
+        kept = gone() is not None
+        for timer in timers:
+            timer.cancel()
+        return bool(timers), kept
+
+    scheduled, kept = asyncio.run(go())
+    assert scheduled
+    # Kept alive, each request's connection state would outlive it by the keep-alive
+    # timeout and pile up in the collector's older generations.
+    assert not kept
+
+
+def test_a_send_after_the_request_ended_is_an_error() -> None:
+    kept: list[Any] = []
+
+    async def handler(scope: Scope, receive: Any, send: Any) -> None:
+        kept.append(send)
+        await ok(scope, receive, send)
+
+    async def go() -> None:
+        await _call(seawall.http.protect(handler), _scope())
+        await kept[0]({"type": "http.response.body", "body": b"late"})
+
+    with pytest.raises(RuntimeError, match="after the request ended"):
+        asyncio.run(go())
 
 
 def test_a_handler_that_suspends_is_resumed_faithfully() -> None:
