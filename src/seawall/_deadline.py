@@ -31,7 +31,7 @@ __all__ = [
     "current_deadline",
     "deadline",
     "downstream_timeout",
-    "nearest",
+    "enter",
     "remaining",
     "seconds_of",
 ]
@@ -145,11 +145,13 @@ def downstream_timeout(
     return budget if budget > 0.0 else 0.0
 
 
-def nearest(seconds: float, clock: Clock) -> tuple[Deadline, float]:
-    """The scope ``seconds`` from now, never past the enclosing deadline, and that now.
+def enter(seconds: float, clock: Clock) -> tuple[Deadline, Token[Deadline | None], float]:
+    """Enter the scope ``seconds`` from now, never past the enclosing deadline.
 
-    The one place the nesting rule lives: ``deadline()``, :class:`~seawall.Timeout` and a
-    Retry's total timeout all open their scopes through it.
+    Returns the scope, the token that leaves it (``_current.reset``) and the time it was
+    entered. The one place the nesting rule lives: ``deadline()``, the server edges'
+    timeout cores and the gRPC edge open their scopes through it (the driver compiles the
+    same rule into its loop).
     """
     now = clock.now()
     when = now + seconds
@@ -158,7 +160,15 @@ def nearest(seconds: float, clock: Clock) -> tuple[Deadline, float]:
         parent_when = parent.when if parent.clock is clock else now + parent.remaining()
         if parent_when < when:
             when = parent_when
-    return Deadline(when, clock, seconds), now
+    # Built without running __init__: a server edge opens a scope for every request.
+    scope = _new(Deadline)
+    scope.when = when
+    scope.clock = clock
+    scope.timeout = seconds
+    return scope, _current.set(scope), now
+
+
+_new = object.__new__
 
 
 class deadline:
@@ -185,8 +195,7 @@ class deadline:
         if self._seconds is None:
             self._scope = _current.get()
             return self._scope
-        self._scope = nearest(self._seconds, self._clock)[0]
-        self._token = _current.set(self._scope)
+        self._scope, self._token, _ = enter(self._seconds, self._clock)
         return self._scope
 
     def __exit__(

@@ -227,7 +227,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
         op_token: Any
         scope: Deadline
         try:
-            if TOTAL:  # the operation's deadline: nearest() inlined
+            if TOTAL:  # the operation's deadline: _deadline.enter() inlined
                 now = t_now()
                 when = now + t_seconds
                 parent = current.get()
@@ -303,7 +303,7 @@ def _sync_template(seg: Segment, fn: Fn) -> Fn:
                                     elif queue:
                                         bulkhead.acquire()
                                 try:
-                                    if ATTEMPT:  # the attempt's deadline: nearest() inlined
+                                    if ATTEMPT:  # the attempt's deadline: _deadline.enter() inlined
                                         now = a_now()
                                         when = now + a_seconds
                                         parent = current.get()

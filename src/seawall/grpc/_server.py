@@ -39,7 +39,7 @@ import grpc.aio
 from seawall import ConfigError, LoadShed, LoadShedder, RateLimited, RateLimiter, deadline, priority
 from seawall._clock import SYSTEM_CLOCK
 from seawall._deadline import _current as _deadline
-from seawall._deadline import nearest
+from seawall._deadline import enter
 from seawall._drive import tracing
 from seawall._durations import RPC_SERVER, rpc_labels
 from seawall._priority import PRIORITY_RANK
@@ -390,7 +390,7 @@ class ServerInterceptor(grpc.ServerInterceptor):
             admission = None if permit else admit(context, name)
             try:
                 # The scopes are set directly: the budget and the level are already checked.
-                token = _deadline.set(nearest(edge.budget(context), SYSTEM_CLOCK)[0])
+                token = enter(edge.budget(context), SYSTEM_CLOCK)[1]
                 level = _priority.set(name)
                 try:
                     result = inner(request, context)

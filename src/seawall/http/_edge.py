@@ -272,7 +272,7 @@ class Edge:
                 if entered is None:  # an enclosing in-process scope was already spent
                     await response.answer(504, "Deadline exceeded", _SPENT)
                     return
-                deadline, token = entered
+                deadline, token, _ = entered
             # A keyed request's X-Degraded is marked inside the idempotency step, so a replay
             # carries it too; everything else is marked here.
             marks = self._degraded is not None and not keyed

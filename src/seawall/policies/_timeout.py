@@ -23,7 +23,7 @@ from typing import ClassVar
 
 from seawall._alarm import Alarm
 from seawall._clock import SYSTEM_CLOCK, Clock
-from seawall._deadline import Deadline, _current, nearest, seconds_of
+from seawall._deadline import Deadline, _current, enter, seconds_of
 from seawall._errors import DeadlineExceeded
 from seawall._events import Event, TimedOut
 from seawall._validate import name as policy_name
@@ -119,12 +119,13 @@ class RequestTimeout(Scoped):
         self.timeouts = 0  # requests that ran past their budget (read without a lock)
         self._events: list[Event] = []  # recorded facts, emitted by the edge
 
-    def enter(self, budget: float) -> tuple[Deadline, Token[Deadline | None]] | None:
-        """The request's scope, entered, and its token; None if an enclosing scope is spent."""
-        scope, now = nearest(budget, self._clock)
-        if scope.when <= now:
+    def enter(self, budget: float) -> tuple[Deadline, Token[Deadline | None], float] | None:
+        """The request's scope, entered, its token and now; None if an enclosing one is spent."""
+        entered = enter(budget, self._clock)
+        if entered[0].when <= entered[2]:
+            _current.reset(entered[1])
             return None
-        return scope, _current.set(scope)
+        return entered
 
     def leave(self, token: Token[Deadline | None], alarm: Alarm | None) -> None:
         """Disarm the alarm (if one was armed) and leave the scope."""

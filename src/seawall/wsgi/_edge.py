@@ -167,7 +167,7 @@ class WSGIEdge:
         entered = timeout.enter(budget)
         if entered is None:  # an enclosing in-process scope was already spent
             return refuse(start_response, 504, "Deadline exceeded", _SPENT)
-        deadline, token = entered
+        deadline, token, _ = entered
         admission = None
         permit = False  # a fixed limit's permit, taken without an Admission object
         failure: BaseException | None = None
