@@ -317,12 +317,10 @@ class Edge:
                     else:
                         # An alarm can only interrupt a handler where it suspends, so arm it
                         # there: run the first step now, and a handler that finishes without
-                        # suspending (most trivial endpoints) never needs one.
-                        try:
-                            suspended = work.send(None)
-                        except StopIteration:
-                            pass
-                        else:
+                        # suspending (most trivial endpoints) never needs one. ``next`` with a
+                        # default takes the step without raising StopIteration when it ends.
+                        suspended = next(work.__await__(), _FINISHED)
+                        if suspended is not _FINISHED:
                             alarm = timeout.arm(deadline)
                             await _Resumed(work, suspended)
                 finally:
@@ -408,6 +406,7 @@ class Edge:
 
 
 _SPENT = "the request's budget was spent"
+_FINISHED = object()  # what a handler's first step gives when it did not suspend
 _STANDARD_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"))
 _SERIES = SERVER._series
 _LEVELS = tuple(PRIORITY_RANK)

@@ -231,6 +231,24 @@ def test_errors_after_a_suspension_propagate() -> None:
         asyncio.run(_call(seawall.http.protect(broken), _scope()))
 
 
+def test_errors_before_any_suspension_propagate() -> None:
+    async def broken(scope: Scope, receive: Any, send: Any) -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        asyncio.run(_call(seawall.http.protect(broken), _scope()))
+
+
+def test_a_handler_that_returns_a_value_without_suspending_is_served() -> None:
+    async def returns(scope: Scope, receive: Any, send: Any) -> Any:
+        await ok(scope, receive, send)
+        return "ignored"
+
+    sent = asyncio.run(_call(seawall.http.protect(returns), _scope()))
+    assert _status(sent) == 200
+    assert sent[1]["body"] == b"ok"
+
+
 def test_an_app_returning_a_plain_awaitable_is_served() -> None:
     class Handle:
         def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
