@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))  # run as a script: the shared wrk helpers live be
 from benchmarks.http_overhead import (  # noqa: E402
     WRK_MISSING,
     Server,
-    alternate,
     ceiling_rps,
     refusal,
+    side_by_side,
+    wrk_rps,
 )
 
 TARGET = 0.85
@@ -50,7 +51,9 @@ def pair(rounds: int, seconds: float) -> tuple[float, float, list[float]]:
     bare = gunicorn("benchmarks._wsgi_apps:bare")
     protected = gunicorn("benchmarks._wsgi_apps:protected")
     try:
-        return alternate(bare.url, protected.url, rounds, seconds)
+        # No busy check per round (see http_overhead.server_rps): gunicorn's worker is a
+        # child of the process started here, and its threads are not one busy core.
+        return side_by_side(rounds, bare, protected, lambda server: wrk_rps(server.url, seconds))
     finally:
         bare.stop()
         protected.stop()

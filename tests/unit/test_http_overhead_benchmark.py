@@ -16,9 +16,13 @@ from benchmarks import _ceiling
 from benchmarks.http_overhead import (
     MAX_CEILING_SHARE,
     WRK_MISSING,
+    Starved,
+    busy_share,
     ceiling_rps,
+    cpu_seconds,
     parse_wrk,
     refusal,
+    side_by_side,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,3 +111,44 @@ def test_wrk_drives_the_no_op_server_well_above_a_python_generator() -> None:
         pytest.skip("wrk is not installed (apt-get install wrk)")
     # Far above the ~500 req/s a Python load generator reaches, even on a busy machine.
     assert ceiling_rps(1.0) > 2_000
+
+
+def test_a_round_in_which_a_server_was_starved_is_void_and_taken_again() -> None:
+    calls: list[str] = []
+    starved = iter([False, False, True, False, False, False, False, False])
+
+    def rate(which: str) -> float:
+        calls.append(which)
+        if next(starved):
+            raise Starved(0.4)
+        return 100.0 if which == "plain" else 90.0
+
+    plain, ours, ratios = side_by_side(2, "plain", "ours", rate)
+    # Warm-up (2 calls), a void round (its first call), then two whole rounds.
+    assert calls == ["plain", "ours", "plain", "ours", "plain", "plain", "ours"]
+    assert (plain, ours, ratios) == (100.0, 90.0, [0.9, 0.9])
+
+
+def test_too_many_void_rounds_fail_the_run_rather_than_report_noise() -> None:
+    def rate(which: str) -> float:
+        if which == "ours":
+            raise Starved(0.5)
+        return 100.0
+
+    with pytest.raises(RuntimeError, match="rounds void"):
+        side_by_side(3, "plain", "ours", rate)
+
+
+def test_busy_share_is_cpu_over_wall_and_refuses_no_wall_time() -> None:
+    assert busy_share(1.8, 2.0) == pytest.approx(0.9)
+    for wall in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError):
+            busy_share(1.0, wall)
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="needs Linux schedstat")
+def test_cpu_seconds_reads_a_running_process_and_none_for_a_gone_one() -> None:
+    spent = cpu_seconds(os.getpid())
+    assert spent is not None
+    assert spent > 0
+    assert cpu_seconds(2**22 + 12345) is None  # above Linux's pid_max: no such process
