@@ -145,6 +145,9 @@ def downstream_timeout(
     return budget if budget > 0.0 else 0.0
 
 
+_new = object.__new__
+
+
 def enter(seconds: float, clock: Clock) -> tuple[Deadline, Token[Deadline | None], float]:
     """Enter the scope ``seconds`` from now, never past the enclosing deadline.
 
@@ -166,9 +169,6 @@ def enter(seconds: float, clock: Clock) -> tuple[Deadline, Token[Deadline | None
     scope.clock = clock
     scope.timeout = seconds
     return scope, _current.set(scope), now
-
-
-_new = object.__new__
 
 
 class deadline:

@@ -384,7 +384,7 @@ class Edge:
         finally:
             # The response is the request's X-Degraded collector, so contexts copied while
             # the request ran reach it: the server's keep-alive timer, scheduled inside the
-            # last send, keeps its copy for the keep-alive timeout even once cancelled. Let
+            # last send, keeps its copy until the loop drops the timer, cancelled or not. Let
             # go of the server's send, or each request's whole connection cycle would stay
             # alive that long and pile up in the garbage collector's older generations.
             response._send = _ended
