@@ -128,16 +128,12 @@ class Starved(Exception):
 
 def cpu_seconds(pid: int) -> float | None:
     """CPU time of every thread of ``pid`` so far, or None where schedstat is missing."""
+    stats = glob.glob(f"/proc/{pid}/task/*/schedstat")
+    if not stats:  # not Linux, or no such process
+        return None
     try:
-        return (
-            sum(
-                int(Path(stat).read_text().split()[0])
-                for stat in glob.glob(f"/proc/{pid}/task/*/schedstat")
-            )
-            / 1e9
-            or None
-        )
-    except (OSError, ValueError, IndexError):
+        return sum(int(Path(stat).read_text().split()[0]) for stat in stats) / 1e9
+    except (OSError, ValueError, IndexError):  # a thread ended while being read
         return None
 
 
